@@ -1,0 +1,81 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+
+	"hetalign/reports"
+)
+
+func runDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hetalign diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var revs multi
+	fs.Var(&revs, "rev", "git revision to read reports/<REPORT>/report.json from (once: compare with the working tree; twice: compare the two)")
+	tol := fs.Float64("tolerance", 0, "largest |new − old| of a number that is not a change that fails")
+	dir := fs.String("reports", "reports", "reports directory inside the repository (with --rev)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	var a, b []byte
+	var an, bn string
+	switch {
+	case len(revs) == 0 && len(pos) == 2:
+		an, bn = pos[0], pos[1]
+		if a, err = os.ReadFile(an); err == nil {
+			b, err = os.ReadFile(bn)
+		}
+	case len(revs) > 0 && len(revs) <= 2 && len(pos) == 1:
+		file := path.Join(*dir, pos[0], "report.json")
+		an = revs[0] + ":" + file
+		a, err = gitShow(revs[0], file)
+		if err == nil && len(revs) == 2 {
+			bn = revs[1] + ":" + file
+			b, err = gitShow(revs[1], file)
+		} else if err == nil {
+			bn = file
+			b, err = os.ReadFile(file)
+		}
+	default:
+		fmt.Fprintln(stderr, "usage: hetalign diff [--tolerance X] A.json B.json | hetalign diff [--tolerance X] --rev R1 [--rev R2] REPORT")
+		return exitInvalid
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "hetalign diff:", err)
+		return exitInvalid
+	}
+	ra, err := reports.ParseReport(a)
+	if err != nil {
+		fmt.Fprintf(stderr, "hetalign diff: reading %s: %v\n", an, err)
+		return exitInvalid
+	}
+	rb, err := reports.ParseReport(b)
+	if err != nil {
+		fmt.Fprintf(stderr, "hetalign diff: reading %s: %v\n", bn, err)
+		return exitInvalid
+	}
+	changes := reports.Diff(ra, rb)
+	fmt.Fprintf(stdout, "--- %s\n+++ %s\n", an, bn)
+	n := reports.WriteChanges(stdout, changes, *tol)
+	fmt.Fprintf(stdout, "%d cells differ, %d beyond tolerance %g\n", len(changes), n, *tol)
+	if n > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func gitShow(rev, file string) ([]byte, error) {
+	out, err := exec.Command("git", "show", rev+":"+file).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return nil, fmt.Errorf("git show %s:%s: %s", rev, file, ee.Stderr)
+		}
+		return nil, fmt.Errorf("git show %s:%s: %w", rev, file, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,239 @@
+// Command hetalign is a declarative experiment runner for preference
+// alignment with heterogeneous users ("Direct Alignment with Heterogeneous
+// Preferences"). It reads CUE specs, runs their step graph through a
+// content-addressed cache and writes reproducible report tables.
+//
+//	hetalign run SPEC...      run and write reports/<name>/
+//	hetalign plan SPEC...     show the steps: cached or to run, and why
+//	hetalign vet SPEC...      validate only
+//	hetalign report SPEC...   rewrite reports from the cache
+//	hetalign diff A B         compare two report.json files (or --rev)
+//	hetalign cache ls|verify|gc
+//
+// See README.md for every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"hetalign/runner"
+	"hetalign/runner/spec"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // a step failed, or diff found changes past the tolerance
+	exitInvalid = 2 // bad usage or an invalid spec
+)
+
+const usage = `hetalign — experiments on alignment with heterogeneous preferences
+
+usage:
+  hetalign run    [flags] SPEC...     plan, run (cached steps are reused) and write reports
+  hetalign plan   [flags] SPEC...     print the step graph: cached / to run, and why
+  hetalign vet    [flags] SPEC...     validate specs; every error with file:line:col
+  hetalign report [flags] SPEC...     rewrite reports from the cache without computing
+  hetalign diff   [flags] A.json B.json
+  hetalign diff   [flags] --rev R1 [--rev R2] REPORT
+  hetalign cache  ls|verify|gc [flags]
+  hetalign --version
+
+Run 'hetalign COMMAND -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// common holds the flags every command has.
+type common struct {
+	logFormat, logLevel string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.logFormat, "log-format", "console", "log format on stderr: console or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (c *common) logger(stderr io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(c.logLevel)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("--log-level: %w", err)
+	}
+	var w io.Writer
+	switch c.logFormat {
+	case "json":
+		w = stderr
+	case "console":
+		color := false
+		if f, ok := stderr.(*os.File); ok {
+			color = isatty.IsTerminal(f.Fd())
+		}
+		w = zerolog.ConsoleWriter{Out: stderr, NoColor: !color, TimeFormat: "15:04:05"}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("--log-format must be console or json, got %q", c.logFormat)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// parse parses flags that may come before or after the positional
+// arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func defaultCache() string {
+	if d := os.Getenv("HETALIGN_CACHE"); d != "" {
+		return d
+	}
+	return ".hetalign"
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitInvalid
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "--version", "-version", "version":
+		code, _ := runner.CodeID()
+		if len(code) > 12 {
+			code = code[:12]
+		}
+		fmt.Fprintf(stdout, "hetalign %s (%s %s/%s, code %s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH, code)
+		return exitOK
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "run", "plan", "vet", "report":
+		return runSpecs(cmd, rest, stdout, stderr)
+	case "diff":
+		return runDiff(rest, stdout, stderr)
+	case "cache":
+		return runCache(rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "hetalign: unknown command %q\n\n%s", cmd, usage)
+	return exitInvalid
+}
+
+func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hetalign "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	var tags multi
+	fs.Var(&tags, "t", "set a spec tag, key=value (repeatable), e.g. -t profile=paper")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "number of steps computed in parallel")
+	backend := fs.String("backend", "go", "compute backend: go (pure Go)")
+	cache := fs.String("cache", defaultCache(), "cache directory (default $HETALIGN_CACHE or .hetalign)")
+	out := fs.String("out", "reports", "directory that receives <report>/")
+	quiet := fs.Bool("q", false, "plan: print only the summary line")
+	specs, err := parse(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "hetalign:", err)
+		return exitInvalid
+	}
+	if len(specs) == 0 {
+		fmt.Fprintf(stderr, "hetalign %s: name at least one spec file\n", cmd)
+		return exitInvalid
+	}
+	if *backend != "go" {
+		fmt.Fprintf(stderr, "hetalign: backend %q is not available in this build; the analytic steps compute in pure Go (use --backend go)\n", *backend)
+		return exitInvalid
+	}
+	if *jobs < 1 {
+		fmt.Fprintln(stderr, "hetalign: --jobs must be at least 1")
+		return exitInvalid
+	}
+	files, err := spec.Load(specs, spec.Options{Tags: tags})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	if cmd == "vet" {
+		n := 0
+		for _, f := range files {
+			n += len(f.Experiments)
+		}
+		log.Info().Int("specs", len(files)).Int("experiments", n).Msg("specs are valid")
+		return exitOK
+	}
+	code, err := runner.CodeID()
+	if err != nil {
+		fmt.Fprintln(stderr, "hetalign:", err)
+		return exitFailed
+	}
+	opts := runner.Options{Jobs: *jobs, Cache: *cache, Out: *out, Backend: *backend, Code: code,
+		Version: version, Tags: tags, Log: log, Stdout: stdout}
+	switch cmd {
+	case "plan":
+		return printPlan(files, opts, *quiet, stdout, stderr)
+	case "report":
+		if err := runner.Rebuild(files, opts); err != nil {
+			fmt.Fprintln(stderr, "hetalign:", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := runner.Run(ctx, files, opts)
+	var se spec.Errors
+	if errors.As(err, &se) {
+		fmt.Fprintln(stderr, se)
+		return exitInvalid
+	}
+	if res != nil {
+		log.Info().Int("steps", res.Steps).Int("computed", res.Computed).Int("cached", res.Cached).Int("not_needed", res.Skipped).
+			Int("failed", res.Failed).Msg("done")
+		for _, f := range res.Failures {
+			log.Error().Msg(f)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "hetalign:", err)
+		return exitFailed
+	}
+	return exitOK
+}

@@ -1,0 +1,47 @@
+// Package methods names the alignment methods hetalign knows, what each one
+// optimises (with the paper's equation) and which data regime it needs.
+// Training code lives in sub-packages: methods/tabular fits tabular policies
+// exactly, on population or sampled pair statistics.
+package methods
+
+import "slices"
+
+// Kind describes one method kind as a spec names it.
+type Kind struct {
+	// Name is the spec's `kind` value.
+	Name string
+	// Regimes lists the data regimes the method can train on; empty means
+	// it needs no data (a reference computed from the ground truth).
+	Regimes []string
+	// Doc states the objective with the paper's equation number.
+	Doc string
+}
+
+// NeedsData reports whether the method trains on a dataset.
+func (k Kind) NeedsData() bool { return len(k.Regimes) > 0 }
+
+// Accepts reports whether the method can train on regime.
+func (k Kind) Accepts(regime string) bool { return slices.Contains(k.Regimes, regime) }
+
+// Kinds returns every method kind, sorted by name.
+func Kinds() []Kind {
+	return []Kind{
+		{Name: "consistent", Regimes: []string{"full"},
+			Doc: "temperature-adjusted DPO on unanimous tuples, −log σ(|U|·h) (Eq. 20); consistent for π* under BT with equal weights"},
+		{Name: "dpo", Regimes: []string{"anonymous", "full"},
+			Doc: "DPO: −log σ(β·(log π(y_w)/π_ref(y_w) − log π(y_l)/π_ref(y_l))) (Eq. 6); its infinite-data policy solves Eq. 14"},
+		{Name: "ipo", Regimes: []string{"anonymous", "full"},
+			Doc: "IPO: (log-ratio difference − 1/(2τ))²; its infinite-data log-ratio is affine in NBC (Section 4.2)"},
+		{Name: "oracle", Doc: "π* itself (Eq. 10), the reference every method is measured against"},
+	}
+}
+
+// Lookup finds a kind by name.
+func Lookup(name string) (Kind, bool) {
+	for _, k := range Kinds() {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}

@@ -1,0 +1,266 @@
+// Package tabular fits a tabular policy over a finite alternative set by
+// minimising a pairwise preference loss exactly (Newton's method with
+// gonum's Cholesky factorisation, to gradients near 1e-15), on either the population statistics of a regime
+// (the infinite-data limit) or a sampled dataset (the maximum-likelihood
+// tabular policy, which SGD would converge to).
+//
+// The policy is parametrised by its log-ratio θ(y) = log π(y)/π_ref(y); the
+// induced reward is βθ (Eq. 4) and h(y1, y2) = β(θ(y2) − θ(y1)) (Eq. 18).
+package tabular
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+
+	"hetalign/envs"
+	"hetalign/envs/analytic"
+)
+
+// Config selects the loss.
+type Config struct {
+	// Kind is "dpo", "ipo" or "consistent".
+	Kind string
+	// Beta is DPO's β (Eq. 6), also used by the consistent loss.
+	Beta float64
+	// Tau is IPO's regularisation τ: the loss is (θ(y_w) − θ(y_l) − 1/(2τ))².
+	Tau float64
+	// Types is |U|, the temperature of the consistent loss (Eq. 20).
+	Types int
+}
+
+// Result is a fitted tabular policy.
+type Result struct {
+	// Policy is π(y) = π_ref(y) e^{θ(y)} / Z.
+	Policy []float64 `json:"policy"`
+	// LogRatio is θ(y) = log π(y)/π_ref(y), shifted so that Σ_y θ(y) = 0.
+	LogRatio []float64 `json:"log_ratio"`
+	// DataUsed is the fraction of the dataset's tuples the loss looks at
+	// (Eq. 20 discards tuples without unanimity).
+	DataUsed float64 `json:"data_used"`
+	// GradNorm is the final ∞-norm of the gradient of the loss.
+	GradNorm float64 `json:"grad_norm"`
+	// Iterations of Newton's method.
+	Iterations int `json:"iterations"`
+}
+
+// pairLoss is ℓ(z) with z = s·(θ_a − θ_b) for a tuple in which a won,
+// weighted by W[a][b].
+type pairLoss struct {
+	w     [][]float64
+	scale float64
+	f     func(z float64) (v, d1, d2 float64)
+}
+
+func logistic(z float64) (float64, float64, float64) {
+	s := envs.Sigmoid(z)
+	return -envs.LogSigmoid(z), -(1 - s), s * (1 - s)
+}
+
+func newLoss(ds *analytic.Dataset, cfg Config) (pairLoss, float64, error) {
+	switch cfg.Kind {
+	case "dpo":
+		if !(cfg.Beta > 0) {
+			return pairLoss{}, 0, fmt.Errorf("dpo: beta must be positive, got %v", cfg.Beta)
+		}
+		return pairLoss{w: ds.Won, scale: cfg.Beta, f: logistic}, 1, nil
+	case "consistent":
+		if ds.Unanimous == nil {
+			return pairLoss{}, 0, fmt.Errorf("consistent: dataset of regime %q has no unanimity statistics (needs %q)", ds.Regime, analytic.Full)
+		}
+		if cfg.Types < 1 || !(cfg.Beta > 0) {
+			return pairLoss{}, 0, fmt.Errorf("consistent: need |U| ≥ 1 and β > 0, got %d and %v", cfg.Types, cfg.Beta)
+		}
+		var used float64
+		for _, row := range ds.Unanimous {
+			for _, x := range row {
+				used += x
+			}
+		}
+		return pairLoss{w: ds.Unanimous, scale: float64(cfg.Types) * cfg.Beta, f: logistic}, used, nil
+	case "ipo":
+		if !(cfg.Tau > 0) {
+			return pairLoss{}, 0, fmt.Errorf("ipo: tau must be positive, got %v", cfg.Tau)
+		}
+		c := 1 / (2 * cfg.Tau)
+		return pairLoss{w: ds.Won, scale: 1, f: func(z float64) (float64, float64, float64) {
+			return (z - c) * (z - c), 2 * (z - c), 2
+		}}, 1, nil
+	}
+	return pairLoss{}, 0, fmt.Errorf("tabular: no loss for method kind %q", cfg.Kind)
+}
+
+// value, gradient and Hessian of F(θ) = Σ_{a≠b} W[a][b] ℓ(s(θ_a − θ_b)) in
+// the full θ (length n).
+func (l pairLoss) eval(theta []float64, grad []float64, hess *mat.SymDense) float64 {
+	n := len(theta)
+	var f float64
+	for i := range grad {
+		grad[i] = 0
+	}
+	if hess != nil {
+		hess.Zero()
+	}
+	for a := range n {
+		for b := range n {
+			w := l.w[a][b]
+			if a == b || w == 0 {
+				continue
+			}
+			v, d1, d2 := l.f(l.scale * (theta[a] - theta[b]))
+			f += w * v
+			if grad != nil {
+				g := w * l.scale * d1
+				grad[a] += g
+				grad[b] -= g
+			}
+			if hess != nil {
+				h := w * l.scale * l.scale * d2
+				hess.SetSym(a, a, hess.At(a, a)+h)
+				hess.SetSym(b, b, hess.At(b, b)+h)
+				hess.SetSym(a, b, hess.At(a, b)-h)
+			}
+		}
+	}
+	return f
+}
+
+// Fit minimises the loss of cfg on ds and returns the tabular policy
+// relative to ref. θ is identified up to a constant; the last alternative is
+// pinned to 0, which makes the problem strictly convex once the data
+// connect every alternative. Fit first checks that a finite minimiser
+// exists: for the logistic losses every alternative must both beat and be
+// beaten along a cycle through all alternatives (the win graph is strongly
+// connected, Zermelo's condition); for IPO the pairs must connect them.
+func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
+	n := len(ref)
+	if len(ds.Won) != n {
+		return nil, fmt.Errorf("dataset has %d alternatives, reference policy %d", len(ds.Won), n)
+	}
+	loss, used, err := newLoss(ds, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := identifiable(loss.w, cfg.Kind != "ipo"); err != nil {
+		return nil, fmt.Errorf("fitting %s: %w", cfg.Kind, err)
+	}
+	theta, iters, gnorm, err := newton(loss, n)
+	if err != nil {
+		return nil, fmt.Errorf("fitting %s: %w", cfg.Kind, err)
+	}
+	var mean float64
+	for _, t := range theta {
+		mean += t
+	}
+	mean /= float64(n)
+	for i := range theta {
+		theta[i] -= mean
+	}
+	return &Result{
+		Policy:     analytic.Tilt(ref, theta, 1),
+		LogRatio:   theta,
+		DataUsed:   used,
+		GradNorm:   gnorm,
+		Iterations: iters,
+	}, nil
+}
+
+// identifiable checks that the loss has a finite minimiser (see Fit).
+func identifiable(w [][]float64, directed bool) error {
+	n := len(w)
+	reach := func(from int, edge func(a, b int) bool) []bool {
+		seen := make([]bool, n)
+		seen[from] = true
+		stack := []int{from}
+		for len(stack) > 0 {
+			a := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for b := range n {
+				if !seen[b] && a != b && edge(a, b) {
+					seen[b] = true
+					stack = append(stack, b)
+				}
+			}
+		}
+		return seen
+	}
+	fwd := func(a, b int) bool { return w[a][b] > 0 || !directed && w[b][a] > 0 }
+	bwd := func(a, b int) bool { return w[b][a] > 0 || !directed && w[a][b] > 0 }
+	f, g := reach(0, fwd), reach(0, bwd)
+	for i := range n {
+		if !f[i] || !g[i] {
+			if directed {
+				return fmt.Errorf("the loss has no finite minimiser: in the data, alternative %d never beats or is never beaten by a cycle through alternative 0 (some alternative always wins, always loses or never appears)", i)
+			}
+			return fmt.Errorf("the loss has no finite minimiser: alternative %d is never compared with alternative 0", i)
+		}
+	}
+	return nil
+}
+
+// newton minimises the convex loss over θ with θ[n−1] = 0 by Newton's
+// method: the Newton direction from a Cholesky factorisation (gonum/mat),
+// step halving until the loss or the gradient norm decreases. Near the
+// optimum the loss stops resolving progress before the gradient does, so
+// accepting steps that shrink the gradient reaches gradients of 1e-15.
+func newton(loss pairLoss, n int) (theta []float64, iters int, gnorm float64, err error) {
+	m := n - 1
+	theta = make([]float64, n)
+	g := make([]float64, n)
+	h := mat.NewSymDense(n, nil)
+	hr := mat.NewSymDense(m, nil)
+	norm := func(v []float64) float64 {
+		var x float64
+		for _, e := range v[:m] {
+			x = math.Max(x, math.Abs(e))
+		}
+		return x
+	}
+	f := loss.eval(theta, g, h)
+	gnorm = norm(g)
+	trial := make([]float64, n)
+	gt := make([]float64, n)
+	const maxIter = 200
+	for iters = 0; iters < maxIter && gnorm > 1e-15; iters++ {
+		for i := range m {
+			for j := i; j < m; j++ {
+				hr.SetSym(i, j, h.At(i, j))
+			}
+		}
+		var chol mat.Cholesky
+		if !chol.Factorize(hr) {
+			return nil, iters, gnorm, fmt.Errorf("singular Hessian at iteration %d", iters)
+		}
+		var d mat.VecDense
+		if err := chol.SolveVecTo(&d, mat.NewVecDense(m, append([]float64(nil), g[:m]...))); err != nil {
+			return nil, iters, gnorm, fmt.Errorf("solving the Newton system: %w", err)
+		}
+		accepted := false
+		for t := 1.0; t > 1e-12; t /= 2 {
+			for i := range m {
+				trial[i] = theta[i] - t*d.AtVec(i)
+			}
+			ft := loss.eval(trial, gt, nil)
+			if ft < f || norm(gt) < gnorm {
+				copy(theta, trial)
+				accepted = true
+				break
+			}
+		}
+		if !accepted {
+			break // no step improves either measure: converged to precision
+		}
+		f = loss.eval(theta, g, h)
+		gnorm = norm(g)
+	}
+	for _, t := range theta {
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return nil, iters, gnorm, fmt.Errorf("diverged")
+		}
+	}
+	if gnorm > 1e-9 {
+		return nil, iters, gnorm, fmt.Errorf("Newton stopped at gradient %.3g after %d iterations", gnorm, iters)
+	}
+	return theta, iters, gnorm, nil
+}

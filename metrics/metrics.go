@@ -1,0 +1,273 @@
+// Package metrics compares what a method learned with the exact ground
+// truth: policies against π* (Eq. 10), induced orders against the average
+// reward r̄ (Eq. 9), and the truth's own quantities such as NBC (Eq. 13).
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"hetalign/envs/analytic"
+)
+
+// Scope says what a metric describes.
+type Scope int
+
+const (
+	// Truth metrics describe the environment, the same for every method.
+	Truth Scope = iota
+	// Method metrics describe one trained method.
+	Method
+)
+
+// Shape is the type of a metric's value.
+type Shape int
+
+const (
+	// Number is one real number.
+	Number Shape = iota
+	// Text is a short string such as a ranking.
+	Text
+	// Vector has one number per alternative.
+	Vector
+)
+
+// Info describes one metric.
+type Info struct {
+	Name  string
+	Scope Scope
+	Shape Shape
+	Doc   string
+}
+
+// All lists every metric, in the order reports show them.
+func All() []Info {
+	return []Info{
+		{"avg_reward", Truth, Vector, "r̄(y) = Σ_u w_u r*(y;u) (Eq. 9)"},
+		{"nbc", Truth, Vector, "NBC(y) = Σ_{y'} D(y') Pr(y ≻ y') (Eq. 13)"},
+		{"pi_star", Truth, Vector, "π*(y) ∝ π_ref(y) exp(r̄(y)/β) (Eq. 10)"},
+		{"policy", Method, Vector, "π(y) of the method"},
+		{"log_ratio", Method, Vector, "log π(y)/π_ref(y), centred to mean 0"},
+		{"top", Method, Text, "the alternative(s) with the largest π(y); ties joined by '='"},
+		{"ranking", Method, Text, "alternatives ordered by π/π_ref, e.g. 'y2 > y1 = y3'"},
+		{"tv", Method, Number, "total variation ½ Σ_y |π(y) − π*(y)|"},
+		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))"},
+		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)"},
+		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at"},
+	}
+}
+
+// Lookup finds a metric by name.
+func Lookup(name string) (Info, bool) {
+	for _, m := range All() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Info{}, false
+}
+
+// Value is a metric value: a number, a text, a vector, or none (not
+// applicable, e.g. data_used of a method that needs no data).
+type Value struct {
+	Shape  Shape
+	None   bool
+	Number float64
+	Text   string
+	Vector []float64
+}
+
+// Num, Str, Vec and NA build Values.
+func Num(x float64) Value   { return Value{Shape: Number, Number: x} }
+func Str(s string) Value    { return Value{Shape: Text, Text: s} }
+func Vec(v []float64) Value { return Value{Shape: Vector, Vector: v} }
+func NA() Value             { return Value{Shape: Number, None: true} }
+
+// MarshalJSON writes a number, a string, an array or null.
+func (v Value) MarshalJSON() ([]byte, error) {
+	switch {
+	case v.None:
+		return []byte("null"), nil
+	case v.Shape == Text:
+		return json.Marshal(v.Text)
+	case v.Shape == Vector:
+		return json.Marshal(v.Vector)
+	}
+	if math.IsNaN(v.Number) || math.IsInf(v.Number, 0) {
+		return nil, fmt.Errorf("metric value %v cannot be written", v.Number)
+	}
+	return json.Marshal(v.Number)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	switch x := raw.(type) {
+	case nil:
+		*v = NA()
+	case float64:
+		*v = Num(x)
+	case string:
+		*v = Str(x)
+	case []any:
+		vec := make([]float64, len(x))
+		for i, e := range x {
+			f, ok := e.(float64)
+			if !ok {
+				return fmt.Errorf("vector entry %d is %T, not a number", i, e)
+			}
+			vec[i] = f
+		}
+		*v = Vec(vec)
+	default:
+		return fmt.Errorf("unexpected metric value %s", b)
+	}
+	return nil
+}
+
+// Trained is what a method produced, as the metrics need it.
+type Trained struct {
+	// Policy π(y), aligned with the truth's alternatives.
+	Policy []float64 `json:"policy"`
+	// LogRatio θ(y) = log π(y)/π_ref(y), centred.
+	LogRatio []float64 `json:"log_ratio"`
+	// DataUsed is the fraction of the dataset the loss used; nil when the
+	// method needs no data.
+	DataUsed *float64 `json:"data_used,omitempty"`
+}
+
+// tieTol is the absolute tolerance under which two log-ratios or
+// probabilities count as equal in rankings.
+const tieTol = 1e-9
+
+// ComputeTruth evaluates the truth metrics among names.
+func ComputeTruth(t *analytic.Truth, names []string) map[string]Value {
+	out := map[string]Value{}
+	for _, n := range names {
+		switch n {
+		case "avg_reward":
+			out[n] = Vec(t.AvgReward)
+		case "nbc":
+			out[n] = Vec(t.NBC)
+		case "pi_star":
+			out[n] = Vec(t.PiStar)
+		}
+	}
+	return out
+}
+
+// ComputeMethod evaluates the method metrics among names for m.
+func ComputeMethod(t *analytic.Truth, m *Trained, names []string) (map[string]Value, error) {
+	if len(m.Policy) != len(t.Alternatives) || len(m.LogRatio) != len(t.Alternatives) {
+		return nil, fmt.Errorf("policy has %d entries for %d alternatives", len(m.Policy), len(t.Alternatives))
+	}
+	out := map[string]Value{}
+	for _, n := range names {
+		switch n {
+		case "policy":
+			out[n] = Vec(m.Policy)
+		case "log_ratio":
+			out[n] = Vec(m.LogRatio)
+		case "top":
+			out[n] = Str(Top(t.Alternatives, m.Policy))
+		case "ranking":
+			out[n] = Str(RankingString(t.Alternatives, m.LogRatio))
+		case "tv":
+			out[n] = Num(TV(m.Policy, t.PiStar))
+		case "kl":
+			out[n] = Num(KL(m.Policy, t.PiStar))
+		case "agreement":
+			out[n] = Num(Agreement(m.LogRatio, t.AvgReward))
+		case "data_used":
+			if m.DataUsed == nil {
+				out[n] = NA()
+			} else {
+				out[n] = Num(*m.DataUsed)
+			}
+		}
+	}
+	return out, nil
+}
+
+// TV is the total variation distance ½ Σ |p − q|.
+func TV(p, q []float64) float64 {
+	var s float64
+	for i := range p {
+		s += math.Abs(p[i] - q[i])
+	}
+	return s / 2
+}
+
+// KL is Σ p log(p/q), with 0·log 0 = 0.
+func KL(p, q []float64) float64 {
+	var s float64
+	for i := range p {
+		if p[i] > 0 {
+			s += p[i] * math.Log(p[i]/q[i])
+		}
+	}
+	return s
+}
+
+// Agreement is the fraction of pairs (a, b) with r̄(a) ≠ r̄(b) on which
+// sign(θ(a) − θ(b)) = sign(r̄(a) − r̄(b)), the ordinal agreement of an
+// induced reward with the average reward (Appendix F). A tie in θ counts as
+// disagreement. With no such pair it is 1.
+func Agreement(theta, avg []float64) float64 {
+	var agree, total int
+	for a := range avg {
+		for b := a + 1; b < len(avg); b++ {
+			dr := avg[a] - avg[b]
+			if math.Abs(dr) <= tieTol {
+				continue
+			}
+			total++
+			dt := theta[a] - theta[b]
+			if math.Abs(dt) > tieTol && (dt > 0) == (dr > 0) {
+				agree++
+			}
+		}
+	}
+	if total == 0 {
+		return 1
+	}
+	return float64(agree) / float64(total)
+}
+
+// Top names the alternative(s) with the largest value; ties within 1e-9 are
+// joined with " = ".
+func Top(names []string, v []float64) string {
+	best := math.Inf(-1)
+	for _, x := range v {
+		best = math.Max(best, x)
+	}
+	var tops []string
+	for i, x := range v {
+		if best-x <= tieTol {
+			tops = append(tops, names[i])
+		}
+	}
+	return strings.Join(tops, " = ")
+}
+
+// RankingString orders names by v, largest first, e.g. "y2 > y1 = y3".
+func RankingString(names []string, v []float64) string {
+	idx := analytic.Ranking(v)
+	var b strings.Builder
+	for k, i := range idx {
+		if k > 0 {
+			if v[idx[k-1]]-v[i] <= tieTol {
+				b.WriteString(" = ")
+			} else {
+				b.WriteString(" > ")
+			}
+		}
+		b.WriteString(names[i])
+	}
+	return b.String()
+}

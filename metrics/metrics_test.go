@@ -1,0 +1,92 @@
+package metrics
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+)
+
+func TestTVAndKL(t *testing.T) {
+	p := []float64{0.5, 0.5, 0}
+	q := []float64{0.25, 0.25, 0.5}
+	if got := TV(p, q); math.Abs(got-0.5) > 1e-15 {
+		t.Errorf("TV = %v, want 0.5", got)
+	}
+	// KL(p‖q) = 2 · ½ log(½ / ¼) = log 2; the zero entry of p adds nothing.
+	if got := KL(p, q); math.Abs(got-math.Log(2)) > 1e-15 {
+		t.Errorf("KL = %v, want log 2", got)
+	}
+	if KL(q, q) != 0 || TV(q, q) != 0 {
+		t.Error("distance of a distribution to itself is not 0")
+	}
+}
+
+func TestAgreement(t *testing.T) {
+	avg := []float64{3, 2, 1, 1}
+	tests := []struct {
+		name  string
+		theta []float64
+		want  float64
+	}{
+		// Five pairs have r̄(a) ≠ r̄(b) (the pair of 1s is skipped).
+		{"same order", []float64{9, 5, 0, 7}, 4.0 / 5}, // (0,3) agrees, (1,3) does not
+		{"identical", []float64{3, 2, 1, 1}, 1},
+		{"reversed", []float64{1, 2, 3, 3}, 0},
+		{"all tied", []float64{0, 0, 0, 0}, 0},
+	}
+	for _, tc := range tests {
+		if got := Agreement(tc.theta, avg); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("%s: agreement = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := Agreement([]float64{1, 2}, []float64{5, 5}); got != 1 {
+		t.Errorf("no comparable pair: %v, want 1", got)
+	}
+}
+
+func TestTopAndRanking(t *testing.T) {
+	names := []string{"short", "med", "long"}
+	tests := []struct {
+		v            []float64
+		top, ranking string
+	}{
+		{[]float64{0.4, 0.2, 0.4}, "short = long", "short = long > med"},
+		{[]float64{0.1, 0.7, 0.2}, "med", "med > long > short"},
+	}
+	for _, tc := range tests {
+		if got := Top(names, tc.v); got != tc.top {
+			t.Errorf("Top(%v) = %q, want %q", tc.v, got, tc.top)
+		}
+		if got := RankingString(names, tc.v); got != tc.ranking {
+			t.Errorf("RankingString(%v) = %q, want %q", tc.v, got, tc.ranking)
+		}
+	}
+}
+
+func TestValueJSONRoundTrip(t *testing.T) {
+	for _, v := range []Value{Num(0.25), Num(0), Str("y1 > y2"), Vec([]float64{1, 2.5}), NA()} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Value
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		b2, _ := json.Marshal(back)
+		if string(b) != string(b2) || back.Shape != v.Shape || back.None != v.None {
+			t.Errorf("%s round-tripped to %s", b, b2)
+		}
+	}
+	if _, err := json.Marshal(Num(math.NaN())); err == nil {
+		t.Error("NaN marshalled")
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	for _, m := range All() {
+		if _, ok := Lookup(m.Name); !ok || m.Doc == "" {
+			t.Errorf("metric %s: lookup or doc missing", m.Name)
+		}
+	}
+}

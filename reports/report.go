@@ -1,0 +1,367 @@
+// Package reports turns evaluated cells into the report tables of a spec
+// (a row per seed or sweep value, a column per method, as in the paper's
+// Appendix F), renders them for the terminal, Markdown and CSV, and diffs
+// two reports. It knows only result records: nothing of CUE, steps or the
+// cache.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/gonum/stat"
+
+	"hetalign/metrics"
+)
+
+// Layout is everything a report step needs besides the evaluated cells:
+// the parameters of the report step.
+type Layout struct {
+	// Name of the report (reports/<name>/).
+	Name        string             `json:"name"`
+	Experiments []ExperimentLayout `json:"experiments"`
+}
+
+// ExperimentLayout describes one experiment's cells and tables.
+type ExperimentLayout struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Axes: every sweep path, then "seed", with their value labels.
+	Axes         []Axis        `json:"axes"`
+	Alternatives []string      `json:"alternatives"`
+	Methods      []string      `json:"methods"`
+	Tables       []TableLayout `json:"tables"`
+	// Cells maps each evaluated cell to its input of the report step.
+	Cells []CellRef `json:"cells"`
+}
+
+// Axis is a named axis and its value labels (canonical JSON).
+type Axis struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+}
+
+// TableLayout is one table as the spec lays it out.
+type TableLayout struct {
+	Name    string            `json:"name"`
+	Title   string            `json:"title"`
+	Rows    string            `json:"rows"`
+	Columns string            `json:"columns"`
+	Cells   []string          `json:"cells"`
+	Where   map[string]string `json:"where,omitempty"`
+	Digits  int               `json:"digits"`
+}
+
+// CellRef points a cell (axis labels and method, "" for the truth) at the
+// index of its evaluation among the report step's inputs.
+type CellRef struct {
+	Axes   map[string]string `json:"axes"`
+	Method string            `json:"method,omitempty"`
+	Input  int               `json:"input"`
+}
+
+// Report is the content of report.json: nothing in it depends on time,
+// host or scheduling, so the same spec and code give the same bytes.
+type Report struct {
+	Name        string       `json:"name"`
+	Experiments []Experiment `json:"experiments"`
+}
+
+// Experiment is one experiment's records and tables.
+type Experiment struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Axes        []Axis   `json:"axes"`
+	Records     []Record `json:"records"`
+	Tables      []Table  `json:"tables"`
+}
+
+// Record is every metric of one cell and method.
+type Record struct {
+	Axes    map[string]string        `json:"axes"`
+	Method  string                   `json:"method,omitempty"`
+	Metrics map[string]metrics.Value `json:"metrics"`
+}
+
+// Table is a rendered table: row labels, column labels and cells.
+type Table struct {
+	Name    string   `json:"name"`
+	Title   string   `json:"title"`
+	RowAxis string   `json:"row_axis"`
+	ColAxis string   `json:"column_axis"`
+	Columns []string `json:"columns"`
+	Rows    []Row    `json:"rows"`
+	// Summary rows (mean, p25, p75) when rows are seeds.
+	Summary []Row `json:"summary,omitempty"`
+	// Flips: where a text cell changes along a numeric row axis.
+	Flips []Flip `json:"flips,omitempty"`
+}
+
+// Row is a labelled row of cells.
+type Row struct {
+	Label string `json:"label"`
+	Cells []Cell `json:"cells"`
+}
+
+// Cell holds a value and its text as shown.
+type Cell struct {
+	Value metrics.Value `json:"value"`
+	Text  string        `json:"text"`
+}
+
+// Flip records that column Column shows From at row After and To at the
+// next row Before.
+type Flip struct {
+	Column string `json:"column"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	After  string `json:"after"`
+	Before string `json:"before"`
+}
+
+// Build assembles the report from the layout and the evaluations (JSON maps
+// from metric name to value, indexed as CellRef.Input).
+func Build(l Layout, evals [][]byte) (*Report, error) {
+	rep := &Report{Name: l.Name}
+	decoded := make([]map[string]metrics.Value, len(evals))
+	for i, b := range evals {
+		if b == nil {
+			continue // a failed evaluation: its cells show "failed"
+		}
+		if err := json.Unmarshal(b, &decoded[i]); err != nil {
+			return nil, fmt.Errorf("reading evaluation %d: %w", i, err)
+		}
+	}
+	for _, xl := range l.Experiments {
+		x := Experiment{Name: xl.Name, Description: xl.Description, Axes: xl.Axes}
+		index := map[string]int{}
+		for _, c := range xl.Cells {
+			if c.Input < 0 || c.Input >= len(decoded) {
+				return nil, fmt.Errorf("experiment %s: cell refers to evaluation %d of %d", xl.Name, c.Input, len(decoded))
+			}
+			index[recordKey(xl.Axes, c.Axes, c.Method)] = len(x.Records)
+			x.Records = append(x.Records, Record{Axes: c.Axes, Method: c.Method, Metrics: decoded[c.Input]})
+		}
+		for _, tl := range xl.Tables {
+			t, err := buildTable(xl, tl, x.Records, index)
+			if err != nil {
+				return nil, fmt.Errorf("experiment %s, table %s: %w", xl.Name, tl.Name, err)
+			}
+			x.Tables = append(x.Tables, *t)
+		}
+		rep.Experiments = append(rep.Experiments, x)
+	}
+	return rep, nil
+}
+
+func recordKey(axes []Axis, labels map[string]string, method string) string {
+	var b strings.Builder
+	b.WriteString(method)
+	for _, a := range axes {
+		b.WriteByte('\x00')
+		b.WriteString(labels[a.Name])
+	}
+	return b.String()
+}
+
+// axisValues lists the labels along a table axis.
+func axisValues(xl ExperimentLayout, tl TableLayout, name string) []string {
+	switch name {
+	case "method":
+		return xl.Methods
+	case "alternative":
+		return xl.Alternatives
+	case "metric":
+		return tl.Cells
+	}
+	for _, a := range xl.Axes {
+		if a.Name == name {
+			return a.Values
+		}
+	}
+	return nil
+}
+
+func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[string]int) (*Table, error) {
+	rows := axisValues(xl, tl, tl.Rows)
+	cols := axisValues(xl, tl, tl.Columns)
+	if rows == nil || cols == nil {
+		return nil, fmt.Errorf("unknown axis in %q × %q", tl.Rows, tl.Columns)
+	}
+	t := &Table{Name: tl.Name, Title: tl.Title, RowAxis: tl.Rows, ColAxis: tl.Columns, Columns: cols}
+	for _, r := range rows {
+		row := Row{Label: r}
+		for _, c := range cols {
+			assign := map[string]string{tl.Rows: r, tl.Columns: c}
+			for k, v := range tl.Where {
+				assign[k] = v
+			}
+			row.Cells = append(row.Cells, lookup(xl, tl, assign, recs, index))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	if tl.Rows == "seed" && len(rows) > 0 {
+		t.Summary = summarise(t.Rows, len(cols), tl.Digits)
+	}
+	if tl.Rows != "seed" && numericLabels(rows) {
+		t.Flips = flips(t)
+	}
+	return t, nil
+}
+
+// lookup finds the value of one table cell. Axes not assigned by the row,
+// the column or where take their single value (the spec check guarantees
+// there is one).
+func lookup(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs []Record, index map[string]int) Cell {
+	metric := tl.Cells[0]
+	if m, ok := assign["metric"]; ok {
+		metric = m
+	}
+	info, _ := metrics.Lookup(metric)
+	method := ""
+	if info.Scope == metrics.Method {
+		method = assign["method"]
+		if method == "" && len(xl.Methods) == 1 {
+			method = xl.Methods[0]
+		}
+	}
+	labels := map[string]string{}
+	for _, a := range xl.Axes {
+		if v, ok := assign[a.Name]; ok {
+			labels[a.Name] = v
+		} else if len(a.Values) > 0 {
+			labels[a.Name] = a.Values[0]
+		}
+	}
+	i, ok := index[recordKey(xl.Axes, labels, method)]
+	if !ok {
+		return Cell{Value: metrics.NA(), Text: "–"}
+	}
+	if recs[i].Metrics == nil {
+		return Cell{Value: metrics.NA(), Text: "failed"}
+	}
+	v, ok := recs[i].Metrics[metric]
+	if !ok {
+		return Cell{Value: metrics.NA(), Text: "–"}
+	}
+	if v.Shape == metrics.Vector {
+		k := slices.Index(xl.Alternatives, assign["alternative"])
+		if k < 0 || k >= len(v.Vector) {
+			return Cell{Value: metrics.NA(), Text: "–"}
+		}
+		v = metrics.Num(v.Vector[k])
+	}
+	return Cell{Value: v, Text: Format(v, tl.Digits)}
+}
+
+// Format renders a value with the given significant digits.
+func Format(v metrics.Value, digits int) string {
+	switch {
+	case v.None:
+		return "–"
+	case v.Shape == metrics.Text:
+		return v.Text
+	case v.Shape == metrics.Vector:
+		parts := make([]string, len(v.Vector))
+		for i, x := range v.Vector {
+			parts[i] = strconv.FormatFloat(x, 'g', digits, 64)
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	return strconv.FormatFloat(v.Number, 'g', digits, 64)
+}
+
+// Quantile is the p-quantile of sorted xs by linear interpolation between
+// order statistics at position p·(n−1) (Hyndman and Fan's type 7, the
+// default of numpy and pandas, so tables match what researchers compute).
+func Quantile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if n == 1 {
+		return sorted[0]
+	}
+	h := p * float64(n-1)
+	lo := int(h)
+	if lo >= n-1 {
+		return sorted[n-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
+
+// summarise computes mean, 25th and 75th percentile (see Quantile) of each
+// numeric column.
+func summarise(rows []Row, ncol, digits int) []Row {
+	names := []string{"mean", "p25", "p75"}
+	out := make([]Row, len(names))
+	for i, n := range names {
+		out[i] = Row{Label: n, Cells: make([]Cell, ncol)}
+	}
+	for c := range ncol {
+		var xs []float64
+		numeric := true
+		for _, r := range rows {
+			v := r.Cells[c].Value
+			if v.None {
+				continue
+			}
+			if v.Shape != metrics.Number {
+				numeric = false
+				break
+			}
+			xs = append(xs, v.Number)
+		}
+		if !numeric || len(xs) == 0 {
+			for i := range out {
+				out[i].Cells[c] = Cell{Value: metrics.NA(), Text: "–"}
+			}
+			continue
+		}
+		sort.Float64s(xs)
+		vals := []float64{stat.Mean(xs, nil), Quantile(xs, 0.25), Quantile(xs, 0.75)}
+		for i, x := range vals {
+			v := metrics.Num(x)
+			out[i].Cells[c] = Cell{Value: v, Text: Format(v, digits)}
+		}
+	}
+	return out
+}
+
+func numericLabels(labels []string) bool {
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if _, err := strconv.ParseFloat(l, 64); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// flips lists, for each text column, consecutive rows whose text differs.
+func flips(t *Table) []Flip {
+	var out []Flip
+	for c, col := range t.Columns {
+		for i := 1; i < len(t.Rows); i++ {
+			a, b := t.Rows[i-1].Cells[c], t.Rows[i].Cells[c]
+			if a.Value.Shape != metrics.Text || b.Value.Shape != metrics.Text || a.Text == b.Text {
+				continue
+			}
+			out = append(out, Flip{Column: col, From: a.Text, To: b.Text, After: t.Rows[i-1].Label, Before: t.Rows[i].Label})
+		}
+	}
+	return out
+}
+
+// Marshal writes the report as indented JSON with a final newline.
+func (r *Report) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,156 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"math"
+	"testing"
+
+	"hetalign/metrics"
+)
+
+func TestQuantile(t *testing.T) {
+	// Type 7: position p(n−1), linear between order statistics.
+	xs := []float64{1, 2, 4, 8}
+	tests := []struct{ p, want float64 }{
+		{0, 1}, {1, 8}, {0.25, 1.75}, {0.5, 3}, {0.75, 5},
+	}
+	for _, tc := range tests {
+		if got := Quantile(xs, tc.p); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("Quantile(%v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if Quantile([]float64{7}, 0.25) != 7 {
+		t.Error("single value")
+	}
+}
+
+// layout builds a two-seed, two-method experiment with a numeric metric.
+func layout() (Layout, [][]byte) {
+	l := Layout{Name: "r", Experiments: []ExperimentLayout{{
+		Name:         "x",
+		Axes:         []Axis{{Name: "seed", Values: []string{"0", "1"}}},
+		Alternatives: []string{"a", "b"},
+		Methods:      []string{"m1", "m2"},
+		Tables: []TableLayout{
+			{Name: "tv", Title: "TV", Rows: "seed", Columns: "method", Cells: []string{"tv"}, Digits: 4},
+			{Name: "pol", Title: "policy", Rows: "alternative", Columns: "method", Cells: []string{"policy"}, Where: map[string]string{"seed": "1"}, Digits: 4},
+		},
+	}}}
+	var evals [][]byte
+	for s := range 2 {
+		for m := range 2 {
+			v := map[string]metrics.Value{
+				"tv":     metrics.Num(float64(s+1) * float64(m+1) / 10),
+				"policy": metrics.Vec([]float64{0.1 * float64(s+m+1), 1 - 0.1*float64(s+m+1)}),
+			}
+			b, _ := json.Marshal(v)
+			l.Experiments[0].Cells = append(l.Experiments[0].Cells, CellRef{
+				Axes: map[string]string{"seed": []string{"0", "1"}[s]}, Method: []string{"m1", "m2"}[m], Input: len(evals)})
+			evals = append(evals, b)
+		}
+	}
+	return l, evals
+}
+
+func TestBuild(t *testing.T) {
+	l, evals := layout()
+	r, err := Build(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := r.Experiments[0].Tables[0]
+	// Cell (seed s, method m) holds (s+1)(m+1)/10.
+	if got := tv.Rows[1].Cells[1].Value.Number; math.Abs(got-0.4) > 1e-15 {
+		t.Errorf("tv[seed 1][m2] = %v, want 0.4", got)
+	}
+	// Summary of m2 over seeds: values 0.2 and 0.4.
+	if len(tv.Summary) != 3 || math.Abs(tv.Summary[0].Cells[1].Value.Number-0.3) > 1e-15 {
+		t.Errorf("summary = %+v, want mean 0.3 for m2", tv.Summary)
+	}
+	if p25 := tv.Summary[1].Cells[1].Value.Number; math.Abs(p25-0.25) > 1e-15 {
+		t.Errorf("p25 = %v, want 0.25", p25)
+	}
+	pol := r.Experiments[0].Tables[1]
+	// where seed = 1, alternative b, method m1: 1 − 0.1·(1+0+1).
+	if got := pol.Rows[1].Cells[0].Value.Number; math.Abs(got-0.8) > 1e-15 {
+		t.Errorf("policy[b][m1] at seed 1 = %v, want 0.8", got)
+	}
+}
+
+func TestBuildFailedCells(t *testing.T) {
+	l, evals := layout()
+	evals[3] = nil
+	r, err := Build(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Experiments[0].Tables[0].Rows[1].Cells[1].Text; got != "failed" {
+		t.Errorf("failed cell shows %q", got)
+	}
+}
+
+func TestCSVAndDiff(t *testing.T) {
+	l, evals := layout()
+	a, _ := Build(l, evals)
+	b2 := map[string]metrics.Value{"tv": metrics.Num(0.45), "policy": metrics.Vec([]float64{0.3, 0.7})}
+	evals[3], _ = json.Marshal(b2)
+	b, _ := Build(l, evals)
+
+	c, err := a.Experiments[0].Tables[0].CSV()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(c)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1+2+3 || recs[2][0] != "1" || recs[2][2] != "0.4" {
+		t.Errorf("csv = %q", recs)
+	}
+
+	changes := Diff(a, b)
+	// tv[1][m2] 0.4 → 0.45 changes that cell and m2's summary rows; the
+	// policy table (seed 1) changes in column m2.
+	var tvCell *Change
+	for i, ch := range changes {
+		if ch.Table == "tv" && ch.Row == "1" && ch.Column == "m2" {
+			tvCell = &changes[i]
+		}
+	}
+	if tvCell == nil || tvCell.Delta == nil || math.Abs(*tvCell.Delta-0.05) > 1e-12 {
+		t.Fatalf("changes = %+v, want tv[1][m2] Δ 0.05", changes)
+	}
+	if !tvCell.Exceeds(0.01) || tvCell.Exceeds(0.1) {
+		t.Error("tolerance test wrong")
+	}
+	if len(Diff(a, a)) != 0 {
+		t.Error("a report differs from itself")
+	}
+	var buf bytes.Buffer
+	if n := WriteChanges(&buf, changes, 1); n != 0 {
+		t.Errorf("%d changes beyond tolerance 1", n)
+	}
+}
+
+func TestRenderers(t *testing.T) {
+	l, evals := layout()
+	r, _ := Build(l, evals)
+	var buf bytes.Buffer
+	if err := r.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	md, err := r.Markdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"TV", "mean", "p25", "p75", "0.4"} {
+		if !bytes.Contains(buf.Bytes(), []byte(want)) || !bytes.Contains(md, []byte(want)) {
+			t.Errorf("rendering lacks %q", want)
+		}
+	}
+	if !bytes.Contains(md, []byte("| seed \\ method |")) && !bytes.Contains(md, []byte("seed \\ method")) {
+		t.Errorf("markdown header missing:\n%s", md)
+	}
+}

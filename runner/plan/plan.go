@@ -1,0 +1,340 @@
+// Package plan expands specs into a graph of steps, in the manner of the go
+// command's action graph (cmd/go/internal/work/action.go): each sweep cell
+// becomes truth → dataset → train → eval steps feeding one report step per
+// spec, equal steps are shared, and every step is keyed by the SHA-256 of a
+// complete description of its computation:
+//
+//	key = SHA-256(canonical JSON {kind, params, inputs: [input keys], code, backend})
+//
+// where params are the step's own resolved parameters, code is the identity
+// of the running executable and backend is set only for steps that compute
+// on one. A step's random seed is derived from its key, never from
+// scheduling order.
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"hetalign/methods"
+	"hetalign/metrics"
+	"hetalign/reports"
+	"hetalign/runner/spec"
+	"hetalign/runner/steps"
+)
+
+// Options fix what is common to every key.
+type Options struct {
+	// Code identifies the code that computes (SHA-256 of the executable).
+	Code string
+	// Backend is the compute backend of steps that compute on one.
+	Backend string
+}
+
+// Step is one node of the graph.
+type Step struct {
+	// Index is the step's position in Graph.Steps.
+	Index int
+	// Key is the content key described in the package comment.
+	Key string
+	// Kind is one of steps.Truth … steps.Report.
+	Kind string
+	// Label describes the step for people.
+	Label string
+	// Params is the canonical JSON of the step's parameters.
+	Params json.RawMessage
+	// Inputs are the steps whose outputs this one reads, with their role
+	// names (truth, dataset, train, eval:<i>).
+	Inputs     []*Step
+	InputNames []string
+	// Seed seeds the step's random numbers (derived from Key).
+	Seed uint64
+	// GPU steps take the single GPU slot when they run.
+	GPU bool
+	// Partial steps (reports) run even when some inputs failed.
+	Partial bool
+	// Roles are the places the step fills: "<report>/<experiment>/<cell>/<role>".
+	Roles []string
+}
+
+// Report is the report step of one spec file.
+type Report struct {
+	File *spec.File
+	Step *Step
+}
+
+// Graph is the plan of one or more spec files.
+type Graph struct {
+	// Steps in topological order: inputs come before their users.
+	Steps   []*Step
+	Reports []Report
+	Options Options
+
+	byKey map[string]*Step
+}
+
+// Canonical re-encodes v as JSON with sorted object keys and Go's shortest
+// round-trip float formatting, so equal values give equal bytes.
+func Canonical(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return nil, err
+	}
+	return json.Marshal(generic)
+}
+
+func (g *Graph) add(kind string, params any, inputs []*Step, names []string, compute bool, label, role string) (*Step, error) {
+	p, err := Canonical(params)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s params: %w", kind, err)
+	}
+	doc := struct {
+		Kind    string          `json:"kind"`
+		Params  json.RawMessage `json:"params"`
+		Inputs  []string        `json:"inputs"`
+		Code    string          `json:"code"`
+		Backend string          `json:"backend,omitempty"`
+	}{Kind: kind, Params: p, Code: g.Options.Code}
+	for _, in := range inputs {
+		doc.Inputs = append(doc.Inputs, in.Key)
+	}
+	if compute {
+		doc.Backend = g.Options.Backend
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(b)
+	key := hex.EncodeToString(h[:])
+	if s, ok := g.byKey[key]; ok {
+		s.Roles = append(s.Roles, role)
+		return s, nil
+	}
+	sh := sha256.Sum256([]byte("seed\x00" + key))
+	s := &Step{Index: len(g.Steps), Key: key, Kind: kind, Label: label, Params: p,
+		Inputs: inputs, InputNames: names, Seed: binary.BigEndian.Uint64(sh[:8]), Roles: []string{role}}
+	g.byKey[key] = s
+	g.Steps = append(g.Steps, s)
+	return s, nil
+}
+
+// Build plans every spec file. Problems in cells (a sweep value that makes
+// the spec invalid) are returned together as spec.Errors.
+func Build(files []*spec.File, opts Options) (*Graph, error) {
+	g := &Graph{Options: opts, byKey: map[string]*Step{}}
+	var errs spec.Errors
+	for _, f := range files {
+		layout := reports.Layout{Name: f.Name}
+		var evals []*Step
+		evalIndex := map[*Step]int{}
+		useEval := func(s *Step) int {
+			if i, ok := evalIndex[s]; ok {
+				return i
+			}
+			evalIndex[s] = len(evals)
+			evals = append(evals, s)
+			return evalIndex[s]
+		}
+		for _, x := range f.Experiments {
+			xl, es := g.experiment(f, x, useEval)
+			errs = append(errs, es...)
+			if xl != nil {
+				layout.Experiments = append(layout.Experiments, *xl)
+			}
+		}
+		names := make([]string, len(evals))
+		for i := range evals {
+			names[i] = fmt.Sprintf("eval:%d", i)
+		}
+		rs, err := g.add(steps.Report, layout, evals, names, false, "report "+f.Name, f.Name+"/report")
+		if err != nil {
+			return nil, err
+		}
+		rs.Partial = true
+		g.Reports = append(g.Reports, Report{File: f, Step: rs})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return g, nil
+}
+
+// cellLabel renders axis assignments as "path=value ... seed=N".
+func cellLabel(names []string, labels map[string]string) string {
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		parts = append(parts, n+"="+labels[n])
+	}
+	if len(parts) == 0 {
+		return "base"
+	}
+	return strings.Join(parts, " ")
+}
+
+func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step) int) (*reports.ExperimentLayout, spec.Errors) {
+	base := x.Base
+	xl := &reports.ExperimentLayout{Name: x.Name, Description: base.Description,
+		Alternatives: base.Env.Alternatives}
+	xl.Methods = x.MethodOrder
+	var axisNames []string
+	for _, a := range x.Axes {
+		for p, path := range a.Paths {
+			vals := make([]string, a.Len())
+			for i := range vals {
+				vals[i] = a.Label(i, p)
+			}
+			xl.Axes = append(xl.Axes, reports.Axis{Name: path, Values: vals})
+			axisNames = append(axisNames, path)
+		}
+	}
+	seedVals := make([]string, len(x.Seeds))
+	for i, s := range x.Seeds {
+		seedVals[i] = fmt.Sprint(s)
+	}
+	xl.Axes = append(xl.Axes, reports.Axis{Name: spec.AxisSeed, Values: seedVals})
+	for _, tn := range x.TableOrder {
+		t := base.Report.Tables[tn]
+		where := map[string]string{}
+		for k, v := range t.Where {
+			where[k] = spec.Canonical(v)
+			if k == spec.AxisMethod || k == spec.AxisAlternative {
+				where[k] = fmt.Sprint(v)
+			}
+		}
+		xl.Tables = append(xl.Tables, reports.TableLayout{Name: tn, Title: t.Title, Rows: t.Rows,
+			Columns: t.Columns, Cells: t.Cells(), Where: where, Digits: t.Digits})
+	}
+	var truthMetrics, methodMetrics []string
+	for _, m := range metrics.All() {
+		if !slices.Contains(base.Metrics, m.Name) {
+			continue
+		}
+		if m.Scope == metrics.Truth {
+			truthMetrics = append(truthMetrics, m.Name)
+		} else {
+			methodMetrics = append(methodMetrics, m.Name)
+		}
+	}
+	var errs spec.Errors
+	prefix := f.Name + "/" + x.Name + "/"
+	choice := make([]int, len(x.Axes))
+	for {
+		labels := map[string]string{}
+		for a, i := range choice {
+			for p, path := range x.Axes[a].Paths {
+				labels[path] = x.Axes[a].Label(i, p)
+			}
+		}
+		if err := g.cell(x, choice, labels, axisNames, prefix, truthMetrics, methodMetrics, xl, useEval); err != nil {
+			if se, ok := err.(spec.Errors); ok {
+				for _, e := range se {
+					e.Msg = fmt.Sprintf("in cell %s: %s", cellLabel(axisNames, labels), e.Msg)
+					errs = append(errs, e)
+				}
+			} else {
+				errs = append(errs, spec.Error{File: x.File, Path: "experiments." + x.Name,
+					Msg: fmt.Sprintf("in cell %s: %v", cellLabel(axisNames, labels), err)})
+			}
+		}
+		// Next combination; the last axis varies fastest.
+		k := len(choice) - 1
+		for k >= 0 {
+			choice[k]++
+			if choice[k] < x.Axes[k].Len() {
+				break
+			}
+			choice[k] = 0
+			k--
+		}
+		if k < 0 {
+			break
+		}
+	}
+	return xl, errs
+}
+
+func (g *Graph) cell(x *spec.Experiment, choice []int, labels map[string]string, axisNames []string, prefix string,
+	truthMetrics, methodMetrics []string, xl *reports.ExperimentLayout, useEval func(*Step) int) error {
+	cfg, err := x.Cell(choice)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(cfg.Env.Alternatives, x.Base.Env.Alternatives) {
+		return fmt.Errorf("the sweep changes env.alternatives; make a separate experiment instead")
+	}
+	for n := range cfg.Methods {
+		if !slices.Contains(xl.Methods, n) {
+			return fmt.Errorf("the sweep adds method %s; declare every method in the spec", n)
+		}
+	}
+	tp, err := steps.NewTruthParams(cfg)
+	if err != nil {
+		return err
+	}
+	where := cellLabel(axisNames, labels)
+	truth, err := g.add(steps.Truth, tp, nil, nil, false, fmt.Sprintf("truth %s%s", prefix, where), prefix+where+"/truth")
+	if err != nil {
+		return err
+	}
+	for _, seed := range x.Seeds {
+		cl := map[string]string{spec.AxisSeed: fmt.Sprint(seed)}
+		for k, v := range labels {
+			cl[k] = v
+		}
+		at := prefix + cellLabel(append(slices.Clone(axisNames), spec.AxisSeed), cl)
+		if len(truthMetrics) > 0 {
+			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: truthMetrics}, []*Step{truth}, []string{"truth"}, false,
+				"eval truth "+at, at+"/eval/truth")
+			if err != nil {
+				return err
+			}
+			xl.Cells = append(xl.Cells, reports.CellRef{Axes: cl, Input: useEval(ev)})
+		}
+		for _, mn := range xl.Methods {
+			m := cfg.Methods[mn]
+			kind, _ := methods.Lookup(m.Kind)
+			inputs, names := []*Step{truth}, []string{"truth"}
+			if kind.NeedsData() {
+				d := cfg.Data[m.Data]
+				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs}
+				if d.Pairs > 0 {
+					s := seed
+					dp.Seed = &s
+				}
+				ds, err := g.add(steps.Dataset, dp, []*Step{truth}, []string{"truth"}, false,
+					fmt.Sprintf("dataset %s %s", m.Data, at), at+"/dataset/"+m.Data)
+				if err != nil {
+					return err
+				}
+				inputs, names = append(inputs, ds), append(names, "dataset")
+			}
+			// The exact tabular solver computes in float64 Go whatever the
+			// backend, so its key does not name one.
+			tr, err := g.add(steps.Train, steps.NewTrainParams(cfg, m), inputs, names, false,
+				fmt.Sprintf("train %s %s", mn, at), at+"/train/"+mn)
+			if err != nil {
+				return err
+			}
+			if len(methodMetrics) == 0 {
+				continue
+			}
+			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: methodMetrics}, []*Step{truth, tr}, []string{"truth", "train"}, false,
+				fmt.Sprintf("eval %s %s", mn, at), at+"/eval/"+mn)
+			if err != nil {
+				return err
+			}
+			xl.Cells = append(xl.Cells, reports.CellRef{Axes: cl, Method: mn, Input: useEval(ev)})
+		}
+	}
+	return nil
+}

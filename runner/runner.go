@@ -1,0 +1,398 @@
+// Package runner ties the pipeline together: plan the loaded specs, run the
+// steps through the cache, remember the run for `plan`, and write each
+// spec's report directory. Its sub-packages do one job each: spec (load and
+// validate), plan (steps and keys), store (the cache), exec (the worker
+// pool) and steps (what each step kind computes).
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"hetalign/reports"
+	rexec "hetalign/runner/exec"
+	"hetalign/runner/plan"
+	"hetalign/runner/spec"
+	"hetalign/runner/steps"
+	"hetalign/runner/store"
+)
+
+// Options configure a run.
+type Options struct {
+	// Jobs is the number of CPU workers.
+	Jobs int
+	// Cache is the store directory.
+	Cache string
+	// Out is the directory that receives <report>/ directories.
+	Out string
+	// Backend names the compute backend (recorded in keys and provenance).
+	Backend string
+	// Code identifies the running code (see CodeID).
+	Code string
+	// Version of hetalign, for provenance.
+	Version string
+	// Tags given with -t, for provenance.
+	Tags []string
+	// Log receives logs; Stdout receives the report tables.
+	Log    zerolog.Logger
+	Stdout io.Writer
+}
+
+// CodeID is the SHA-256 of the running executable: any change to the code
+// changes every step key.
+func CodeID() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding the executable: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", fmt.Errorf("hashing the executable: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing the executable: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Plan builds the step graph of files. With a store, a graph planned
+// before for the same spec digests and code is read back instead of
+// evaluating every cell again, and a new graph is stored.
+func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error) {
+	po := plan.Options{Code: opts.Code, Backend: opts.Backend}
+	key := plan.CacheKey(files, po)
+	if st != nil {
+		if b, ok := st.Plan(key); ok {
+			if g, err := plan.Unmarshal(b, files, po); err == nil {
+				opts.Log.Debug().Str("plan", key[:12]).Msg("plan read from cache")
+				return g, nil
+			}
+		}
+	}
+	g, err := plan.Build(files, po)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		if b, err := g.Marshal(); err == nil {
+			if err := st.PutPlan(key, b); err != nil {
+				opts.Log.Warn().Err(err).Msg("could not cache the plan")
+			}
+		}
+	}
+	return g, nil
+}
+
+// StepStatus is one line of `hetalign plan`.
+type StepStatus struct {
+	Step   *plan.Step
+	Cached bool
+	// Why the step will run (empty when cached).
+	Why string
+}
+
+// Status tells, for every step of g, whether it is cached and, if not,
+// what differs from the last run of the same place.
+func Status(g *plan.Graph, st *store.Store) []StepStatus {
+	indexes := map[string]*plan.Index{}
+	for _, r := range g.Reports {
+		if b, ok := st.Index(plan.IndexID(r.File.Name)); ok {
+			idx := new(plan.Index)
+			if json.Unmarshal(b, idx) == nil {
+				indexes[r.File.Name+"/"] = idx
+			}
+		}
+	}
+	out := make([]StepStatus, len(g.Steps))
+	for i, s := range g.Steps {
+		out[i].Step = s
+		if _, ok := st.Get(s.Key); ok {
+			out[i].Cached = true
+			continue
+		}
+		var idx *plan.Index
+		for _, role := range s.Roles {
+			for prefix, x := range indexes {
+				if strings.HasPrefix(role, prefix) {
+					idx = x
+				}
+			}
+		}
+		why := idx.Why(s, g.Options.Code)
+		if why == "" {
+			why = "same as last run, but not in the cache (removed or collected)"
+		}
+		out[i].Why = why
+	}
+	return out
+}
+
+// Result summarises a run.
+type Result struct {
+	Steps, Computed, Cached, Skipped, Failed int
+	// Failures lists the steps that failed by themselves (not because an
+	// input failed), as "label: error".
+	Failures []string
+	// Reports written, by name.
+	Reports []string
+}
+
+// Run plans files, executes the graph and writes every report. It returns
+// an error when any step failed (after writing what could be written).
+func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error) {
+	start := time.Now()
+	st, err := store.Open(opts.Cache)
+	if err != nil {
+		return nil, err
+	}
+	g, err := Plan(files, opts, st)
+	if err != nil {
+		return nil, err
+	}
+	opts.Log.Info().Int("steps", len(g.Steps)).Int("jobs", opts.Jobs).Str("cache", opts.Cache).Msg("running")
+	fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
+		return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs)
+	}
+	outs := rexec.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log})
+	res := &Result{Steps: len(g.Steps)}
+	for i, o := range outs {
+		switch {
+		case o.Err != nil:
+			res.Failed++
+			if !errors.Is(o.Err, rexec.ErrInputFailed) {
+				res.Failures = append(res.Failures, g.Steps[i].Label+": "+o.Err.Error())
+			}
+		case o.Cached:
+			res.Cached++
+		case o.Skipped:
+			res.Skipped++
+		default:
+			res.Computed++
+		}
+	}
+	var errs []error
+	for _, r := range g.Reports {
+		if err := saveIndex(st, g, r, outs); err != nil {
+			errs = append(errs, err)
+		}
+		o := outs[r.Step.Index]
+		var body []byte
+		switch {
+		case o.Err != nil:
+			errs = append(errs, fmt.Errorf("report %s: %w", r.File.Name, o.Err))
+			continue
+		case o.Incomplete:
+			body = o.Output
+		default:
+			if body, err = st.Output(o.Manifest, "out"); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if err := writeReport(r.File, body, g, res, opts, time.Since(start)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Reports = append(res.Reports, r.File.Name)
+	}
+	if res.Failed > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("interrupted: %w (finished steps are cached; rerun to resume)", err))
+	}
+	return res, errors.Join(errs...)
+}
+
+// saveIndex records the steps of r that are now in the cache; roles whose
+// step failed keep what the previous index said.
+func saveIndex(st *store.Store, g *plan.Graph, r plan.Report, outs []*rexec.Outcome) error {
+	id := plan.IndexID(r.File.Name)
+	idx := g.NewIndex(r, func(s *plan.Step) bool {
+		o := outs[s.Index]
+		return o.Err == nil && !o.Incomplete
+	})
+	if b, ok := st.Index(id); ok {
+		prev := new(plan.Index)
+		if json.Unmarshal(b, prev) == nil {
+			current := map[string]bool{}
+			for _, s := range g.Steps {
+				for _, role := range s.Roles {
+					current[role] = true
+				}
+			}
+			for role, key := range prev.Roles {
+				if _, ok := idx.Roles[role]; ok {
+					continue
+				}
+				if ps, ok := prev.Steps[key]; ok && current[role] {
+					idx.Roles[role] = key
+					idx.Steps[key] = ps
+				}
+			}
+		}
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	return st.PutIndex(id, b)
+}
+
+// Provenance is provenance.json: where and how a report was made. Unlike
+// report.json it holds time- and host-dependent facts.
+type Provenance struct {
+	Report   string         `json:"report"`
+	Spec     string         `json:"spec"`
+	Profile  string         `json:"profile,omitempty"`
+	Tags     []string       `json:"tags,omitempty"`
+	Created  string         `json:"created"`
+	Host     string         `json:"host"`
+	OS       string         `json:"os"`
+	Go       string         `json:"go"`
+	Hetalign string         `json:"hetalign"`
+	Code     string         `json:"code"`
+	Backend  string         `json:"backend"`
+	Device   string         `json:"device"`
+	Git      *GitInfo       `json:"git,omitempty"`
+	Steps    map[string]int `json:"steps"`
+	Seconds  float64        `json:"seconds"`
+	Failures []string       `json:"failures,omitempty"`
+}
+
+// GitInfo is the commit of the spec's repository and whether it had
+// uncommitted changes.
+type GitInfo struct {
+	Commit string `json:"commit"`
+	Dirty  bool   `json:"dirty"`
+}
+
+func gitInfo(dir string) *GitInfo {
+	head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return nil
+	}
+	status, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
+	if err != nil {
+		return nil
+	}
+	return &GitInfo{Commit: strings.TrimSpace(string(head)), Dirty: len(strings.TrimSpace(string(status))) > 0}
+}
+
+// writeReport writes <out>/<name>/: report.json (the report step's bytes),
+// report.md, one CSV per table and provenance.json, and prints the tables.
+func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Options, took time.Duration) error {
+	rep, err := reports.ParseReport(body)
+	if err != nil {
+		return fmt.Errorf("report %s: %w", f.Name, err)
+	}
+	dir := filepath.Join(opts.Out, f.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	files := map[string][]byte{"report.json": body}
+	md, err := rep.Markdown()
+	if err != nil {
+		return err
+	}
+	files["report.md"] = md
+	for _, x := range rep.Experiments {
+		for i := range x.Tables {
+			c, err := x.Tables[i].CSV()
+			if err != nil {
+				return err
+			}
+			files[reports.CSVName(x.Name, x.Tables[i].Name)] = c
+		}
+	}
+	host, _ := os.Hostname()
+	prov := Provenance{
+		Report: f.Name, Spec: f.Path, Profile: f.Profile, Tags: opts.Tags,
+		Created: time.Now().UTC().Format(time.RFC3339), Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH,
+		Go: runtime.Version(), Hetalign: opts.Version, Code: opts.Code, Backend: opts.Backend, Device: "cpu",
+		Git:      gitInfo(filepath.Dir(f.Path)),
+		Steps:    map[string]int{"total": res.Steps, "computed": res.Computed, "cached": res.Cached, "not_needed": res.Skipped, "failed": res.Failed},
+		Seconds:  took.Seconds(),
+		Failures: res.Failures,
+	}
+	pb, err := json.MarshalIndent(prov, "", "  ")
+	if err != nil {
+		return err
+	}
+	files["provenance.json"] = append(pb, '\n')
+	for name, b := range files {
+		if err := writeFileAtomic(filepath.Join(dir, name), b); err != nil {
+			return err
+		}
+	}
+	if opts.Stdout != nil {
+		if err := rep.WriteText(opts.Stdout); err != nil {
+			return err
+		}
+	}
+	opts.Log.Info().Str("report", f.Name).Str("dir", dir).Msg("report written")
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, werr := tmp.Write(b)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Rebuild writes the reports of files from the cache without computing
+// anything; it fails for a report whose step is not cached.
+func Rebuild(files []*spec.File, opts Options) error {
+	st, err := store.Open(opts.Cache)
+	if err != nil {
+		return err
+	}
+	g, err := Plan(files, opts, st)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	res := &Result{Steps: len(g.Steps)}
+	for _, r := range g.Reports {
+		m, ok := st.Get(r.Step.Key)
+		if !ok {
+			errs = append(errs, fmt.Errorf("report %s is not in the cache %s: run `hetalign run %s` first", r.File.Name, opts.Cache, r.File.Path))
+			continue
+		}
+		body, err := st.Output(m, "out")
+		if err == nil {
+			err = writeReport(r.File, body, g, res, opts, 0)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

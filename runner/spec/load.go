@@ -1,0 +1,498 @@
+// Package spec loads hetalign spec files: it unifies each with the embedded
+// schema (specs/schema), reports every error at once with file:line:col,
+// checks what the schema cannot (cross-references between fields), and
+// decodes each experiment cell into Go values. CUE values are not safe for
+// concurrent use: everything here runs on one goroutine, before any parallel
+// work starts.
+package spec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/ast/astutil"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
+
+	"hetalign/specs/schema"
+)
+
+// Options control loading.
+type Options struct {
+	// Tags are key=value pairs injected into fields marked @tag(key).
+	Tags []string
+}
+
+// File is one loaded spec: a report name and its experiments.
+type File struct {
+	// Path as given on the command line.
+	Path string
+	// Name of the report (the spec's name field, or the file's base name).
+	Name string
+	// Profile is the spec's profile field, "" when it has none.
+	Profile string
+	// Digest is the SHA-256 of everything the spec's meaning depends on:
+	// the schema, the tags, and the bytes of every CUE file loaded (the
+	// spec's own and those it imports). Equal digests plan equally.
+	Digest string
+	// Experiments in declaration order.
+	Experiments []*Experiment
+}
+
+// Experiment is one experiment of a spec with its sweep axes.
+type Experiment struct {
+	// Name is the experiment's key under experiments.
+	Name string
+	// File is the spec's path.
+	File string
+	// Axes are the sweep axes in the order the spec declares them.
+	Axes []Axis
+	// Seeds is the seed axis.
+	Seeds []int
+	// Base is the experiment decoded with every swept field at its default.
+	Base *Config
+	// MethodOrder and TableOrder list methods and tables in the order the
+	// spec declares them (reports follow it).
+	MethodOrder, TableOrder []string
+
+	value     cue.Value // unified with the schema
+	coreValue cue.Value // value without sweep and report (see core)
+	user      cue.Value // as written, for positions
+}
+
+// Axis is one sweep axis: a single path, or a zip group of paths whose
+// value lists advance together.
+type Axis struct {
+	// Paths inside the experiment, e.g. "env.sampling.y3".
+	Paths []string
+	// Values[i][p] is the i-th value of Paths[p], decoded.
+	Values [][]any
+
+	cue [][]cue.Value
+	pos []token.Pos
+}
+
+// Len is the number of values along the axis.
+func (a Axis) Len() int { return len(a.Values) }
+
+// Label is the canonical JSON of value i of path p.
+func (a Axis) Label(i, p int) string { return Canonical(a.Values[i][p]) }
+
+// Canonical renders a decoded CUE value as compact JSON with sorted keys.
+func Canonical(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// Load reads, validates and decodes every spec in paths. It returns every
+// problem found in all of them as Errors.
+func Load(paths []string, opts Options) ([]*File, error) {
+	ctx := cuecontext.New()
+	sch := ctx.CompileString(schema.Source, cue.Filename(schema.Filename))
+	if err := sch.Err(); err != nil {
+		return nil, fmt.Errorf("compiling the embedded schema: %w", err)
+	}
+	def := sch.LookupPath(cue.ParsePath("#Spec"))
+	var files []*File
+	var errs Errors
+	for _, p := range paths {
+		f, es := loadOne(ctx, def, p, opts)
+		errs = append(errs, es...)
+		if f != nil {
+			files = append(files, f)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs.sorted()
+	}
+	return files, nil
+}
+
+func loadOne(ctx *cue.Context, def cue.Value, path string, opts Options) (*File, Errors) {
+	insts := load.Instances([]string{path}, &load.Config{Tags: opts.Tags})
+	if len(insts) != 1 {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("expected one CUE instance, got %d", len(insts))}}
+	}
+	inst := insts[0]
+	if inst.Err != nil {
+		return nil, fromCUE(inst.Err, path)
+	}
+	u, user, errs := validateAll(ctx, def, inst, path)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	f := &File{Path: path, Name: strings.TrimSuffix(filepath.Base(path), ".cue"), Digest: digest(inst, opts.Tags)}
+	if n := u.LookupPath(cue.ParsePath("name")); n.Exists() {
+		f.Name, _ = n.String()
+	}
+	if p := u.LookupPath(cue.ParsePath("profile")); p.Exists() {
+		f.Profile, _ = p.String()
+	}
+	it, err := u.LookupPath(cue.ParsePath("experiments")).Fields()
+	if err != nil {
+		return nil, fromCUE(err, path)
+	}
+	for it.Next() {
+		name := it.Selector().Unquoted()
+		x, es := decodeExperiment(name, path, it.Value(), user.LookupPath(cue.MakePath(cue.Str("experiments"), cue.Str(name))))
+		errs = append(errs, es...)
+		if x != nil {
+			f.Experiments = append(f.Experiments, x)
+		}
+	}
+	return f, errs
+}
+
+// digest hashes the schema, the tags and every file of inst and its imports.
+func digest(inst *build.Instance, tags []string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "schema %d\n%s\n", len(schema.Source), schema.Source)
+	for _, t := range tags {
+		fmt.Fprintf(h, "tag %q\n", t)
+	}
+	seen := map[*build.Instance]bool{}
+	var walk func(*build.Instance)
+	walk = func(in *build.Instance) {
+		if seen[in] {
+			return
+		}
+		seen[in] = true
+		for _, bf := range in.BuildFiles {
+			b, err := os.ReadFile(bf.Filename)
+			if err != nil {
+				b = []byte("unreadable: " + err.Error())
+			}
+			fmt.Fprintf(h, "file %q %d\n", bf.Filename, len(b))
+			h.Write(b)
+		}
+		for _, imp := range in.Imports {
+			walk(imp)
+		}
+	}
+	walk(inst)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// validateAll unifies the instance with the schema and collects every
+// error. CUE reports one error per struct when several nest (a disallowed
+// field next to an invalid one is lost), so after each round the fields
+// that erred are pruned from the syntax tree and the rest is validated
+// again; errors that the pruning itself causes (incomplete values) are not
+// reported from later rounds.
+func validateAll(ctx *cue.Context, def cue.Value, inst *build.Instance, path string) (unified, user cue.Value, errs Errors) {
+	var all Errors
+	seen := map[string]bool{}
+	var first cue.Value
+	for round := range 8 {
+		v := ctx.BuildInstance(inst)
+		if err := v.Err(); err != nil {
+			if round == 0 {
+				return v, v, fromCUE(err, path)
+			}
+			break
+		}
+		u := def.Unify(v)
+		if round == 0 {
+			first, user = u, v
+		}
+		err := u.Validate(cue.Concrete(true))
+		if err == nil {
+			break
+		}
+		var prune []token.Pos
+		for _, ce := range cueerrors.Errors(err) {
+			es := fromCUE(ce, path)
+			if len(es) == 0 {
+				continue
+			}
+			e := es[0]
+			if round > 0 && strings.Contains(e.Msg, "incomplete value") {
+				continue
+			}
+			if seen[e.String()] {
+				continue
+			}
+			seen[e.String()] = true
+			all = append(all, e)
+			for _, p := range cueerrors.Positions(ce) {
+				if p.Filename() != schema.Filename {
+					prune = append(prune, p)
+					break
+				}
+			}
+		}
+		if len(prune) == 0 || !pruneFields(inst.Files, prune) {
+			break
+		}
+		// BuildInstance caches its result: rebuild from the pruned syntax.
+		next := build.NewContext().NewInstance(inst.Dir, nil)
+		for _, f := range inst.Files {
+			if err := next.AddSyntax(f); err != nil {
+				return first, user, all
+			}
+		}
+		inst = next
+	}
+	return first, user, all
+}
+
+// pruneFields deletes, for each position, the innermost field whose span
+// contains it. It reports whether anything was deleted.
+func pruneFields(files []*ast.File, positions []token.Pos) bool {
+	victims := map[*ast.Field]bool{}
+	for _, p := range positions {
+		var best *ast.Field
+		for _, f := range files {
+			if f.Filename != p.Filename() {
+				continue
+			}
+			ast.Walk(f, func(n ast.Node) bool {
+				fd, ok := n.(*ast.Field)
+				if !ok {
+					return true
+				}
+				s, e := fd.Pos(), fd.End()
+				if s.Offset() <= p.Offset() && p.Offset() <= e.Offset() {
+					if best == nil || e.Offset()-s.Offset() < best.End().Offset()-best.Pos().Offset() {
+						best = fd
+					}
+				}
+				return true
+			}, nil)
+		}
+		if best != nil {
+			victims[best] = true
+		}
+	}
+	if len(victims) == 0 {
+		return false
+	}
+	for _, f := range files {
+		astutil.Apply(f, func(c astutil.Cursor) bool {
+			if fd, ok := c.Node().(*ast.Field); ok && victims[fd] {
+				c.Delete()
+				return false
+			}
+			return true
+		}, nil)
+	}
+	return true
+}
+
+func decodeExperiment(name, path string, v, user cue.Value) (*Experiment, Errors) {
+	x := &Experiment{Name: name, File: path, value: v, user: user}
+	var cfg Config
+	if err := v.Decode(&cfg); err != nil {
+		return nil, fromCUE(err, path)
+	}
+	cfg.applyDefaults()
+	x.Base = &cfg
+	x.Seeds = cfg.Seeds
+	x.MethodOrder = fieldOrder(v.LookupPath(cue.ParsePath("methods")))
+	x.TableOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.tables")))
+	errs := x.readSweep()
+	errs = append(errs, x.Check(&cfg)...)
+	errs = append(errs, x.checkTables()...)
+	return x, errs
+}
+
+func (x *Experiment) pos(path string) token.Pos {
+	// Prefer the position the user wrote over the schema's: look the path
+	// up in the spec as written, then walk up to the nearest that exists.
+	cp := cue.ParsePath(path)
+	sels := cp.Selectors()
+	for n := len(sels); n >= 0; n-- {
+		if v := x.user.LookupPath(cue.MakePath(sels[:n]...)); v.Exists() && v.Pos().IsValid() {
+			return v.Pos()
+		}
+	}
+	return x.value.Pos()
+}
+
+func (x *Experiment) errAt(path, format string, args ...any) Error {
+	return at(x.pos(path), "experiments."+x.Name+"."+path, format, args...)
+}
+
+// forbiddenSweepRoots are the parts of an experiment a sweep may not change.
+var forbiddenSweepRoots = []string{"sweep", "seeds", "report", "metrics"}
+
+func (x *Experiment) readSweep() Errors {
+	var errs Errors
+	sw := x.value.LookupPath(cue.ParsePath("sweep"))
+	addAxis := func(paths []string, lists []cue.Value, where func(string) string) {
+		ax := Axis{Paths: paths}
+		n := -1
+		for k, l := range lists {
+			p := paths[k]
+			target := x.value.LookupPath(cue.ParsePath(p))
+			if err := cue.ParsePath(p).Err(); err != nil {
+				errs = append(errs, x.errAt(where(p), "sweep path %q is not a CUE path: %v", p, err))
+				return
+			}
+			root := strings.SplitN(p, ".", 2)[0]
+			if slices.Contains(forbiddenSweepRoots, root) {
+				errs = append(errs, x.errAt(where(p), "sweep path %q: %s cannot be swept (seeds are their own axis)", p, root))
+				return
+			}
+			if !target.Exists() {
+				errs = append(errs, x.errAt(where(p), "sweep path %q does not exist in experiment %s", p, x.Name))
+				return
+			}
+			vals, _ := l.List()
+			var items []cue.Value
+			for vals.Next() {
+				items = append(items, vals.Value())
+			}
+			if n >= 0 && len(items) != n {
+				errs = append(errs, x.errAt(where(p), "zip group: %q has %d values, the group's first path %d", p, len(items), n))
+				return
+			}
+			n = len(items)
+			for i, it := range items {
+				if i >= len(ax.Values) {
+					ax.Values = append(ax.Values, make([]any, len(paths)))
+					ax.cue = append(ax.cue, make([]cue.Value, len(paths)))
+				}
+				var dv any
+				if err := it.Decode(&dv); err != nil {
+					errs = append(errs, fromCUE(err, x.File)...)
+					continue
+				}
+				ax.Values[i][k] = dv
+				ax.cue[i][k] = it
+				filled := x.value.FillPath(cue.ParsePath(p), it)
+				if err := filled.Validate(cue.Concrete(true)); err != nil {
+					for _, e := range fromCUE(err, x.File) {
+						ip := it.Pos()
+						errs = append(errs, at(ip, "experiments."+x.Name+".sweep", "value %s for %q does not fit: %s: %s", Canonical(dv), p, e.Path, e.Msg))
+					}
+				}
+			}
+			ax.pos = append(ax.pos, l.Pos())
+		}
+		if len(errs) == 0 {
+			x.Axes = append(x.Axes, ax)
+		}
+	}
+	it, err := sw.Fields()
+	if err != nil {
+		return fromCUE(err, x.File)
+	}
+	for it.Next() {
+		key := it.Selector().Unquoted()
+		if key == "zip" {
+			groups, _ := it.Value().List()
+			gi := 0
+			for groups.Next() {
+				g := groups.Value()
+				gf, _ := g.Fields()
+				var paths []string
+				var lists []cue.Value
+				for gf.Next() {
+					paths = append(paths, gf.Selector().Unquoted())
+					lists = append(lists, gf.Value())
+				}
+				idx := gi
+				addAxis(paths, lists, func(p string) string { return fmt.Sprintf("sweep.zip[%d].%q", idx, p) })
+				gi++
+			}
+			continue
+		}
+		addAxis([]string{key}, []cue.Value{it.Value()}, func(p string) string { return fmt.Sprintf("sweep.%q", p) })
+	}
+	// Two axes may not set the same path.
+	seenPath := map[string]bool{}
+	for _, a := range x.Axes {
+		for _, p := range a.Paths {
+			if seenPath[p] {
+				errs = append(errs, x.errAt(fmt.Sprintf("sweep.%q", p), "path %q is swept twice", p))
+			}
+			seenPath[p] = true
+		}
+	}
+	return errs
+}
+
+// cellFields are the parts of an experiment a cell is decoded from; the
+// sweep itself and the report layout are left out of the per-cell
+// evaluation, which makes filling a cell several times cheaper.
+var cellFields = []string{"description", "population", "preference", "env", "data", "methods", "metrics", "seeds"}
+
+// core returns the experiment without its sweep and report, built once.
+func (x *Experiment) core() cue.Value {
+	if x.coreValue.Exists() {
+		return x.coreValue
+	}
+	v := x.value.Context().CompileString("{}")
+	for _, f := range cellFields {
+		if fv := x.value.LookupPath(cue.ParsePath(f)); fv.Exists() {
+			v = v.FillPath(cue.ParsePath(f), fv)
+		}
+	}
+	x.coreValue = v
+	return v
+}
+
+// fieldOrder lists the field names of a struct in declaration order.
+func fieldOrder(v cue.Value) []string {
+	var out []string
+	it, err := v.Fields()
+	if err != nil {
+		return nil
+	}
+	for it.Next() {
+		out = append(out, it.Selector().Unquoted())
+	}
+	return out
+}
+
+// Cell fills the axes with the chosen value indices (one per axis, in
+// Axes order), validates the result and decodes it.
+func (x *Experiment) Cell(choice []int) (*Config, error) {
+	if len(choice) != len(x.Axes) {
+		return nil, fmt.Errorf("experiment %s: %d axis choices for %d axes", x.Name, len(choice), len(x.Axes))
+	}
+	v := x.core()
+	if len(choice) > 0 {
+		// Gather every axis value in a small patch and unify once: each
+		// unification re-evaluates the whole experiment.
+		patch := v.Context().CompileString("{}")
+		for a, i := range choice {
+			for p, path := range x.Axes[a].Paths {
+				patch = patch.FillPath(cue.ParsePath(path), x.Axes[a].cue[i][p])
+			}
+		}
+		v = v.Unify(patch)
+	}
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		return nil, fromCUE(err, x.File)
+	}
+	// Going through JSON is several times faster than Value.Decode.
+	js, err := v.MarshalJSON()
+	if err != nil {
+		return nil, fromCUE(err, x.File)
+	}
+	var cfg Config
+	if err := json.Unmarshal(js, &cfg); err != nil {
+		return nil, fmt.Errorf("decoding cell of %s: %w", x.Name, err)
+	}
+	cfg.applyDefaults()
+	if errs := x.Check(&cfg); len(errs) > 0 {
+		return nil, errs
+	}
+	return &cfg, nil
+}

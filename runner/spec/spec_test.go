@@ -1,0 +1,194 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// valid is a minimal valid experiment body; tests splice mistakes into it.
+const valid = `experiments: x: {
+	population: types: {
+		A: {weight: 1, reward: {y1: 1, y2: 2}}
+		B: {weight: 2, reward: {y1: 2, y2: 0}}
+	}
+	preference: temperature: 1
+	env: {kind: "analytic", alternatives: ["y1", "y2"]}
+	data: anon: {regime: "anonymous"}
+	methods: {
+		oracle: {kind: "oracle"}
+		dpo: {kind: "dpo", data: "anon", beta: number | *1}
+	}
+	sweep: "methods.dpo.beta": [1, 2]
+	report: tables: t: {rows: "methods.dpo.beta", columns: "method", cell: "tv"}
+}
+`
+
+func write(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "spec.cue")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// pos returns "line:col" (1-based) of the first occurrence of marker.
+func pos(t *testing.T, src, marker string) string {
+	t.Helper()
+	i := strings.Index(src, marker)
+	if i < 0 {
+		t.Fatalf("marker %q not in source", marker)
+	}
+	line := strings.Count(src[:i], "\n") + 1
+	col := i - strings.LastIndex(src[:i], "\n")
+	return fmt.Sprintf("%d:%d", line, col)
+}
+
+func TestLoadValid(t *testing.T) {
+	files, err := Load([]string{write(t, valid)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := files[0].Experiments[0]
+	if x.Name != "x" || len(x.Axes) != 1 || x.Axes[0].Len() != 2 {
+		t.Fatalf("experiment = %+v", x)
+	}
+	if files[0].Name != "spec" {
+		t.Errorf("report name %q, want the file's base name", files[0].Name)
+	}
+	cfg, err := x.Cell([]int{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.Methods["dpo"].Beta != 2 {
+		t.Errorf("cell 1: beta = %v, want 2", *cfg.Methods["dpo"].Beta)
+	}
+	// Defaults documented in the schema.
+	if cfg.Seeds[0] != 0 || cfg.Env.Beta != 1 || len(cfg.Metrics) == 0 || cfg.Preference.Model != "bt" {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+}
+
+func TestVetErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		from    string // replaced in valid …
+		to      string // … by this
+		marker  string // the error is at the first occurrence of this in the new source
+		message string
+	}{
+		{"unknown field", `preference: temperature: 1`, `preference: temprature: 1`, "temprature", "field not allowed"},
+		{"misspelled top-level key", `	sweep:`, `	swep: 1
+	sweep:`, "swep:", "field not allowed"},
+		{"wrong type", `temperature: 1`, `temperature: "hot"`, `"hot"`, "mismatched types"},
+		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, "conflicting values"},
+		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, `"sft" is not one of "consistent", "dpo", "ipo", "oracle"`},
+		{"missing dataset", `data: "anon", beta`, `data: "paired", beta`, `data: "paired"`, `needs dataset "paired", which data does not define`},
+		{"wrong regime", `data: anon: {regime: "anonymous"}
+	methods: {
+		oracle: {kind: "oracle"}`, `data: anon: {regime: "anonymous"}
+	methods: {
+		oracle: {kind: "consistent", data: "anon"}`, `data: "anon"}`, `needs data of regime full, but dataset "anon" has regime "anonymous"`},
+		{"sweep path missing", `"methods.dpo.beta": [1, 2]`, `"methods.dpo.gamma": [1, 2]`, `"methods.dpo.gamma"`, `sweep path "methods.dpo.gamma" does not exist`},
+		{"negative weight", `weight: 2`, `weight: -2`, "-2", "out of bound >0"},
+		{"zero weight", `weight: 2`, `weight: 0`, "0, reward", "out of bound >0"},
+		{"empty population", `population: types: {
+		A: {weight: 1, reward: {y1: 1, y2: 2}}
+		B: {weight: 2, reward: {y1: 2, y2: 0}}
+	}`, `population: types: {}`, "{}", "struct.MinFields(1)"},
+		{"syntax error", `env: {kind`, `env: {kind:`, `: "analytic"`, "expected"},
+		{"reward for an unknown alternative", `reward: {y1: 2, y2: 0}`, `reward: {y1: 2, y2: 0, y3: 1}`, "y3: 1", `"y3" is not an alternative`},
+		{"missing reward", `reward: {y1: 2, y2: 0}`, `reward: {y1: 2}`, "reward: {y1: 2}", `type B has no reward for alternative "y2"`},
+		{"table metric not computed", `cell: "tv"`, `cell: "tv"}
+	metrics: ["kl"]
+	_x: {`, `cell: "tv"`, `metric "tv" is not computed`},
+		{"unknown table axis", `columns: "method"`, `columns: "type"`, `columns: "type"`, `unknown axis "type"`},
+		{"sweep value that does not fit", `[1, 2]`, `[1, -2]`, "-2", "does not fit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(valid, tc.from) {
+				t.Fatalf("%q not in the valid spec", tc.from)
+			}
+			src := strings.Replace(valid, tc.from, tc.to, 1)
+			path := write(t, src)
+			_, err := Load([]string{path}, Options{})
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err = %v, want Errors", err)
+			}
+			want := path + ":" + pos(t, src, tc.marker)
+			found := false
+			for _, e := range errs {
+				if strings.HasPrefix(e.String(), want) && strings.Contains(e.Msg, tc.message) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("want an error at %s containing %q; got:\n%v", want, tc.message, err)
+			}
+		})
+	}
+}
+
+// Every independent mistake is reported in one pass, each at its place.
+func TestVetReportsAllErrors(t *testing.T) {
+	src := strings.NewReplacer(
+		`weight: 2`, `weight: -2`,
+		`temperature: 1`, `temprature: 1`,
+		`{kind: "oracle"}`, `{kind: "sft"}`,
+		`report:`, `bogus: 1
+	report:`,
+	).Replace(valid)
+	path := write(t, src)
+	_, err := Load([]string{path}, Options{})
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, marker := range []string{"-2", "temprature", `"sft"`, "bogus"} {
+		want := path + ":" + pos(t, src, marker)
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no error at %s (%s); got:\n%v", want, marker, err)
+		}
+	}
+}
+
+func TestTags(t *testing.T) {
+	src := strings.Replace(valid, `preference: temperature: 1`, `preference: temperature: [if profile == "hot" {3}, 1][0]`, 1) +
+		"profile: *\"quick\" | \"hot\" @tag(profile)\n"
+	path := write(t, src)
+	for _, tc := range []struct {
+		tags []string
+		want float64
+	}{{nil, 1}, {[]string{"profile=hot"}, 3}} {
+		files, err := Load([]string{path}, Options{Tags: tc.tags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := files[0].Experiments[0].Base.Preference.Temperature; got != tc.want {
+			t.Errorf("tags %v: temperature %v, want %v", tc.tags, got, tc.want)
+		}
+	}
+	if _, err := Load([]string{path}, Options{Tags: []string{"profile=cold"}}); err == nil {
+		t.Error("a tag value outside the declared set was accepted")
+	}
+}
+
+func TestPaperSpecsAreValid(t *testing.T) {
+	paper, _ := filepath.Glob("../../specs/paper/*.cue")
+	examples, _ := filepath.Glob("../../specs/examples/*.cue")
+	paths := append(paper, examples...)
+	if len(paths) == 0 {
+		t.Fatal("no specs found")
+	}
+	for _, p := range paths {
+		if _, err := Load([]string{p}, Options{}); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

@@ -1,0 +1,391 @@
+// Package store is hetalign's content-addressed step cache, modelled on the
+// go command's build cache (cmd/go/internal/cache): step outputs are blobs
+// named by the SHA-256 of their bytes (cas/), and a step's manifest, named
+// by the step key, lists its outputs (ac/). A manifest is written last, by
+// write-to-temp then rename, so it is the commit point: a killed run never
+// leaves a manifest without its blobs, and two processes computing the same
+// key write the same bytes, so no locks are needed.
+//
+// Layout under the root directory:
+//
+//	cas/<2 hex>/<sha256>        output blobs
+//	ac/<2 hex>/<key>.json       step manifests
+//	index/<id>.json             the last run of each report (for `plan`)
+//	plans/<2 hex>/<key>.json    planned step graphs, by spec digest and code
+//	tmp/                        temporary files, renamed into place
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Store is an open cache directory.
+type Store struct {
+	root string
+}
+
+// Manifest describes one cached step.
+type Manifest struct {
+	// Key is the step key (hex SHA-256 of the step's description).
+	Key string `json:"key"`
+	// Kind is the step kind: truth, dataset, train, eval or report.
+	Kind string `json:"kind"`
+	// Label is a human-readable description of the step.
+	Label string `json:"label,omitempty"`
+	// Outputs maps output names to blob hashes.
+	Outputs map[string]string `json:"outputs"`
+	// Size is the total size of the outputs in bytes.
+	Size int64 `json:"size"`
+	// Seconds the step took to compute.
+	Seconds float64 `json:"seconds"`
+	// Created is when the step was computed (UTC, RFC 3339).
+	Created string `json:"created"`
+}
+
+// Open opens (creating if needed) the store at dir.
+func Open(dir string) (*Store, error) {
+	for _, sub := range []string{"cas", "ac", "index", "plans", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("opening cache %s: %w", dir, err)
+		}
+	}
+	return &Store{root: dir}, nil
+}
+
+// Root is the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// Sum is the hex SHA-256 of b.
+func Sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Store) blobPath(sum string) string {
+	return filepath.Join(s.root, "cas", sum[:2], sum)
+}
+
+func (s *Store) manifestPath(key string) string {
+	return filepath.Join(s.root, "ac", key[:2], key+".json")
+}
+
+func validHex(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+// writeAtomic writes data to path via a temporary file and a rename.
+func (s *Store) writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "w-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(tmp)
+		return errors.Join(werr, cerr)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// PutBlob stores data and returns its hash. A blob already present is not
+// rewritten.
+func (s *Store) PutBlob(data []byte) (string, error) {
+	sum := Sum(data)
+	p := s.blobPath(sum)
+	if st, err := os.Stat(p); err == nil && st.Size() == int64(len(data)) {
+		return sum, nil
+	}
+	if err := s.writeAtomic(p, data); err != nil {
+		return "", fmt.Errorf("writing blob %s: %w", sum[:12], err)
+	}
+	return sum, nil
+}
+
+// Blob reads a blob and checks its hash.
+func (s *Store) Blob(sum string) ([]byte, error) {
+	if !validHex(sum) {
+		return nil, fmt.Errorf("invalid blob hash %q", sum)
+	}
+	b, err := os.ReadFile(s.blobPath(sum))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", sum[:12], err)
+	}
+	if Sum(b) != sum {
+		return nil, fmt.Errorf("blob %s is corrupt (its bytes hash to %s)", sum[:12], Sum(b)[:12])
+	}
+	return b, nil
+}
+
+// Get returns the manifest of key, or ok=false when the step is not cached
+// (or its manifest is unreadable or points at a missing blob).
+func (s *Store) Get(key string) (m *Manifest, ok bool) {
+	if !validHex(key) {
+		return nil, false
+	}
+	p := s.manifestPath(key)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, false
+	}
+	m = new(Manifest)
+	if err := json.Unmarshal(b, m); err != nil || m.Key != key {
+		return nil, false
+	}
+	for _, sum := range m.Outputs {
+		if !validHex(sum) {
+			return nil, false
+		}
+		if _, err := os.Stat(s.blobPath(sum)); err != nil {
+			return nil, false
+		}
+	}
+	// Mark use for gc, at most once an hour (as the go build cache does).
+	if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > time.Hour {
+		now := time.Now()
+		os.Chtimes(p, now, now)
+	}
+	return m, true
+}
+
+// Output reads output name of a cached step.
+func (s *Store) Output(m *Manifest, name string) ([]byte, error) {
+	sum, ok := m.Outputs[name]
+	if !ok {
+		return nil, fmt.Errorf("step %s has no output %q", m.Key[:12], name)
+	}
+	return s.Blob(sum)
+}
+
+// Put stores the outputs of a step, then its manifest (the commit point).
+func (s *Store) Put(key, kind, label string, outputs map[string][]byte, seconds float64) (*Manifest, error) {
+	if !validHex(key) {
+		return nil, fmt.Errorf("invalid step key %q", key)
+	}
+	m := &Manifest{Key: key, Kind: kind, Label: label, Outputs: map[string]string{}, Seconds: seconds,
+		Created: time.Now().UTC().Format(time.RFC3339)}
+	names := make([]string, 0, len(outputs))
+	for n := range outputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sum, err := s.PutBlob(outputs[n])
+		if err != nil {
+			return nil, err
+		}
+		m.Outputs[n] = sum
+		m.Size += int64(len(outputs[n]))
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeAtomic(s.manifestPath(key), b); err != nil {
+		return nil, fmt.Errorf("writing manifest %s: %w", key[:12], err)
+	}
+	return m, nil
+}
+
+// PutPlan stores a planned graph under its plan cache key.
+func (s *Store) PutPlan(key string, data []byte) error {
+	return s.writeAtomic(filepath.Join(s.root, "plans", key[:2], key+".json"), data)
+}
+
+// Plan reads a planned graph; ok is false when there is none.
+func (s *Store) Plan(key string) ([]byte, bool) {
+	if !validHex(key) {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(s.root, "plans", key[:2], key+".json"))
+	return b, err == nil
+}
+
+// PutIndex stores an index document (the last run of an experiment).
+func (s *Store) PutIndex(id string, data []byte) error {
+	return s.writeAtomic(filepath.Join(s.root, "index", id+".json"), data)
+}
+
+// Index reads an index document; ok is false when there is none.
+func (s *Store) Index(id string) ([]byte, bool) {
+	b, err := os.ReadFile(filepath.Join(s.root, "index", id+".json"))
+	return b, err == nil
+}
+
+// List returns every readable manifest, sorted by kind then key.
+func (s *Store) List() ([]*Manifest, error) {
+	var out []*Manifest
+	err := filepath.WalkDir(filepath.Join(s.root, "ac"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m := new(Manifest)
+		if json.Unmarshal(b, m) == nil {
+			out = append(out, m)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out, err
+}
+
+// Problem is one inconsistency found by Verify.
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+// Verify re-hashes every blob and checks that every manifest parses, is
+// named by its key and points at present, intact blobs. With repair it
+// deletes what is broken so that the affected steps rerun.
+func (s *Store) Verify(repair bool) ([]Problem, error) {
+	var probs []Problem
+	bad := func(p, format string, args ...any) {
+		probs = append(probs, Problem{Path: p, Msg: fmt.Sprintf(format, args...)})
+		if repair {
+			os.Remove(p)
+		}
+	}
+	corrupt := map[string]bool{}
+	err := filepath.WalkDir(filepath.Join(s.root, "cas"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if got := Sum(b); got != d.Name() {
+			corrupt[d.Name()] = true
+			bad(p, "content hashes to %s", got[:12])
+		}
+		return nil
+	})
+	if err != nil {
+		return probs, fmt.Errorf("verifying blobs: %w", err)
+	}
+	err = filepath.WalkDir(filepath.Join(s.root, "ac"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var m Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			bad(p, "manifest does not parse: %v", err)
+			return nil
+		}
+		if m.Key+".json" != d.Name() {
+			bad(p, "manifest names key %s", m.Key)
+			return nil
+		}
+		for n, sum := range m.Outputs {
+			if !validHex(sum) {
+				bad(p, "output %s has an invalid hash", n)
+				return nil
+			}
+			if corrupt[sum] {
+				bad(p, "output %s (blob %s) is corrupt", n, sum[:12])
+				return nil
+			}
+			if _, err := os.Stat(s.blobPath(sum)); err != nil {
+				bad(p, "output %s (blob %s) is missing", n, sum[:12])
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return probs, fmt.Errorf("verifying manifests: %w", err)
+	}
+	return probs, nil
+}
+
+// GCStats counts what GC removed.
+type GCStats struct {
+	Manifests, Blobs, Temps int
+	Bytes                   int64
+}
+
+// GC removes manifests unused for longer than maxAge (0 keeps them all),
+// then every blob no manifest references, and leftover temporary files
+// older than an hour (those of a killed run).
+func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
+	var st GCStats
+	live := map[string]bool{}
+	ms, err := s.List()
+	if err != nil {
+		return st, err
+	}
+	for _, m := range ms {
+		p := s.manifestPath(m.Key)
+		if maxAge > 0 {
+			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > maxAge {
+				if os.Remove(p) == nil {
+					st.Manifests++
+				}
+				continue
+			}
+		}
+		for _, sum := range m.Outputs {
+			live[sum] = true
+		}
+	}
+	err = filepath.WalkDir(filepath.Join(s.root, "cas"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || live[d.Name()] {
+			return err
+		}
+		if fi, err := d.Info(); err == nil {
+			st.Bytes += fi.Size()
+		}
+		if os.Remove(p) == nil {
+			st.Blobs++
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	tmps, _ := os.ReadDir(filepath.Join(s.root, "tmp"))
+	for _, t := range tmps {
+		if fi, err := t.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			if os.Remove(filepath.Join(s.root, "tmp", t.Name())) == nil {
+				st.Temps++
+			}
+		}
+	}
+	return st, nil
+}
