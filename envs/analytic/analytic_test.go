@@ -139,7 +139,7 @@ func TestValidate(t *testing.T) {
 		return newEnv(t, [][]float64{{1, 2}}, []float64{1}, nil, 1)
 	}
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(*Env)
 	}{
 		{"one alternative", func(e *Env) { e.Alternatives = e.Alternatives[:1] }},

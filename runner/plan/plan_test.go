@@ -1,0 +1,204 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hetalign/runner/spec"
+	"hetalign/runner/steps"
+)
+
+const specSrc = `experiments: x: {
+	population: types: {
+		A: {reward: {y1: 1, y2: 2, y3: 0}}
+		B: {weight: 2, reward: {y1: 2, y2: 0, y3: 1}}
+	}
+	env: {kind: "analytic", alternatives: ["y1", "y2", "y3"]}
+	data: {
+		pop: {regime: "anonymous"}
+		sampled: {regime: "anonymous", pairs: 500}
+	}
+	methods: {
+		oracle: {kind: "oracle"}
+		dpo: {kind: "dpo", data: "pop", beta: number | *1}
+		ipo: {kind: "ipo", data: "sampled", tau: TAU}
+	}
+	seeds: [0, 1, 2]
+	sweep: "methods.dpo.beta": [1, 2]
+	report: tables: t: {rows: "seed", columns: "method", cell: "tv", where: "methods.dpo.beta": 1}
+}
+`
+
+func build(t *testing.T, tau string, code string) *Graph {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.cue")
+	if err := os.WriteFile(p, []byte(strings.Replace(specSrc, "TAU", tau, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := spec.Load([]string{p}, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Name the report the same in every temp dir.
+	files[0].Name = "s"
+	g, err := Build(files, Options{Code: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func count(g *Graph, kind string, labelHas string) int {
+	n := 0
+	for _, s := range g.Steps {
+		if s.Kind == kind && strings.Contains(s.Label, labelHas) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestStepsAreShared(t *testing.T) {
+	g := build(t, "1", "code")
+	tests := []struct {
+		kind, label string
+		want        int
+	}{
+		// The truth does not depend on a method's β: one for both cells.
+		{steps.Truth, "", 1},
+		// The exact dataset is the same for every seed; the sampled one is not.
+		{steps.Dataset, "dataset pop", 1},
+		{steps.Dataset, "dataset sampled", 3},
+		// DPO on exact data: one per β; IPO on samples: one per seed.
+		{steps.Train, "train dpo", 2},
+		{steps.Train, "train ipo", 3},
+		{steps.Train, "train oracle", 1},
+		{steps.Report, "", 1},
+	}
+	for _, tc := range tests {
+		if got := count(g, tc.kind, tc.label); got != tc.want {
+			t.Errorf("%s %q: %d steps, want %d", tc.kind, tc.label, got, tc.want)
+		}
+	}
+	// Inputs come before the steps that read them.
+	for _, s := range g.Steps {
+		for _, in := range s.Inputs {
+			if in.Index >= s.Index {
+				t.Fatalf("step %d reads later step %d", s.Index, in.Index)
+			}
+		}
+	}
+}
+
+func keysByRole(g *Graph) map[string]string {
+	m := map[string]string{}
+	for _, s := range g.Steps {
+		for _, r := range s.Roles {
+			m[r] = s.Key
+		}
+	}
+	return m
+}
+
+// Changing one method parameter changes only the steps downstream of it.
+func TestChangeIsLocal(t *testing.T) {
+	a, b := keysByRole(build(t, "1", "code")), keysByRole(build(t, "2", "code"))
+	for role, ka := range a {
+		changed := b[role] != ka
+		downstream := strings.HasSuffix(role, "/train/ipo") || strings.HasSuffix(role, "/eval/ipo") || strings.HasSuffix(role, "/report")
+		if changed != downstream {
+			t.Errorf("%s: changed = %v, want %v", role, changed, downstream)
+		}
+	}
+	// A new executable changes every key.
+	c := keysByRole(build(t, "1", "other code"))
+	for role, ka := range a {
+		if c[role] == ka {
+			t.Errorf("%s kept its key under new code", role)
+		}
+	}
+}
+
+func TestSeedsDerivedFromKeys(t *testing.T) {
+	g1, g2 := build(t, "1", "code"), build(t, "1", "code")
+	seen := map[uint64]bool{}
+	for i, s := range g1.Steps {
+		if s.Seed != g2.Steps[i].Seed || s.Key != g2.Steps[i].Key {
+			t.Fatalf("step %d differs between identical plans", i)
+		}
+		if seen[s.Seed] {
+			t.Errorf("two steps share seed %d", s.Seed)
+		}
+		seen[s.Seed] = true
+	}
+}
+
+func TestWhy(t *testing.T) {
+	old := build(t, "1", "code")
+	idx := old.NewIndex(old.Reports[0], func(*Step) bool { return true })
+	g := build(t, "2", "code")
+	for _, s := range g.Steps {
+		why := idx.Why(s, "code")
+		switch {
+		case strings.HasPrefix(s.Label, "train ipo"):
+			if !strings.Contains(why, "tau: 1 → 2") {
+				t.Errorf("%s: why = %q, want the tau change", s.Label, why)
+			}
+		case strings.HasPrefix(s.Label, "eval ipo"):
+			if !strings.Contains(why, "inputs changed: train") {
+				t.Errorf("%s: why = %q", s.Label, why)
+			}
+		case s.Kind == steps.Report:
+		default:
+			if why != "" {
+				t.Errorf("%s: why = %q for an unchanged step", s.Label, why)
+			}
+		}
+	}
+	if got := (*Index)(nil).Why(g.Steps[0], "code"); got != "new" {
+		t.Errorf("no index: %q", got)
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	g := build(t, "1", "code")
+	b, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []*spec.File{g.Reports[0].File}
+	h, err := Unmarshal(b, files, g.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Steps) != len(g.Steps) {
+		t.Fatalf("%d steps, want %d", len(h.Steps), len(g.Steps))
+	}
+	for i, s := range g.Steps {
+		r := h.Steps[i]
+		if r.Key != s.Key || r.Seed != s.Seed || len(r.Inputs) != len(s.Inputs) || string(r.Params) != string(s.Params) {
+			t.Fatalf("step %d differs after the round trip", i)
+		}
+		for j := range s.Inputs {
+			if r.Inputs[j].Key != s.Inputs[j].Key {
+				t.Fatalf("step %d input %d differs", i, j)
+			}
+		}
+	}
+	if _, err := Unmarshal(b, nil, g.Options); err == nil {
+		t.Error("plan for one spec accepted for none")
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	a, _ := Canonical(map[string]any{"b": 1.0, "a": []any{2, "x"}})
+	b, _ := Canonical(struct {
+		B int   `json:"b"`
+		A []any `json:"a"`
+	}{1, []any{2.0, "x"}})
+	if string(a) != string(b) || string(a) != `{"a":[2,"x"],"b":1}` {
+		t.Errorf("canonical forms %s and %s", a, b)
+	}
+}
