@@ -121,7 +121,7 @@ func Status(g *plan.Graph, st *store.Store) []StepStatus {
 	out := make([]StepStatus, len(g.Steps))
 	for i, s := range g.Steps {
 		out[i].Step = s
-		if _, ok := st.Get(s.Key); ok {
+		if st.Has(s.Key) {
 			out[i].Cached = true
 			continue
 		}
@@ -187,8 +187,12 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	}
 	var errs []error
 	for _, r := range g.Reports {
-		if err := saveIndex(st, g, r, outs); err != nil {
-			errs = append(errs, err)
+		// A run that computed nothing left the cache as the last run did;
+		// if that run had the same plan, its index is already right.
+		if res.Computed > 0 || res.Failed > 0 || !indexCurrent(st, r, g) {
+			if err := saveIndex(st, g, r, outs); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		o := outs[r.Step.Index]
 		var body []byte
@@ -217,6 +221,22 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		errs = append(errs, fmt.Errorf("interrupted: %w (finished steps are cached; rerun to resume)", err))
 	}
 	return res, errors.Join(errs...)
+}
+
+// indexCurrent reports whether the stored index of r was written for a run
+// whose report step had the same key as this plan's.
+func indexCurrent(st *store.Store, r plan.Report, g *plan.Graph) bool {
+	b, ok := st.Index(plan.IndexID(r.File.Name))
+	if !ok {
+		return false
+	}
+	var head struct {
+		Roles map[string]string `json:"roles"`
+	}
+	if json.Unmarshal(b, &head) != nil {
+		return false
+	}
+	return head.Roles[r.File.Name+"/report"] == r.Step.Key
 }
 
 // saveIndex records the steps of r that are now in the cache; roles whose

@@ -170,6 +170,17 @@ func (s *Store) Get(key string) (m *Manifest, ok bool) {
 	return m, true
 }
 
+// Has reports whether key has a manifest: the commit point, written after
+// the blobs, so this is a cheap existence check (Get also reads the
+// manifest and checks its blobs).
+func (s *Store) Has(key string) bool {
+	if !validHex(key) {
+		return false
+	}
+	_, err := os.Stat(s.manifestPath(key))
+	return err == nil
+}
+
 // Output reads output name of a cached step.
 func (s *Store) Output(m *Manifest, name string) ([]byte, error) {
 	sum, ok := m.Outputs[name]
