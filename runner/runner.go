@@ -74,7 +74,7 @@ func CodeID() (string, error) {
 // before for the same spec digests and code is read back instead of
 // evaluating every cell again, and a new graph is stored.
 func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error) {
-	po := plan.Options{Code: opts.Code, Backend: opts.Backend}
+	po := plan.Options{Code: opts.Code, Backend: opts.Backend, Workers: opts.Jobs}
 	key := plan.CacheKey(files, po)
 	if st != nil {
 		if b, ok := st.Plan(key); ok {

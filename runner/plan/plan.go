@@ -34,6 +34,9 @@ type Options struct {
 	Code string
 	// Backend is the compute backend of steps that compute on one.
 	Backend string
+	// Workers evaluate sweep cells in parallel (each with its own copy of
+	// the spec); the graph does not depend on it.
+	Workers int
 }
 
 // Step is one node of the graph.
@@ -227,26 +230,11 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 	}
 	var errs spec.Errors
 	prefix := f.Name + "/" + x.Name + "/"
+	// Every combination of axis values; the last axis varies fastest.
+	var choices [][]int
 	choice := make([]int, len(x.Axes))
 	for {
-		labels := map[string]string{}
-		for a, i := range choice {
-			for p, path := range x.Axes[a].Paths {
-				labels[path] = x.Axes[a].Label(i, p)
-			}
-		}
-		if err := g.cell(x, choice, labels, axisNames, prefix, truthMetrics, methodMetrics, xl, useEval); err != nil {
-			if se, ok := err.(spec.Errors); ok {
-				for _, e := range se {
-					e.Msg = fmt.Sprintf("in cell %s: %s", cellLabel(axisNames, labels), e.Msg)
-					errs = append(errs, e)
-				}
-			} else {
-				errs = append(errs, spec.Error{File: x.File, Path: "experiments." + x.Name,
-					Msg: fmt.Sprintf("in cell %s: %v", cellLabel(axisNames, labels), err)})
-			}
-		}
-		// Next combination; the last axis varies fastest.
+		choices = append(choices, slices.Clone(choice))
 		k := len(choice) - 1
 		for k >= 0 {
 			choice[k]++
@@ -260,15 +248,35 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 			break
 		}
 	}
+	cfgs, cellErrs := x.Cells(choices, g.Options.Workers)
+	for n, choice := range choices {
+		labels := map[string]string{}
+		for a, i := range choice {
+			for p, path := range x.Axes[a].Paths {
+				labels[path] = x.Axes[a].Label(i, p)
+			}
+		}
+		err := cellErrs[n]
+		if err == nil {
+			err = g.cell(x, cfgs[n], labels, axisNames, prefix, truthMetrics, methodMetrics, xl, useEval)
+		}
+		if err != nil {
+			if se, ok := err.(spec.Errors); ok {
+				for _, e := range se {
+					e.Msg = fmt.Sprintf("in cell %s: %s", cellLabel(axisNames, labels), e.Msg)
+					errs = append(errs, e)
+				}
+			} else {
+				errs = append(errs, spec.Error{File: x.File, Path: "experiments." + x.Name,
+					Msg: fmt.Sprintf("in cell %s: %v", cellLabel(axisNames, labels), err)})
+			}
+		}
+	}
 	return xl, errs
 }
 
-func (g *Graph) cell(x *spec.Experiment, choice []int, labels map[string]string, axisNames []string, prefix string,
+func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]string, axisNames []string, prefix string,
 	truthMetrics, methodMetrics []string, xl *reports.ExperimentLayout, useEval func(*Step) int) error {
-	cfg, err := x.Cell(choice)
-	if err != nil {
-		return err
-	}
 	if !slices.Equal(cfg.Env.Alternatives, x.Base.Env.Alternatives) {
 		return fmt.Errorf("the sweep changes env.alternatives; make a separate experiment instead")
 	}

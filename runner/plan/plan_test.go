@@ -202,3 +202,84 @@ func TestCanonical(t *testing.T) {
 		t.Errorf("canonical forms %s and %s", a, b)
 	}
 }
+
+const zipSrc = `import "list"
+experiments: z: {
+	population: types: {
+		A: {reward: {y1: 1, y2: 2}}
+		B: {reward: {y1: 2, y2: 0}}
+	}
+	preference: temperature: number | *1
+	env: {kind: "analytic", alternatives: ["y1", "y2"], beta: number | *1}
+	data: pop: regime: "anonymous"
+	methods: dpo: {kind: "dpo", data: "pop", beta: number | *1}
+	sweep: {
+		zip: [{"preference.temperature": [1, 2, 3], "env.beta": [0.5, 1, 1.5]}]
+		"methods.dpo.beta": [for i in list.Range(1, N, 1) {i}]
+	}
+	report: tables: t: {rows: "preference.temperature", columns: "methods.dpo.beta", cell: "tv", where: method: "dpo"}
+}
+`
+
+func loadSrc(t *testing.T, src string) []*spec.File {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "z.cue")
+	os.WriteFile(p, []byte(src), 0o644)
+	files, err := spec.Load([]string{p}, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// A zip group advances its paths together: 3 (zipped) × 4 cells, not 3 × 3 × 4.
+func TestZip(t *testing.T) {
+	files := loadSrc(t, strings.Replace(zipSrc, "N", "5", 1))
+	g, err := Build(files, Options{Code: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(g, steps.Truth, ""); got != 3 {
+		t.Errorf("%d truth steps, want 3 (τ and β advance together)", got)
+	}
+	if got := count(g, steps.Train, ""); got != 12 {
+		t.Errorf("%d train steps, want 12", got)
+	}
+	for _, s := range g.Steps {
+		if s.Kind == steps.Truth {
+			ok := strings.Contains(s.Label, "preference.temperature=1 env.beta=0.5") ||
+				strings.Contains(s.Label, "preference.temperature=2 env.beta=1 ") ||
+				strings.Contains(s.Label, "preference.temperature=3 env.beta=1.5")
+			if !ok {
+				t.Errorf("truth step %q pairs values that are not zipped", s.Label)
+			}
+		}
+	}
+	bad := strings.Replace(strings.Replace(zipSrc, "N", "5", 1), `"env.beta": [0.5, 1, 1.5]`, `"env.beta": [0.5, 1]`, 1)
+	p := filepath.Join(t.TempDir(), "bad.cue")
+	os.WriteFile(p, []byte(bad), 0o644)
+	if _, err := spec.Load([]string{p}, spec.Options{}); err == nil || !strings.Contains(err.Error(), "zip group") {
+		t.Errorf("unequal zip lists: %v", err)
+	}
+}
+
+// Evaluating cells on several workers gives the same graph as on one.
+func TestWorkersDoNotChangeThePlan(t *testing.T) {
+	files := loadSrc(t, strings.Replace(zipSrc, "N", "300", 1)) // 897 cells
+	g1, err := Build(files, Options{Code: "c", Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, err := Build(files, Options{Code: "c", Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g1.Steps) != len(g2.Steps) {
+		t.Fatalf("%d vs %d steps", len(g1.Steps), len(g2.Steps))
+	}
+	for i := range g1.Steps {
+		if g1.Steps[i].Key != g2.Steps[i].Key {
+			t.Fatalf("step %d differs: %s vs %s", i, g1.Steps[i].Label, g2.Steps[i].Label)
+		}
+	}
+}

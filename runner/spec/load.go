@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -66,6 +67,8 @@ type Experiment struct {
 	// spec declares them (reports follow it).
 	MethodOrder, TableOrder []string
 
+	opts      Options   // how the spec was loaded (for replicas)
+	replica   bool      // a copy loaded in another CUE context (see Cells)
 	value     cue.Value // unified with the schema
 	coreValue cue.Value // value without sweep and report (see core)
 	user      cue.Value // as written, for positions
@@ -123,6 +126,10 @@ func Load(paths []string, opts Options) ([]*File, error) {
 }
 
 func loadOne(ctx *cue.Context, def cue.Value, path string, opts Options) (*File, Errors) {
+	return loadFile(ctx, def, path, opts, false)
+}
+
+func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replica bool) (*File, Errors) {
 	insts := load.Instances([]string{path}, &load.Config{Tags: opts.Tags})
 	if len(insts) != 1 {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("expected one CUE instance, got %d", len(insts))}}
@@ -148,7 +155,7 @@ func loadOne(ctx *cue.Context, def cue.Value, path string, opts Options) (*File,
 	}
 	for it.Next() {
 		name := it.Selector().Unquoted()
-		x, es := decodeExperiment(name, path, it.Value(), user.LookupPath(cue.MakePath(cue.Str("experiments"), cue.Str(name))))
+		x, es := decodeExperiment(name, path, it.Value(), user.LookupPath(cue.MakePath(cue.Str("experiments"), cue.Str(name))), opts, replica)
 		errs = append(errs, es...)
 		if x != nil {
 			f.Experiments = append(f.Experiments, x)
@@ -293,8 +300,8 @@ func pruneFields(files []*ast.File, positions []token.Pos) bool {
 	return true
 }
 
-func decodeExperiment(name, path string, v, user cue.Value) (*Experiment, Errors) {
-	x := &Experiment{Name: name, File: path, value: v, user: user}
+func decodeExperiment(name, path string, v, user cue.Value, opts Options, replica bool) (*Experiment, Errors) {
+	x := &Experiment{Name: name, File: path, value: v, user: user, opts: opts, replica: replica}
 	var cfg Config
 	if err := v.Decode(&cfg); err != nil {
 		return nil, fromCUE(err, path)
@@ -349,7 +356,7 @@ func (x *Experiment) readSweep() Errors {
 				return
 			}
 			if !target.Exists() {
-				errs = append(errs, x.errAt(where(p), "sweep path %q does not exist in experiment %s", p, x.Name))
+				errs = append(errs, x.errAt(where(p), "sweep path %q does not exist in experiment %s (a swept field must be written in the spec, with a default: e.g. `beta: number | *1`)", p, x.Name))
 				return
 			}
 			vals, _ := l.List()
@@ -374,7 +381,10 @@ func (x *Experiment) readSweep() Errors {
 				}
 				ax.Values[i][k] = dv
 				ax.cue[i][k] = it
-				filled := x.value.FillPath(cue.ParsePath(p), it)
+				if x.replica {
+					continue // the original already checked every value
+				}
+				filled := x.core().FillPath(cue.ParsePath(p), it)
 				if err := filled.Validate(cue.Concrete(true)); err != nil {
 					for _, e := range fromCUE(err, x.File) {
 						ip := it.Pos()
@@ -460,6 +470,48 @@ func fieldOrder(v cue.Value) []string {
 	return out
 }
 
+// Cells evaluates the cells chosen by choices (see Cell) on up to workers
+// goroutines. CUE values are not safe for concurrent use, so each extra
+// worker loads its own copy of the spec in a CUE context of its own.
+// Results are in the order of choices and do not depend on workers.
+func (x *Experiment) Cells(choices [][]int, workers int) ([]*Config, []error) {
+	cfgs := make([]*Config, len(choices))
+	errs := make([]error, len(choices))
+	const minPerWorker = 256 // below this a replica costs more than it saves
+	if workers > len(choices)/minPerWorker {
+		workers = len(choices) / minPerWorker
+	}
+	if workers < 1 {
+		workers = 1
+	}
+	copies := []*Experiment{x}
+	for range workers - 1 {
+		ctx := cuecontext.New()
+		def := ctx.CompileString(schema.Source, cue.Filename(schema.Filename)).LookupPath(cue.ParsePath("#Spec"))
+		f, es := loadFile(ctx, def, x.File, x.opts, true)
+		if len(es) > 0 || f == nil {
+			break
+		}
+		for _, c := range f.Experiments {
+			if c.Name == x.Name {
+				copies = append(copies, c)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for k, c := range copies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(choices); i += len(copies) {
+				cfgs[i], errs[i] = c.Cell(choices[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return cfgs, errs
+}
+
 // Cell fills the axes with the chosen value indices (one per axis, in
 // Axes order), validates the result and decodes it.
 func (x *Experiment) Cell(choice []int) (*Config, error) {
@@ -478,12 +530,14 @@ func (x *Experiment) Cell(choice []int) (*Config, error) {
 		}
 		v = v.Unify(patch)
 	}
-	if err := v.Validate(cue.Concrete(true)); err != nil {
-		return nil, fromCUE(err, x.File)
-	}
-	// Going through JSON is several times faster than Value.Decode.
+	// Going through JSON is several times faster than Value.Decode, and
+	// MarshalJSON fails on any error or incomplete value; only then is the
+	// slower Validate run, for the full list of errors.
 	js, err := v.MarshalJSON()
 	if err != nil {
+		if verr := v.Validate(cue.Concrete(true)); verr != nil {
+			return nil, fromCUE(verr, x.File)
+		}
 		return nil, fromCUE(err, x.File)
 	}
 	var cfg Config
