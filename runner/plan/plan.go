@@ -8,8 +8,9 @@
 //
 // where params are the step's own resolved parameters, code is the identity
 // of the running executable and backend is set only for steps that compute
-// on one. A step's random seed is derived from its key, never from
-// scheduling order.
+// on one. A step's random seed is derived from the same description
+// without code and backend — never from scheduling order — so a rebuild
+// draws the same numbers.
 package plan
 
 import (
@@ -63,6 +64,8 @@ type Step struct {
 	Partial bool
 	// Roles are the places the step fills: "<report>/<experiment>/<cell>/<role>".
 	Roles []string
+
+	material [32]byte // hash of kind, params and inputs' material: seeds
 }
 
 // Report is the report step of one spec file.
@@ -123,9 +126,19 @@ func (g *Graph) add(kind string, params any, inputs []*Step, names []string, com
 		s.Roles = append(s.Roles, role)
 		return s, nil
 	}
-	sh := sha256.Sum256([]byte("seed\x00" + key))
+	// The seed comes from the same description without the code and the
+	// backend (inputs enter through their own such hashes), so a new build
+	// draws the same random numbers for the same experiment.
+	m := sha256.New()
+	fmt.Fprintf(m, "seed\x00%s\x00%s", kind, p)
+	for _, in := range inputs {
+		m.Write(in.material[:])
+	}
+	var material [32]byte
+	copy(material[:], m.Sum(nil))
 	s := &Step{Index: len(g.Steps), Key: key, Kind: kind, Label: label, Params: p,
-		Inputs: inputs, InputNames: names, Seed: binary.BigEndian.Uint64(sh[:8]), Roles: []string{role}}
+		Inputs: inputs, InputNames: names, Seed: binary.BigEndian.Uint64(material[:8]), Roles: []string{role},
+		material: material}
 	g.byKey[key] = s
 	g.Steps = append(g.Steps, s)
 	return s, nil

@@ -283,3 +283,13 @@ func TestWorkersDoNotChangeThePlan(t *testing.T) {
 		}
 	}
 }
+
+// Seeds do not depend on the code identity: a rebuild samples the same data.
+func TestSeedsSurviveNewCode(t *testing.T) {
+	g1, g2 := build(t, "1", "code"), build(t, "1", "new code")
+	for i := range g1.Steps {
+		if g1.Steps[i].Seed != g2.Steps[i].Seed {
+			t.Errorf("%s: seed changed with the code", g1.Steps[i].Label)
+		}
+	}
+}
