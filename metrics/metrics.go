@@ -32,6 +32,8 @@ const (
 	Text
 	// Vector has one number per alternative.
 	Vector
+	// Matrix has one number per type and alternative.
+	Matrix
 )
 
 // Info describes one metric.
@@ -56,6 +58,17 @@ func All() []Info {
 		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))"},
 		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)"},
 		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at"},
+		{"reward", Truth, Matrix, "r*(y; u) per type u and alternative y"},
+		{"type_weights", Truth, Text, "the types' weights w_u"},
+		{"avg_ranking", Truth, Text, "alternatives ordered by r̄"},
+		{"nbc_ranking", Truth, Text, "alternatives ordered by NBC"},
+		{"nbc_agrees", Truth, Number, "1 when NBC orders every pair with r̄(a) ≠ r̄(b) as r̄ does, else 0"},
+		{"flip_tv", Truth, Number, "smallest TV distance from uniform D that reverses an NBC-ordered pair (LP of App. E, ε = δ = 1e-5); none when no D can"},
+		{"flip_pair", Truth, Text, "the pair flip_tv reverses, as 'a>b' under uniform D"},
+		{"flip_q", Truth, Vector, "the sampling distribution that achieves flip_tv"},
+		{"top_flip_tv", Truth, Number, "smallest TV distance from uniform D that changes NBC's top choice; none when no D can"},
+		{"can_flip", Truth, Number, "1 when some D with full support reverses an NBC-ordered pair, else 0"},
+		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0"},
 	}
 }
 
@@ -69,14 +82,15 @@ func Lookup(name string) (Info, bool) {
 	return Info{}, false
 }
 
-// Value is a metric value: a number, a text, a vector, or none (not
-// applicable, e.g. data_used of a method that needs no data).
+// Value is a metric value: a number, a text, a vector, a matrix, or none
+// (not applicable, e.g. data_used of a method that needs no data).
 type Value struct {
 	Shape  Shape
 	None   bool
 	Number float64
 	Text   string
 	Vector []float64
+	Matrix [][]float64
 }
 
 // Num, Str, Vec and NA build Values.
@@ -84,6 +98,9 @@ func Num(x float64) Value   { return Value{Shape: Number, Number: x} }
 func Str(s string) Value    { return Value{Shape: Text, Text: s} }
 func Vec(v []float64) Value { return Value{Shape: Vector, Vector: v} }
 func NA() Value             { return Value{Shape: Number, None: true} }
+
+// Mat builds a matrix Value.
+func Mat(m [][]float64) Value { return Value{Shape: Matrix, Matrix: m} }
 
 // MarshalJSON writes a number, a string, an array or null.
 func (v Value) MarshalJSON() ([]byte, error) {
@@ -94,6 +111,8 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		return json.Marshal(v.Text)
 	case v.Shape == Vector:
 		return json.Marshal(v.Vector)
+	case v.Shape == Matrix:
+		return json.Marshal(v.Matrix)
 	}
 	if math.IsNaN(v.Number) || math.IsInf(v.Number, 0) {
 		return nil, fmt.Errorf("metric value %v cannot be written", v.Number)
@@ -115,6 +134,16 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	case string:
 		*v = Str(x)
 	case []any:
+		if len(x) > 0 {
+			if _, ok := x[0].([]any); ok {
+				var m [][]float64
+				if err := json.Unmarshal(b, &m); err != nil {
+					return err
+				}
+				*v = Mat(m)
+				return nil
+			}
+		}
 		vec := make([]float64, len(x))
 		for i, e := range x {
 			f, ok := e.(float64)
@@ -145,9 +174,20 @@ type Trained struct {
 // probabilities count as equal in rankings.
 const tieTol = 1e-9
 
-// ComputeTruth evaluates the truth metrics among names.
-func ComputeTruth(t *analytic.Truth, names []string) map[string]Value {
+// ComputeTruth evaluates the truth metrics among names. The flip metrics
+// solve the linear programme of Appendix E for every NBC-ordered pair under
+// the uniform distribution, and check each answer independently.
+func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
 	out := map[string]Value{}
+	var sens *analytic.Sensitivity
+	flip := func() (*analytic.Sensitivity, error) {
+		if sens != nil {
+			return sens, nil
+		}
+		s, err := analytic.NBCSensitivity(t.Pref, analytic.DefaultFlipParams)
+		sens = s
+		return s, err
+	}
 	for _, n := range names {
 		switch n {
 		case "avg_reward":
@@ -156,9 +196,68 @@ func ComputeTruth(t *analytic.Truth, names []string) map[string]Value {
 			out[n] = Vec(t.NBC)
 		case "pi_star":
 			out[n] = Vec(t.PiStar)
+		case "reward":
+			out[n] = Mat(t.Rewards)
+		case "type_weights":
+			parts := make([]string, len(t.Types))
+			for i, ty := range t.Types {
+				parts[i] = fmt.Sprintf("%s %.3g", ty, t.Weights[i])
+			}
+			out[n] = Str(strings.Join(parts, ", "))
+		case "avg_ranking":
+			out[n] = Str(RankingString(t.Alternatives, t.AvgReward))
+		case "nbc_ranking":
+			out[n] = Str(RankingString(t.Alternatives, t.NBC))
+		case "nbc_agrees":
+			agree := 1.0
+			if Agreement(t.NBC, t.AvgReward) < 1 {
+				agree = 0
+			}
+			out[n] = Num(agree)
+		case "flip_tv", "flip_pair", "flip_q", "top_flip_tv", "can_flip", "top_can_flip":
+			s, err := flip()
+			if err != nil {
+				return nil, err
+			}
+			switch n {
+			case "flip_tv":
+				out[n] = flipTV(s.Min)
+			case "top_flip_tv":
+				out[n] = flipTV(s.Top)
+			case "flip_pair":
+				if s.Min.Feasible {
+					out[n] = Str(t.Alternatives[s.Min.Above] + ">" + t.Alternatives[s.Min.Below])
+				} else {
+					out[n] = NA()
+				}
+			case "flip_q":
+				if s.Min.Feasible {
+					out[n] = Vec(s.Min.Q)
+				} else {
+					out[n] = NA()
+				}
+			case "can_flip":
+				out[n] = indicator(s.Min.Feasible)
+			case "top_can_flip":
+				out[n] = indicator(s.Top.Feasible)
+			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+func flipTV(f analytic.Flip) Value {
+	if !f.Feasible {
+		return NA()
+	}
+	return Num(f.TV)
+}
+
+func indicator(b bool) Value {
+	if b {
+		return Num(1)
+	}
+	return Num(0)
 }
 
 // ComputeMethod evaluates the method metrics among names for m.

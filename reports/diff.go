@@ -44,7 +44,11 @@ func cells(r *Report) (map[cellID]Cell, []cellID) {
 					if j >= len(t.Columns) {
 						continue
 					}
-					id := cellID{x.Name, t.Name, row.Label, t.Columns[j]}
+					name := t.Name
+					if t.Each != "" {
+						name += "[" + unquote(t.EachValue) + "]"
+					}
+					id := cellID{x.Name, name, row.Label, t.Columns[j]}
 					if _, dup := m[id]; !dup {
 						order = append(order, id)
 					}

@@ -75,7 +75,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		for i := range x.Tables {
 			t := &x.Tables[i]
-			fmt.Fprintf(w, "\n%s\n", t.Title)
+			fmt.Fprintf(w, "\n%s\n", t.FullTitle())
 			if err := render(w, t); err != nil {
 				return fmt.Errorf("rendering %s/%s: %w", x.Name, t.Name, err)
 			}
@@ -98,12 +98,12 @@ func (r *Report) Markdown() ([]byte, error) {
 		}
 		for i := range x.Tables {
 			t := &x.Tables[i]
-			fmt.Fprintf(&b, "### %s\n\n", t.Title)
+			fmt.Fprintf(&b, "### %s\n\n", t.FullTitle())
 			if err := render(&b, t, tablewriter.WithRenderer(renderer.NewMarkdown())); err != nil {
 				return nil, fmt.Errorf("rendering %s/%s: %w", x.Name, t.Name, err)
 			}
 			if len(t.Summary) > 0 {
-				b.WriteString("\nThe last rows summarise the seeds: mean, 25th and 75th percentile.\n")
+				fmt.Fprintf(&b, "\nThe last %d rows summarise the rows above (p25, p75: 25th and 75th percentiles).\n", len(t.Summary))
 			}
 			if fl := flipLines(t); len(fl) > 0 {
 				b.WriteString("\nChanges along the rows:\n\n")
@@ -133,7 +133,26 @@ func (t *Table) CSV() ([]byte, error) {
 	return b.Bytes(), w.Error()
 }
 
-// CSVName is the file name of a table's CSV: <experiment>.<table>.csv.
-func CSVName(experiment, table string) string {
-	return strings.ReplaceAll(experiment+"."+table, "/", "_") + ".csv"
+// FullTitle is the title, followed for a table of a series by its value.
+func (t *Table) FullTitle() string {
+	if t.Each == "" {
+		return t.Title
+	}
+	return fmt.Sprintf("%s — %s = %s", t.Title, t.Each, unquote(t.EachValue))
+}
+
+// CSVName is the file name of a table's CSV: <experiment>.<table>.csv, or
+// <experiment>.<table>.<value>.csv for a table of a series.
+func CSVName(experiment string, t *Table) string {
+	name := experiment + "." + t.Name
+	if t.Each != "" {
+		name += "." + unquote(t.EachValue)
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '/', '\\', ' ', ':', '"', '\'':
+			return '_'
+		}
+		return r
+	}, name) + ".csv"
 }

@@ -32,8 +32,11 @@ type ExperimentLayout struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	// Axes: every sweep path, then "seed", with their value labels.
-	Axes         []Axis        `json:"axes"`
+	Axes []Axis `json:"axes"`
+	// Alternatives of the base cell; a cell whose alternatives differ (a
+	// survey question) lists its own.
 	Alternatives []string      `json:"alternatives"`
+	Types        []string      `json:"types"`
 	Methods      []string      `json:"methods"`
 	Tables       []TableLayout `json:"tables"`
 	// Cells maps each evaluated cell to its input of the report step.
@@ -54,15 +57,18 @@ type TableLayout struct {
 	Columns string            `json:"columns"`
 	Cells   []string          `json:"cells"`
 	Where   map[string]string `json:"where,omitempty"`
+	Each    string            `json:"each,omitempty"`
+	Summary []string          `json:"summary,omitempty"`
 	Digits  int               `json:"digits"`
 }
 
 // CellRef points a cell (axis labels and method, "" for the truth) at the
 // index of its evaluation among the report step's inputs.
 type CellRef struct {
-	Axes   map[string]string `json:"axes"`
-	Method string            `json:"method,omitempty"`
-	Input  int               `json:"input"`
+	Axes         map[string]string `json:"axes"`
+	Method       string            `json:"method,omitempty"`
+	Alternatives []string          `json:"alternatives,omitempty"`
+	Input        int               `json:"input"`
 }
 
 // Report is the content of report.json: nothing in it depends on time,
@@ -74,29 +80,35 @@ type Report struct {
 
 // Experiment is one experiment's records and tables.
 type Experiment struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	Axes        []Axis   `json:"axes"`
-	Records     []Record `json:"records"`
-	Tables      []Table  `json:"tables"`
+	Name         string   `json:"name"`
+	Description  string   `json:"description,omitempty"`
+	Axes         []Axis   `json:"axes"`
+	Alternatives []string `json:"alternatives"`
+	Types        []string `json:"types"`
+	Records      []Record `json:"records"`
+	Tables       []Table  `json:"tables"`
 }
 
 // Record is every metric of one cell and method.
 type Record struct {
-	Axes    map[string]string        `json:"axes"`
-	Method  string                   `json:"method,omitempty"`
-	Metrics map[string]metrics.Value `json:"metrics"`
+	Axes         map[string]string        `json:"axes"`
+	Method       string                   `json:"method,omitempty"`
+	Alternatives []string                 `json:"alternatives,omitempty"`
+	Metrics      map[string]metrics.Value `json:"metrics"`
 }
 
 // Table is a rendered table: row labels, column labels and cells.
 type Table struct {
-	Name    string   `json:"name"`
-	Title   string   `json:"title"`
-	RowAxis string   `json:"row_axis"`
-	ColAxis string   `json:"column_axis"`
-	Columns []string `json:"columns"`
-	Rows    []Row    `json:"rows"`
-	// Summary rows (mean, p25, p75) when rows are seeds.
+	Name  string `json:"name"`
+	Title string `json:"title"`
+	// Each and EachValue: the axis this table is one of a series over.
+	Each      string   `json:"each,omitempty"`
+	EachValue string   `json:"each_value,omitempty"`
+	RowAxis   string   `json:"row_axis"`
+	ColAxis   string   `json:"column_axis"`
+	Columns   []string `json:"columns"`
+	Rows      []Row    `json:"rows"`
+	// Summary rows (by default mean, p25, p75 when rows are seeds).
 	Summary []Row `json:"summary,omitempty"`
 	// Flips: where a text cell changes along a numeric row axis.
 	Flips []Flip `json:"flips,omitempty"`
@@ -138,21 +150,37 @@ func Build(l Layout, evals [][]byte) (*Report, error) {
 		}
 	}
 	for _, xl := range l.Experiments {
-		x := Experiment{Name: xl.Name, Description: xl.Description, Axes: xl.Axes}
+		x := Experiment{Name: xl.Name, Description: xl.Description, Axes: xl.Axes, Alternatives: xl.Alternatives, Types: xl.Types}
 		index := map[string]int{}
 		for _, c := range xl.Cells {
 			if c.Input < 0 || c.Input >= len(decoded) {
 				return nil, fmt.Errorf("experiment %s: cell refers to evaluation %d of %d", xl.Name, c.Input, len(decoded))
 			}
 			index[recordKey(xl.Axes, c.Axes, c.Method)] = len(x.Records)
-			x.Records = append(x.Records, Record{Axes: c.Axes, Method: c.Method, Metrics: decoded[c.Input]})
+			x.Records = append(x.Records, Record{Axes: c.Axes, Method: c.Method, Alternatives: c.Alternatives, Metrics: decoded[c.Input]})
 		}
 		for _, tl := range xl.Tables {
-			t, err := buildTable(xl, tl, x.Records, index)
-			if err != nil {
-				return nil, fmt.Errorf("experiment %s, table %s: %w", xl.Name, tl.Name, err)
+			eachValues := []string{""}
+			if tl.Each != "" {
+				eachValues = axisValues(xl, tl, tl.Each)
 			}
-			x.Tables = append(x.Tables, *t)
+			for _, ev := range eachValues {
+				fixed := map[string]string{}
+				for k, v := range tl.Where {
+					fixed[k] = v
+				}
+				if tl.Each != "" {
+					fixed[tl.Each] = ev
+				}
+				t, err := buildTable(xl, tl, x.Records, index, fixed)
+				if err != nil {
+					return nil, fmt.Errorf("experiment %s, table %s: %w", xl.Name, tl.Name, err)
+				}
+				if tl.Each != "" {
+					t.Each, t.EachValue = tl.Each, ev
+				}
+				x.Tables = append(x.Tables, *t)
+			}
 		}
 		rep.Experiments = append(rep.Experiments, x)
 	}
@@ -176,6 +204,8 @@ func axisValues(xl ExperimentLayout, tl TableLayout, name string) []string {
 		return xl.Methods
 	case "alternative":
 		return xl.Alternatives
+	case "type":
+		return xl.Types
 	case "metric":
 		return tl.Cells
 	}
@@ -187,9 +217,25 @@ func axisValues(xl ExperimentLayout, tl TableLayout, name string) []string {
 	return nil
 }
 
-func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[string]int) (*Table, error) {
-	rows := axisValues(xl, tl, tl.Rows)
-	cols := axisValues(xl, tl, tl.Columns)
+func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[string]int, fixed map[string]string) (*Table, error) {
+	alts := xl.Alternatives
+	if tl.Rows == "alternative" || tl.Columns == "alternative" {
+		// The alternatives of the cells this table shows (they differ
+		// between survey questions).
+		for _, r := range recs {
+			if matches(r, fixed) && r.Alternatives != nil {
+				alts = r.Alternatives
+				break
+			}
+		}
+	}
+	values := func(axis string) []string {
+		if axis == "alternative" {
+			return alts
+		}
+		return axisValues(xl, tl, axis)
+	}
+	rows, cols := values(tl.Rows), values(tl.Columns)
 	if rows == nil || cols == nil {
 		return nil, fmt.Errorf("unknown axis in %q × %q", tl.Rows, tl.Columns)
 	}
@@ -198,15 +244,15 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 		row := Row{Label: r}
 		for _, c := range cols {
 			assign := map[string]string{tl.Rows: r, tl.Columns: c}
-			for k, v := range tl.Where {
+			for k, v := range fixed {
 				assign[k] = v
 			}
 			row.Cells = append(row.Cells, lookup(xl, tl, assign, recs, index))
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	if tl.Rows == "seed" && len(rows) > 0 {
-		t.Summary = summarise(t.Rows, len(cols), tl.Digits)
+	if len(tl.Summary) > 0 && len(rows) > 0 {
+		t.Summary = summarise(t.Rows, len(cols), tl.Summary, tl.Digits)
 	}
 	if tl.Rows != "seed" && numericLabels(rows) {
 		t.Flips = flips(t)
@@ -214,9 +260,20 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 	return t, nil
 }
 
+// matches reports whether a record has the fixed axis values (axes it does
+// not carry, like method, are ignored).
+func matches(r Record, fixed map[string]string) bool {
+	for k, v := range fixed {
+		if got, ok := r.Axes[k]; ok && got != v {
+			return false
+		}
+	}
+	return true
+}
+
 // lookup finds the value of one table cell. Axes not assigned by the row,
-// the column or where take their single value (the spec check guarantees
-// there is one).
+// the column, where or each take their single value (the spec check
+// guarantees there is one).
 func lookup(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs []Record, index map[string]int) Cell {
 	metric := tl.Cells[0]
 	if m, ok := assign["metric"]; ok {
@@ -249,12 +306,25 @@ func lookup(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs 
 	if !ok {
 		return Cell{Value: metrics.NA(), Text: "–"}
 	}
-	if v.Shape == metrics.Vector {
-		k := slices.Index(xl.Alternatives, assign["alternative"])
+	alts := xl.Alternatives
+	if recs[i].Alternatives != nil {
+		alts = recs[i].Alternatives
+	}
+	switch {
+	case v.None:
+	case v.Shape == metrics.Vector:
+		k := slices.Index(alts, assign["alternative"])
 		if k < 0 || k >= len(v.Vector) {
 			return Cell{Value: metrics.NA(), Text: "–"}
 		}
 		v = metrics.Num(v.Vector[k])
+	case v.Shape == metrics.Matrix:
+		u := slices.Index(xl.Types, assign["type"])
+		k := slices.Index(alts, assign["alternative"])
+		if u < 0 || u >= len(v.Matrix) || k < 0 || k >= len(v.Matrix[u]) {
+			return Cell{Value: metrics.NA(), Text: "–"}
+		}
+		v = metrics.Num(v.Matrix[u][k])
 	}
 	return Cell{Value: v, Text: Format(v, tl.Digits)}
 }
@@ -292,10 +362,10 @@ func Quantile(sorted []float64, p float64) float64 {
 	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }
 
-// summarise computes mean, 25th and 75th percentile (see Quantile) of each
-// numeric column.
-func summarise(rows []Row, ncol, digits int) []Row {
-	names := []string{"mean", "p25", "p75"}
+// summarise computes the named statistics of each numeric column, over its
+// cells that are numbers (a column of text gets "–"): mean, median, p25,
+// p75 (see Quantile), min, max, and count (how many numbers).
+func summarise(rows []Row, ncol int, names []string, digits int) []Row {
 	out := make([]Row, len(names))
 	for i, n := range names {
 		out[i] = Row{Label: n, Cells: make([]Cell, ncol)}
@@ -314,15 +384,29 @@ func summarise(rows []Row, ncol, digits int) []Row {
 			}
 			xs = append(xs, v.Number)
 		}
-		if !numeric || len(xs) == 0 {
-			for i := range out {
+		for i, n := range names {
+			if !numeric || (len(xs) == 0 && n != "count") {
 				out[i].Cells[c] = Cell{Value: metrics.NA(), Text: "–"}
+				continue
 			}
-			continue
-		}
-		sort.Float64s(xs)
-		vals := []float64{stat.Mean(xs, nil), Quantile(xs, 0.25), Quantile(xs, 0.75)}
-		for i, x := range vals {
+			sort.Float64s(xs)
+			var x float64
+			switch n {
+			case "mean":
+				x = stat.Mean(xs, nil)
+			case "median":
+				x = Quantile(xs, 0.5)
+			case "p25":
+				x = Quantile(xs, 0.25)
+			case "p75":
+				x = Quantile(xs, 0.75)
+			case "min":
+				x = xs[0]
+			case "max":
+				x = xs[len(xs)-1]
+			case "count":
+				x = float64(len(xs))
+			}
 			v := metrics.Num(x)
 			out[i].Cells[c] = Cell{Value: v, Text: Format(v, digits)}
 		}

@@ -34,7 +34,7 @@ func layout() (Layout, [][]byte) {
 		Alternatives: []string{"a", "b"},
 		Methods:      []string{"m1", "m2"},
 		Tables: []TableLayout{
-			{Name: "tv", Title: "TV", Rows: "seed", Columns: "method", Cells: []string{"tv"}, Digits: 4},
+			{Name: "tv", Title: "TV", Rows: "seed", Columns: "method", Cells: []string{"tv"}, Summary: []string{"mean", "p25", "p75"}, Digits: 4},
 			{Name: "pol", Title: "policy", Rows: "alternative", Columns: "method", Cells: []string{"policy"}, Where: map[string]string{"seed": "1"}, Digits: 4},
 		},
 	}}}
@@ -152,5 +152,31 @@ func TestRenderers(t *testing.T) {
 	}
 	if !bytes.Contains(md, []byte("| seed \\ method |")) && !bytes.Contains(md, []byte("seed \\ method")) {
 		t.Errorf("markdown header missing:\n%s", md)
+	}
+}
+
+// A table with each is repeated per value; count and median summarise.
+func TestEachAndSummaries(t *testing.T) {
+	l, evals := layout()
+	l.Experiments[0].Tables = []TableLayout{{Name: "per", Title: "per seed", Rows: "method", Columns: "metric",
+		Cells: []string{"tv"}, Each: "seed", Summary: []string{"median", "count", "max"}, Digits: 4}}
+	r, err := Build(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tabs := r.Experiments[0].Tables
+	if len(tabs) != 2 || tabs[1].EachValue != "1" || tabs[1].FullTitle() != "per seed — seed = 1" {
+		t.Fatalf("tables %+v", tabs)
+	}
+	// Seed 1: m1 = 0.2, m2 = 0.4.
+	sum := tabs[1].Summary
+	if math.Abs(sum[0].Cells[0].Value.Number-0.3) > 1e-15 {
+		t.Errorf("median %v", sum[0].Cells[0].Value)
+	}
+	if sum[1].Cells[0].Value.Number != 2 || sum[2].Cells[0].Value.Number != 0.4 {
+		t.Errorf("count %v max %v", sum[1].Cells[0].Value, sum[2].Cells[0].Value)
+	}
+	if CSVName("x", &tabs[1]) != "x.per.1.csv" {
+		t.Errorf("csv name %s", CSVName("x", &tabs[1]))
 	}
 }

@@ -337,7 +337,7 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			if err != nil {
 				return err
 			}
-			files[reports.CSVName(x.Name, x.Tables[i].Name)] = c
+			files[reports.CSVName(x.Name, &x.Tables[i])] = c
 		}
 	}
 	host, _ := os.Hostname()

@@ -192,11 +192,18 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	if cmd == "vet" {
+		// Planning evaluates every sweep cell and reads data files, so it
+		// finds what loading alone cannot.
+		g, err := runner.Plan(files, runner.Options{Jobs: *jobs, Backend: *backend, Log: log}, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInvalid
+		}
 		n := 0
 		for _, f := range files {
 			n += len(f.Experiments)
 		}
-		log.Info().Int("specs", len(files)).Int("experiments", n).Msg("specs are valid")
+		log.Info().Int("specs", len(files)).Int("experiments", n).Int("steps", len(g.Steps)).Msg("specs are valid")
 		return exitOK
 	}
 	code, err := runner.CodeID()

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"hetalign/methods"
@@ -200,7 +201,7 @@ func cellLabel(names []string, labels map[string]string) string {
 func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step) int) (*reports.ExperimentLayout, spec.Errors) {
 	base := x.Base
 	xl := &reports.ExperimentLayout{Name: x.Name, Description: base.Description,
-		Alternatives: base.Env.Alternatives}
+		Alternatives: base.Alternatives(), Types: typeNames(base)}
 	xl.Methods = x.MethodOrder
 	var axisNames []string
 	for _, a := range x.Axes {
@@ -228,7 +229,7 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 			}
 		}
 		xl.Tables = append(xl.Tables, reports.TableLayout{Name: tn, Title: t.Title, Rows: t.Rows,
-			Columns: t.Columns, Cells: t.Cells(), Where: where, Digits: t.Digits})
+			Columns: t.Columns, Cells: t.Cells(), Where: where, Each: t.Each, Summary: t.Summary, Digits: t.Digits})
 	}
 	var truthMetrics, methodMetrics []string
 	for _, m := range metrics.All() {
@@ -290,8 +291,12 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 
 func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]string, axisNames []string, prefix string,
 	truthMetrics, methodMetrics []string, xl *reports.ExperimentLayout, useEval func(*Step) int) error {
-	if !slices.Equal(cfg.Env.Alternatives, x.Base.Env.Alternatives) {
-		return fmt.Errorf("the sweep changes env.alternatives; make a separate experiment instead")
+	var alts []string // recorded with the cell when they differ from the base's
+	if a := cfg.Alternatives(); !slices.Equal(a, xl.Alternatives) {
+		alts = a
+	}
+	if !slices.Equal(typeNames(cfg), xl.Types) {
+		return fmt.Errorf("the sweep changes the user types; declare every type in the spec")
 	}
 	for n := range cfg.Methods {
 		if !slices.Contains(xl.Methods, n) {
@@ -319,7 +324,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			if err != nil {
 				return err
 			}
-			xl.Cells = append(xl.Cells, reports.CellRef{Axes: cl, Input: useEval(ev)})
+			xl.Cells = append(xl.Cells, reports.CellRef{Axes: cl, Alternatives: alts, Input: useEval(ev)})
 		}
 		for _, mn := range xl.Methods {
 			m := cfg.Methods[mn]
@@ -354,8 +359,17 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			if err != nil {
 				return err
 			}
-			xl.Cells = append(xl.Cells, reports.CellRef{Axes: cl, Method: mn, Input: useEval(ev)})
+			xl.Cells = append(xl.Cells, reports.CellRef{Axes: cl, Method: mn, Alternatives: alts, Input: useEval(ev)})
 		}
 	}
 	return nil
+}
+
+func typeNames(c *spec.Config) []string {
+	names := make([]string, 0, len(c.Population.Types))
+	for n := range c.Population.Types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

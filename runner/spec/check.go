@@ -11,9 +11,21 @@ import (
 )
 
 // Check reports what the schema cannot express: rewards that do not match
-// the alternatives, dataset references, regimes a method cannot use.
-// Positions come from the experiment's base value.
+// the alternatives, survey settings that do not fit together, dataset
+// references, regimes a method cannot use. Positions come from the
+// experiment's base value.
 func (x *Experiment) Check(cfg *Config) Errors {
+	var errs Errors
+	switch cfg.Env.Kind {
+	case "survey":
+		errs = x.checkSurvey(cfg)
+	default:
+		errs = x.checkAnalytic(cfg)
+	}
+	return append(errs, x.checkMethods(cfg)...)
+}
+
+func (x *Experiment) checkAnalytic(cfg *Config) Errors {
 	var errs Errors
 	alts := cfg.Env.Alternatives
 	isAlt := map[string]bool{}
@@ -27,6 +39,9 @@ func (x *Experiment) Check(cfg *Config) Errors {
 	for _, tn := range sortedKeys(cfg.Population.Types) {
 		t := cfg.Population.Types[tn]
 		base := fmt.Sprintf("population.types.%s.reward", tn)
+		if t.Codes != nil {
+			errs = append(errs, x.errAt(fmt.Sprintf("population.types.%s.codes", tn), "codes are for env kind \"survey\"; an analytic env needs reward"))
+		}
 		for _, a := range alts {
 			if _, ok := t.Reward[a]; !ok {
 				errs = append(errs, x.errAt(base, "type %s has no reward for alternative %q", tn, a))
@@ -38,21 +53,74 @@ func (x *Experiment) Check(cfg *Config) Errors {
 			}
 		}
 	}
-	for field, m := range map[string]map[string]float64{"sampling": cfg.Env.Sampling, "reference": cfg.Env.Reference} {
-		if m == nil {
-			continue
+	errs = append(errs, x.checkWeights("env.sampling", cfg.Env.Sampling, alts)...)
+	return append(errs, x.checkWeights("env.reference", cfg.Env.Reference, alts)...)
+}
+
+// checkWeights checks that a map of weights names exactly the alternatives.
+func (x *Experiment) checkWeights(field string, m map[string]float64, alts []string) Errors {
+	if m == nil {
+		return nil
+	}
+	var errs Errors
+	isAlt := map[string]bool{}
+	for _, a := range alts {
+		isAlt[a] = true
+	}
+	for _, k := range sortedKeys(m) {
+		if !isAlt[k] {
+			errs = append(errs, x.errAt(field+"."+quoteLabel(k), "%q is not an alternative (alternatives: %s)", k, strings.Join(alts, ", ")))
 		}
-		for _, k := range sortedKeys(m) {
-			if !isAlt[k] {
-				errs = append(errs, x.errAt("env."+field+"."+quoteLabel(k), "%q is not an alternative (alternatives: %s)", k, altList))
+	}
+	for _, a := range alts {
+		if _, ok := m[a]; !ok {
+			errs = append(errs, x.errAt(field, "%s gives no weight to alternative %q", field, a))
+		}
+	}
+	return errs
+}
+
+func (x *Experiment) checkSurvey(cfg *Config) Errors {
+	var errs Errors
+	for _, tn := range sortedKeys(cfg.Population.Types) {
+		t := cfg.Population.Types[tn]
+		if len(t.Codes) == 0 {
+			errs = append(errs, x.errAt("population.types."+tn, "type %s needs codes: the group codes of its respondents", tn))
+		}
+		if t.Reward != nil {
+			errs = append(errs, x.errAt("population.types."+tn+".reward", "a survey estimates rewards from the answers; remove reward"))
+		}
+	}
+	qs := sortedKeys(cfg.Env.Questions)
+	for _, qn := range qs {
+		q := cfg.Env.Questions[qn]
+		at := "env.questions." + quoteLabel(qn) + ".options"
+		if len(q.Options) < 2 {
+			errs = append(errs, x.errAt(at, "question %s needs at least two options", qn))
+		}
+		seen := map[string]bool{}
+		for i, o := range q.Options {
+			if len(o) != 2 {
+				errs = append(errs, x.errAt(fmt.Sprintf("%s[%d]", at, i), "an option is [code, label]"))
+				continue
 			}
-		}
-		for _, a := range alts {
-			if _, ok := m[a]; !ok {
-				errs = append(errs, x.errAt("env."+field, "%s gives no weight to alternative %q", field, a))
+			if l := fmt.Sprint(o[1]); seen[l] {
+				errs = append(errs, x.errAt(fmt.Sprintf("%s[%d]", at, i), "label %q is used twice", l))
+			} else {
+				seen[l] = true
 			}
 		}
 	}
+	q, ok := cfg.Env.Questions[cfg.Env.Question]
+	if !ok {
+		errs = append(errs, x.errAt("env.question", "question %q is not in env.questions (defined: %s)", cfg.Env.Question, listOrNone(qs)))
+		return errs
+	}
+	return append(errs, x.checkWeights("env.sampling", cfg.Env.Sampling, q.Labels())...)
+}
+
+func (x *Experiment) checkMethods(cfg *Config) Errors {
+	var errs Errors
 	dataNames := sortedKeys(cfg.Data)
 	for _, mn := range sortedKeys(cfg.Methods) {
 		m := cfg.Methods[mn]
@@ -116,6 +184,7 @@ func sortedKeys[V any](m map[string]V) []string {
 const (
 	AxisMethod      = "method"
 	AxisAlternative = "alternative"
+	AxisType        = "type"
 	AxisMetric      = "metric"
 	AxisSeed        = "seed"
 )
@@ -130,7 +199,9 @@ func (x *Experiment) AxisValues(name string, cfg *Config, cells []string) ([]str
 		}
 		return sortedKeys(cfg.Methods), true
 	case AxisAlternative:
-		return cfg.Env.Alternatives, true
+		return cfg.Alternatives(), true
+	case AxisType:
+		return sortedKeys(cfg.Population.Types), true
 	case AxisMetric:
 		return cells, true
 	case AxisSeed:
@@ -159,7 +230,7 @@ func (x *Experiment) AxisNames() []string {
 	for _, a := range x.Axes {
 		out = append(out, a.Paths[0])
 	}
-	return append(out, AxisSeed, AxisMethod, AxisAlternative)
+	return append(out, AxisSeed, AxisMethod, AxisAlternative, AxisType)
 }
 
 func (x *Experiment) checkTables() Errors {
@@ -185,22 +256,39 @@ func (x *Experiment) checkTables() Errors {
 		if t.Rows == t.Columns {
 			errs = append(errs, x.errAt(at+".columns", "rows and columns are both %q", t.Rows))
 		}
+		if t.Each != "" {
+			if _, ok := x.AxisValues(t.Each, cfg, cells); !ok || t.Each == AxisMetric {
+				errs = append(errs, x.errAt(at+".each", "unknown axis %q (axes: %s)", t.Each, valid))
+			} else if t.Each == t.Rows || t.Each == t.Columns {
+				errs = append(errs, x.errAt(at+".each", "%q is already rows or columns", t.Each))
+			}
+			used[x.canonicalAxis(t.Each)] = true
+		}
 		metricAxis := t.Rows == AxisMetric || t.Columns == AxisMetric
 		if !metricAxis && len(cells) != 1 {
 			errs = append(errs, x.errAt(at+".cell", "%d metrics in cell but neither rows nor columns is \"metric\"", len(cells)))
 		}
 		hasMethod := used[AxisMethod]
 		hasAlt := used[AxisAlternative]
+		hasType := used[AxisType]
 		for _, c := range cells {
 			info, _ := metrics.Lookup(c)
 			if !slices.Contains(cfg.Metrics, c) {
 				errs = append(errs, x.errAt(at+".cell", "metric %q is not computed: add it to metrics", c))
 			}
-			if info.Shape == metrics.Vector && !hasAlt {
+			perAlt := info.Shape == metrics.Vector || info.Shape == metrics.Matrix
+			if perAlt && !hasAlt {
 				errs = append(errs, x.errAt(at+".cell", "metric %q has one value per alternative: use \"alternative\" as rows or columns", c))
 			}
-			if info.Shape != metrics.Vector && hasAlt {
+			if !perAlt && hasAlt {
 				errs = append(errs, x.errAt(at+".cell", "metric %q is not per alternative, but the table has an \"alternative\" axis", c))
+			}
+			if (info.Shape == metrics.Matrix) != hasType {
+				if hasType {
+					errs = append(errs, x.errAt(at+".cell", "metric %q is not per type, but the table has a \"type\" axis", c))
+				} else {
+					errs = append(errs, x.errAt(at+".cell", "metric %q has one value per type and alternative: use \"type\" and \"alternative\" as rows and columns", c))
+				}
 			}
 			if info.Scope == metrics.Truth && hasMethod {
 				errs = append(errs, x.errAt(at+".cell", "metric %q describes the truth, not a method: drop the \"method\" axis", c))
@@ -225,7 +313,7 @@ func (x *Experiment) checkTables() Errors {
 			}
 		}
 		for _, a := range x.AxisNames() {
-			if used[a] || a == AxisAlternative {
+			if used[a] || a == AxisAlternative || a == AxisType {
 				continue
 			}
 			if a == AxisMethod && allMetricsTruth {

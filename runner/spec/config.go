@@ -1,6 +1,10 @@
 package spec
 
-import "hetalign/metrics"
+import (
+	"fmt"
+
+	"hetalign/metrics"
+)
 
 // Config is one experiment cell decoded from CUE into Go: the values every
 // later stage reads. Field meanings are documented in specs/schema/schema.cue.
@@ -14,6 +18,9 @@ type Config struct {
 	Metrics     []string                `json:"metrics"`
 	Seeds       []int                   `json:"seeds"`
 	Report      ReportConfig            `json:"report"`
+
+	// Dir is the folder of the spec file; relative data paths start there.
+	Dir string `json:"-"`
 }
 
 // PopulationConfig is #Population.
@@ -25,7 +32,8 @@ type PopulationConfig struct {
 type TypeConfig struct {
 	Weight float64            `json:"weight"`
 	Label  string             `json:"label,omitempty"`
-	Reward map[string]float64 `json:"reward"`
+	Reward map[string]float64 `json:"reward,omitempty"`
+	Codes  []any              `json:"codes,omitempty"`
 }
 
 // PreferenceConfig is #Preference.
@@ -37,10 +45,51 @@ type PreferenceConfig struct {
 // EnvConfig is #Env.
 type EnvConfig struct {
 	Kind         string             `json:"kind"`
-	Alternatives []string           `json:"alternatives"`
+	Alternatives []string           `json:"alternatives,omitempty"`
 	Sampling     map[string]float64 `json:"sampling,omitempty"`
 	Reference    map[string]float64 `json:"reference,omitempty"`
 	Beta         float64            `json:"beta"`
+
+	// Survey fields (kind "survey").
+	File      string                    `json:"file,omitempty"`
+	Group     string                    `json:"group,omitempty"`
+	Weight    string                    `json:"weight,omitempty"`
+	Missing   []string                  `json:"missing,omitempty"`
+	Question  string                    `json:"question,omitempty"`
+	Questions map[string]QuestionConfig `json:"questions,omitempty"`
+	Rewards   *RewardsConfig            `json:"rewards,omitempty"`
+}
+
+// QuestionConfig is #Question: options as [code, label] pairs.
+type QuestionConfig struct {
+	Options [][]any `json:"options"`
+	Drop    []any   `json:"drop,omitempty"`
+}
+
+// Labels returns the option labels in table order.
+func (q QuestionConfig) Labels() []string {
+	out := make([]string, len(q.Options))
+	for i, o := range q.Options {
+		if len(o) == 2 {
+			out[i] = fmt.Sprint(o[1])
+		}
+	}
+	return out
+}
+
+// RewardsConfig is #LuceShepard.
+type RewardsConfig struct {
+	Smoothing   string  `json:"smoothing,omitempty"`
+	PseudoCount float64 `json:"pseudocount,omitempty"`
+}
+
+// Alternatives are the responses of a cell: env.alternatives, or the
+// option labels of the survey question.
+func (c *Config) Alternatives() []string {
+	if c.Env.Kind == "survey" {
+		return c.Env.Questions[c.Env.Question].Labels()
+	}
+	return c.Env.Alternatives
 }
 
 // DataConfig is #Data.
@@ -69,6 +118,8 @@ type TableConfig struct {
 	Columns string         `json:"columns"`
 	Cell    any            `json:"cell"`
 	Where   map[string]any `json:"where,omitempty"`
+	Each    string         `json:"each,omitempty"`
+	Summary []string       `json:"summary,omitempty"`
 	Digits  int            `json:"digits"`
 }
 
@@ -114,6 +165,17 @@ func (c *Config) applyDefaults() {
 	if c.Env.Beta == 0 {
 		c.Env.Beta = 1
 	}
+	if c.Env.Kind == "survey" {
+		if c.Env.Rewards == nil {
+			c.Env.Rewards = &RewardsConfig{}
+		}
+		if c.Env.Rewards.Smoothing == "" {
+			c.Env.Rewards.Smoothing = "additive"
+		}
+		if c.Env.Rewards.Smoothing == "additive" && c.Env.Rewards.PseudoCount == 0 {
+			c.Env.Rewards.PseudoCount = 0.5
+		}
+	}
 	for n, m := range c.Methods {
 		if m.Kind == "ipo" && m.Tau == nil {
 			one := 1.0
@@ -131,6 +193,9 @@ func (c *Config) applyDefaults() {
 		}
 		if t.Title == "" {
 			t.Title = n
+		}
+		if t.Summary == nil && t.Rows == "seed" {
+			t.Summary = []string{"mean", "p25", "p75"}
 		}
 		c.Report.Tables[n] = t
 	}

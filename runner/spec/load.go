@@ -161,7 +161,31 @@ func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replic
 			f.Experiments = append(f.Experiments, x)
 		}
 	}
+	f.Digest = withDataFiles(f)
 	return f, errs
+}
+
+// withDataFiles folds the bytes of the data files the experiments read
+// (a survey's env.file) into the spec's digest: planning reads them.
+func withDataFiles(f *File) string {
+	h := sha256.New()
+	h.Write([]byte(f.Digest))
+	for _, x := range f.Experiments {
+		if x.Base.Env.Kind != "survey" {
+			continue
+		}
+		p := x.Base.Env.File
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(x.Base.Dir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			b = []byte("unreadable: " + err.Error())
+		}
+		fmt.Fprintf(h, "data %q %d\n", p, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // digest hashes the schema, the tags and every file of inst and its imports.
@@ -307,6 +331,7 @@ func decodeExperiment(name, path string, v, user cue.Value, opts Options, replic
 		return nil, fromCUE(err, path)
 	}
 	cfg.applyDefaults()
+	cfg.Dir = filepath.Dir(path)
 	x.Base = &cfg
 	x.Seeds = cfg.Seeds
 	x.MethodOrder = fieldOrder(v.LookupPath(cue.ParsePath("methods")))
@@ -351,6 +376,10 @@ func (x *Experiment) readSweep() Errors {
 				return
 			}
 			root := strings.SplitN(p, ".", 2)[0]
+			if p == "env.file" {
+				errs = append(errs, x.errAt(where(p), "env.file cannot be swept: write one experiment per data file"))
+				return
+			}
 			if slices.Contains(forbiddenSweepRoots, root) {
 				errs = append(errs, x.errAt(where(p), "sweep path %q: %s cannot be swept (seeds are their own axis)", p, root))
 				return
@@ -545,6 +574,7 @@ func (x *Experiment) Cell(choice []int) (*Config, error) {
 		return nil, fmt.Errorf("decoding cell of %s: %w", x.Name, err)
 	}
 	cfg.applyDefaults()
+	cfg.Dir = filepath.Dir(x.File)
 	if errs := x.Check(&cfg); len(errs) > 0 {
 		return nil, errs
 	}

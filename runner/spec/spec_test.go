@@ -85,7 +85,7 @@ func TestVetErrors(t *testing.T) {
 		{"misspelled top-level key", `	sweep:`, `	swep: 1
 	sweep:`, "swep:", "field not allowed"},
 		{"wrong type", `temperature: 1`, `temperature: "hot"`, `"hot"`, "mismatched types"},
-		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, "conflicting values"},
+		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, `"circle" is not one of "analytic", "survey"`},
 		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, `"sft" is not one of "consistent", "dpo", "ipo", "oracle"`},
 		{"missing dataset", `data: "anon", beta`, `data: "paired", beta`, `data: "paired"`, `needs dataset "paired", which data does not define`},
 		{"wrong regime", `data: anon: {regime: "anonymous"}
@@ -106,7 +106,7 @@ func TestVetErrors(t *testing.T) {
 		{"table metric not computed", `cell: "tv"`, `cell: "tv"}
 	metrics: ["kl"]
 	_x: {`, `cell: "tv"`, `metric "tv" is not computed`},
-		{"unknown table axis", `columns: "method"`, `columns: "type"`, `columns: "type"`, `unknown axis "type"`},
+		{"unknown table axis", `columns: "method"`, `columns: "kind"`, `columns: "kind"`, `unknown axis "kind"`},
 		{"sweep value that does not fit", `[1, 2]`, `[1, -2]`, "-2", "does not fit"},
 	}
 	for _, tc := range tests {

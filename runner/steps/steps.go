@@ -8,10 +8,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"
+	"hetalign/envs/survey"
 	"hetalign/methods/tabular"
 	"hetalign/metrics"
 	"hetalign/reports"
@@ -41,18 +43,51 @@ type TruthParams struct {
 	Beta         float64     `json:"beta"`
 	Model        string      `json:"model"`
 	Temperature  float64     `json:"temperature"`
+	// Survey cells: the question and the weighted answer counts per type
+	// the rewards were estimated from (so a changed file changes the key).
+	Question string      `json:"question,omitempty"`
+	Counts   [][]float64 `json:"counts,omitempty"`
 }
 
-// NewTruthParams resolves a cell's environment.
+// NewTruthParams resolves a cell's environment. A survey cell reads its
+// data file here, at planning time, so that the counts enter the key.
 func NewTruthParams(c *spec.Config) (*TruthParams, error) {
-	if c.Env.Kind != "analytic" {
-		return nil, fmt.Errorf("env kind %q is not supported", c.Env.Kind)
+	switch c.Env.Kind {
+	case "analytic":
+		return analyticParams(c)
+	case "survey":
+		return surveyParams(c)
 	}
+	return nil, fmt.Errorf("env kind %q is not supported", c.Env.Kind)
+}
+
+func typeNames(c *spec.Config) []string {
 	names := make([]string, 0, len(c.Population.Types))
 	for n := range c.Population.Types {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	return names
+}
+
+// distribution normalises weights keyed by alternative (uniform when nil).
+func distribution(field string, alts []string, m map[string]float64) ([]float64, error) {
+	v := make([]float64, len(alts))
+	for j, a := range alts {
+		v[j] = 1
+		if m != nil {
+			v[j] = m[a]
+		}
+	}
+	out, err := envs.Normalise(v)
+	if err != nil {
+		return nil, fmt.Errorf("env.%s: %w", field, err)
+	}
+	return out, nil
+}
+
+func analyticParams(c *spec.Config) (*TruthParams, error) {
+	names := typeNames(c)
 	raw := make([]float64, len(names))
 	rewards := make([][]float64, len(names))
 	for i, n := range names {
@@ -71,25 +106,11 @@ func NewTruthParams(c *spec.Config) (*TruthParams, error) {
 	if err != nil {
 		return nil, err
 	}
-	dist := func(field string, m map[string]float64) ([]float64, error) {
-		v := make([]float64, len(c.Env.Alternatives))
-		for j, a := range c.Env.Alternatives {
-			v[j] = 1
-			if m != nil {
-				v[j] = m[a]
-			}
-		}
-		out, err := envs.Normalise(v)
-		if err != nil {
-			return nil, fmt.Errorf("env.%s: %w", field, err)
-		}
-		return out, nil
-	}
-	samp, err := dist("sampling", c.Env.Sampling)
+	samp, err := distribution("sampling", c.Env.Alternatives, c.Env.Sampling)
 	if err != nil {
 		return nil, err
 	}
-	ref, err := dist("reference", c.Env.Reference)
+	ref, err := distribution("reference", c.Env.Alternatives, c.Env.Reference)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +118,53 @@ func NewTruthParams(c *spec.Config) (*TruthParams, error) {
 		Env: c.Env.Kind, Alternatives: c.Env.Alternatives, Types: pop.Names, Weights: pop.Weights,
 		Rewards: rewards, Sampling: samp, Reference: ref, Beta: c.Env.Beta,
 		Model: c.Preference.Model, Temperature: c.Preference.Temperature,
+	}, nil
+}
+
+func surveyParams(c *spec.Config) (*TruthParams, error) {
+	q, ok := c.Env.Questions[c.Env.Question]
+	if !ok {
+		return nil, fmt.Errorf("question %q is not in env.questions", c.Env.Question)
+	}
+	path := c.Env.File
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(c.Dir, path)
+	}
+	src := survey.Source{Path: path, Group: c.Env.Group, Weight: c.Env.Weight, Question: c.Env.Question, Missing: c.Env.Missing}
+	names := typeNames(c)
+	for _, n := range names {
+		t := survey.Type{Name: n}
+		for _, code := range c.Population.Types[n].Codes {
+			t.Codes = append(t.Codes, fmt.Sprint(code))
+		}
+		src.Types = append(src.Types, t)
+	}
+	for _, o := range q.Options {
+		src.Options = append(src.Options, survey.Option{Code: fmt.Sprint(o[0]), Label: fmt.Sprint(o[1])})
+	}
+	for _, d := range q.Drop {
+		src.Drop = append(src.Drop, fmt.Sprint(d))
+	}
+	counts, err := survey.Read(src)
+	if err != nil {
+		return nil, err
+	}
+	sm := survey.Smoothing{Published: c.Env.Rewards.Smoothing == "published", PseudoCount: c.Env.Rewards.PseudoCount}
+	rewards, err := counts.Rewards(sm)
+	if err != nil {
+		return nil, err
+	}
+	alts := q.Labels()
+	samp, err := distribution("sampling", alts, c.Env.Sampling)
+	if err != nil {
+		return nil, err
+	}
+	ref, _ := distribution("reference", alts, nil)
+	return &TruthParams{
+		Env: c.Env.Kind, Alternatives: alts, Types: names, Weights: counts.Shares,
+		Rewards: rewards, Sampling: samp, Reference: ref, Beta: c.Env.Beta,
+		Model: c.Preference.Model, Temperature: c.Preference.Temperature,
+		Question: c.Env.Question, Counts: counts.N,
 	}, nil
 }
 
@@ -199,7 +267,11 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 			return nil, err
 		}
 		if len(inputs) == 1 {
-			return json.Marshal(metrics.ComputeTruth(t, p.Metrics))
+			vals, err := metrics.ComputeTruth(t, p.Metrics)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(vals)
 		}
 		var m metrics.Trained
 		if err := json.Unmarshal(inputs[1], &m); err != nil {
