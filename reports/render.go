@@ -112,6 +112,12 @@ func (r *Report) Markdown() ([]byte, error) {
 				}
 			}
 			b.WriteString("\n")
+			for _, p := range x.Plots {
+				if p.Table == t.Name {
+					f := FigureFile(x.Name, p, t)
+					fmt.Fprintf(&b, "![%s](%s.png) ([SVG](%s.svg))\n\n", p.Name, f, f)
+				}
+			}
 		}
 	}
 	return b.Bytes(), nil

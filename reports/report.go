@@ -39,6 +39,7 @@ type ExperimentLayout struct {
 	Types        []string      `json:"types"`
 	Methods      []string      `json:"methods"`
 	Tables       []TableLayout `json:"tables"`
+	Plots        []PlotLayout  `json:"plots,omitempty"`
 	// Cells maps each evaluated cell to its input of the report step.
 	Cells []CellRef `json:"cells"`
 }
@@ -80,13 +81,14 @@ type Report struct {
 
 // Experiment is one experiment's records and tables.
 type Experiment struct {
-	Name         string   `json:"name"`
-	Description  string   `json:"description,omitempty"`
-	Axes         []Axis   `json:"axes"`
-	Alternatives []string `json:"alternatives"`
-	Types        []string `json:"types"`
-	Records      []Record `json:"records"`
-	Tables       []Table  `json:"tables"`
+	Name         string       `json:"name"`
+	Description  string       `json:"description,omitempty"`
+	Axes         []Axis       `json:"axes"`
+	Alternatives []string     `json:"alternatives"`
+	Types        []string     `json:"types"`
+	Records      []Record     `json:"records"`
+	Tables       []Table      `json:"tables"`
+	Plots        []PlotLayout `json:"plots,omitempty"`
 }
 
 // Record is every metric of one cell and method.
@@ -150,7 +152,7 @@ func Build(l Layout, evals [][]byte) (*Report, error) {
 		}
 	}
 	for _, xl := range l.Experiments {
-		x := Experiment{Name: xl.Name, Description: xl.Description, Axes: xl.Axes, Alternatives: xl.Alternatives, Types: xl.Types}
+		x := Experiment{Name: xl.Name, Description: xl.Description, Axes: xl.Axes, Alternatives: xl.Alternatives, Types: xl.Types, Plots: xl.Plots}
 		index := map[string]int{}
 		for _, c := range xl.Cells {
 			if c.Input < 0 || c.Input >= len(decoded) {

@@ -180,3 +180,30 @@ func TestEachAndSummaries(t *testing.T) {
 		t.Errorf("csv name %s", CSVName("x", &tabs[1]))
 	}
 }
+
+func TestFigures(t *testing.T) {
+	l, evals := layout()
+	for _, kind := range []string{"lines", "bars", "cdf"} {
+		l.Experiments[0].Plots = []PlotLayout{{Name: "p", Table: "tv", Kind: kind, Normalize: kind == "bars"}}
+		r, err := Build(l, evals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		figs, err := r.Experiments[0].Figures()
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if len(figs) != 1 || figs[0].File != "x.p" {
+			t.Fatalf("%s: figures %+v", kind, figs)
+		}
+		if !bytes.Contains(figs[0].SVG[:200], []byte("<svg")) || !bytes.HasPrefix(figs[0].PNG, []byte("\x89PNG")) {
+			t.Errorf("%s: not an SVG and a PNG", kind)
+		}
+	}
+	// A table without numbers cannot be drawn.
+	l.Experiments[0].Plots = []PlotLayout{{Name: "p", Table: "tv", Kind: "lines", Columns: []string{"nope"}}}
+	r, _ := Build(l, evals)
+	if _, err := r.Experiments[0].Figures(); err == nil {
+		t.Error("empty plot drawn")
+	}
+}

@@ -86,3 +86,20 @@ func BenchmarkPlanCheck10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSurveySpec runs specs/paper/survey.cue from scratch (empty
+// cache): reading ANES, rewards, every flip LP, DPO, the report.
+func BenchmarkSurveySpec(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		o := benchOpts(b)
+		b.StartTimer()
+		files, err := spec.Load([]string{"../specs/paper/survey.cue"}, spec.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Run(context.Background(), files, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -339,6 +339,14 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			}
 			files[reports.CSVName(x.Name, &x.Tables[i])] = c
 		}
+		figs, err := x.Figures()
+		if err != nil {
+			return fmt.Errorf("report %s: %w", f.Name, err)
+		}
+		for _, fig := range figs {
+			files[fig.File+".svg"] = fig.SVG
+			files[fig.File+".png"] = fig.PNG
+		}
 	}
 	host, _ := os.Hostname()
 	prov := Provenance{

@@ -231,6 +231,15 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 		xl.Tables = append(xl.Tables, reports.TableLayout{Name: tn, Title: t.Title, Rows: t.Rows,
 			Columns: t.Columns, Cells: t.Cells(), Where: where, Each: t.Each, Summary: t.Summary, Digits: t.Digits})
 	}
+	for _, pn := range x.PlotOrder {
+		p := base.Report.Plots[pn]
+		kind := p.Kind
+		if kind == "" {
+			kind = "lines"
+		}
+		xl.Plots = append(xl.Plots, reports.PlotLayout{Name: pn, Title: p.Title, Table: p.Table, Kind: kind,
+			Columns: p.Columns, Normalize: p.Normalize})
+	}
 	var truthMetrics, methodMetrics []string
 	for _, m := range metrics.All() {
 		if !slices.Contains(base.Metrics, m.Name) {

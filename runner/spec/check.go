@@ -328,6 +328,17 @@ func (x *Experiment) checkTables() Errors {
 	return errs
 }
 
+func (x *Experiment) checkPlots() Errors {
+	var errs Errors
+	for _, pn := range sortedKeys(x.Base.Report.Plots) {
+		p := x.Base.Report.Plots[pn]
+		if _, ok := x.Base.Report.Tables[p.Table]; !ok {
+			errs = append(errs, x.errAt("report.plots."+pn+".table", "no table %q (tables: %s)", p.Table, strings.Join(sortedKeys(x.Base.Report.Tables), ", ")))
+		}
+	}
+	return errs
+}
+
 // canonicalAxis maps any path of a zip group to the group's first path.
 func (x *Experiment) canonicalAxis(name string) string {
 	for _, a := range x.Axes {

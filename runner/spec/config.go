@@ -109,6 +109,16 @@ type MethodConfig struct {
 // ReportConfig is #Report.
 type ReportConfig struct {
 	Tables map[string]TableConfig `json:"tables"`
+	Plots  map[string]PlotConfig  `json:"plots,omitempty"`
+}
+
+// PlotConfig is #Plot.
+type PlotConfig struct {
+	Title     string   `json:"title,omitempty"`
+	Table     string   `json:"table"`
+	Kind      string   `json:"kind"`
+	Columns   []string `json:"columns,omitempty"`
+	Normalize bool     `json:"normalize,omitempty"`
 }
 
 // TableConfig is #Table. Cell is a metric name or a list of them.

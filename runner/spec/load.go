@@ -65,7 +65,7 @@ type Experiment struct {
 	Base *Config
 	// MethodOrder and TableOrder list methods and tables in the order the
 	// spec declares them (reports follow it).
-	MethodOrder, TableOrder []string
+	MethodOrder, TableOrder, PlotOrder []string
 
 	opts      Options   // how the spec was loaded (for replicas)
 	replica   bool      // a copy loaded in another CUE context (see Cells)
@@ -336,9 +336,11 @@ func decodeExperiment(name, path string, v, user cue.Value, opts Options, replic
 	x.Seeds = cfg.Seeds
 	x.MethodOrder = fieldOrder(v.LookupPath(cue.ParsePath("methods")))
 	x.TableOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.tables")))
+	x.PlotOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.plots")))
 	errs := x.readSweep()
 	errs = append(errs, x.Check(&cfg)...)
 	errs = append(errs, x.checkTables()...)
+	errs = append(errs, x.checkPlots()...)
 	return x, errs
 }
 
