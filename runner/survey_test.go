@@ -123,3 +123,36 @@ func TestSurveySpec(t *testing.T) {
 		}
 	}
 }
+
+// The same answers as a table of per-group counts give the same rewards
+// as the respondent file (equal group sizes, so equal type weights).
+func TestSharesFormatMatchesResponses(t *testing.T) {
+	counts := [][]int{{50, 30, 20}, {20, 30, 50}}
+	byResp := table(t, runSurvey(t, counts, "additive"), "s", "alt")
+
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("grp,question,option,share\n")
+	for g, row := range counts {
+		for k, n := range row {
+			fmt.Fprintf(&b, "%d,q,%d,%d\n", g, k+1, n)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "shares.csv"), []byte(b.String()), 0o644)
+	src, _ := os.ReadFile(writeSurvey(t, counts, "additive"))
+	spec := strings.Replace(string(src), `file: "s.tsv"`, `file: "shares.csv", format: "shares"`, 1)
+	p := filepath.Join(dir, "s.cue")
+	os.WriteFile(p, []byte(spec), 0o644)
+	o := opts(t, 2)
+	if _, err := Run(context.Background(), load(t, p), o); err != nil {
+		t.Fatal(err)
+	}
+	_, r := readReport(t, o, "s")
+	byShares := table(t, r, "s", "alt")
+	for _, alt := range []string{"a", "b", "c"} {
+		x, y := cell(t, byResp, alt, "avg_reward").Value.Number, cell(t, byShares, alt, "avg_reward").Value.Number
+		if math.Abs(x-y) > 1e-12 {
+			t.Errorf("r̄(%s): %v from responses, %v from shares", alt, x, y)
+		}
+	}
+}

@@ -242,6 +242,129 @@ func read(in io.Reader, src Source) (*Counts, error) {
 	return c, nil
 }
 
+// SharesColumns names the columns of a table of per-group option shares.
+type SharesColumns struct {
+	Question, Option, Value string
+}
+
+// ReadShares reads a long table with one row per group, question and
+// option: the group code (column src.Group), the question name, the option
+// code and a share or count of the group's answers. Rows of other questions
+// and of groups no type claims are skipped; dropped and missing codes too.
+// N[u][k] sums the values of type u's groups. Shares are left zero: the
+// caller supplies type weights (a table of shares says nothing of group
+// sizes).
+func ReadShares(src Source, cols SharesColumns) (*Counts, error) {
+	f, err := os.Open(src.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reading survey shares: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	if strings.EqualFold(filepath.Ext(src.Path), ".tsv") {
+		r.Comma = '\t'
+	}
+	fail := func(line, col int, format string, args ...any) error {
+		return fmt.Errorf("%s:%d:%d: %s", src.Path, line, col, fmt.Sprintf(format, args...))
+	}
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the header: %w", src.Path, err)
+	}
+	idx := map[string]int{}
+	var names []string
+	for i, h := range header {
+		idx[unquoteHeader(h)] = i
+		names = append(names, unquoteHeader(h))
+	}
+	col := func(name string) (int, error) {
+		i, ok := idx[name]
+		if !ok {
+			return 0, fail(1, 1, "no column %q (columns: %s)", name, strings.Join(names, ", "))
+		}
+		return i, nil
+	}
+	var g, q, o, v int
+	for _, c := range []struct {
+		name string
+		dst  *int
+	}{{src.Group, &g}, {cols.Question, &q}, {cols.Option, &o}, {cols.Value, &v}} {
+		if *c.dst, err = col(c.name); err != nil {
+			return nil, err
+		}
+	}
+	typeOf := map[string]int{}
+	for u, t := range src.Types {
+		for _, c := range t.Codes {
+			typeOf[Code(c)] = u
+		}
+	}
+	optionOf := map[string]int{}
+	for k, op := range src.Options {
+		optionOf[Code(op.Code)] = k
+	}
+	drop := map[string]bool{}
+	for _, d := range src.Drop {
+		drop[Code(d)] = true
+	}
+	c := &Counts{Options: make([]string, len(src.Options)), N: make([][]float64, len(src.Types)),
+		Respondents: make([]int, len(src.Types)), Shares: make([]float64, len(src.Types))}
+	for k, op := range src.Options {
+		c.Options[k] = op.Label
+	}
+	for u, t := range src.Types {
+		c.Types = append(c.Types, t.Name)
+		c.N[u] = make([]float64, len(src.Options))
+	}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, fail(pe.Line, pe.Column, "%v", pe.Err)
+			}
+			return nil, err
+		}
+		line, _ := r.FieldPos(0)
+		if len(rec) <= max(g, q, o, v) {
+			return nil, fail(line, 1, "row has %d fields, want %d", len(rec), len(header))
+		}
+		if strings.TrimSpace(rec[q]) != src.Question {
+			continue
+		}
+		u, ok := typeOf[Code(rec[g])]
+		if !ok || drop[Code(rec[o])] || strings.TrimSpace(rec[o]) == "" {
+			continue
+		}
+		k, ok := optionOf[Code(rec[o])]
+		if !ok {
+			l, cc := r.FieldPos(o)
+			return nil, fail(l, cc, "option %q of %s is not an option code", rec[o], src.Question)
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(rec[v]), 64)
+		if err != nil || x < 0 || math.IsInf(x, 0) {
+			l, cc := r.FieldPos(v)
+			return nil, fail(l, cc, "value %q is not a non-negative number", rec[v])
+		}
+		c.N[u][k] += x
+		c.Respondents[u]++
+	}
+	for u, row := range c.N {
+		var tot float64
+		for _, x := range row {
+			tot += x
+		}
+		if tot == 0 {
+			return nil, fmt.Errorf("%s: question %s: type %s has no shares", src.Path, src.Question, src.Types[u].Name)
+		}
+	}
+	return c, nil
+}
+
 // Smoothing selects how an option a group never chose is treated.
 type Smoothing struct {
 	// Published reproduces the published code: p = n/N, r = log(p + 1e-15),

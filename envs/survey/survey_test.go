@@ -136,3 +136,21 @@ func TestCode(t *testing.T) {
 		}
 	}
 }
+
+func TestReadShares(t *testing.T) {
+	p := writeFile(t, "s.csv", "party,question,option,share\n0,q,1,0.5\n0,q,2,0.5\n1,q,3,0.7\n1,q,2,0.3\n0,other,1,1\n1,q,9,0.2\n")
+	c, err := ReadShares(source(p), SharesColumns{Question: "question", Option: "option", Value: "share"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.N[0][0] != 0.5 || c.N[1][2] != 0.7 || c.N[1][1] != 0.3 || c.N[0][2] != 0 {
+		t.Errorf("N = %v", c.N)
+	}
+	bad := writeFile(t, "b.csv", "party,question,option,share\n0,q,1,x\n")
+	if _, err := ReadShares(source(bad), SharesColumns{"question", "option", "share"}); err == nil || !strings.Contains(err.Error(), "b.csv:2:") {
+		t.Errorf("bad value: %v", err)
+	}
+	if _, err := ReadShares(source(p), SharesColumns{"question", "option", "count"}); err == nil || !strings.Contains(err.Error(), `no column "count"`) {
+		t.Errorf("missing column: %v", err)
+	}
+}

@@ -52,6 +52,8 @@ type EnvConfig struct {
 
 	// Survey fields (kind "survey").
 	File      string                    `json:"file,omitempty"`
+	Format    string                    `json:"format,omitempty"`
+	Shares    *SharesConfig             `json:"shares,omitempty"`
 	Group     string                    `json:"group,omitempty"`
 	Weight    string                    `json:"weight,omitempty"`
 	Missing   []string                  `json:"missing,omitempty"`
@@ -75,6 +77,13 @@ func (q QuestionConfig) Labels() []string {
 		}
 	}
 	return out
+}
+
+// SharesConfig names the columns of a "shares" survey file.
+type SharesConfig struct {
+	Question string `json:"question,omitempty"`
+	Option   string `json:"option,omitempty"`
+	Value    string `json:"value,omitempty"`
 }
 
 // RewardsConfig is #LuceShepard.
@@ -184,6 +193,22 @@ func (c *Config) applyDefaults() {
 		}
 		if c.Env.Rewards.Smoothing == "additive" && c.Env.Rewards.PseudoCount == 0 {
 			c.Env.Rewards.PseudoCount = 0.5
+		}
+		if c.Env.Format == "" {
+			c.Env.Format = "responses"
+		}
+		if c.Env.Format == "shares" {
+			if c.Env.Shares == nil {
+				c.Env.Shares = &SharesConfig{}
+			}
+			for _, f := range []struct {
+				dst *string
+				def string
+			}{{&c.Env.Shares.Question, "question"}, {&c.Env.Shares.Option, "option"}, {&c.Env.Shares.Value, "share"}} {
+				if *f.dst == "" {
+					*f.dst = f.def
+				}
+			}
 		}
 	}
 	for n, m := range c.Methods {

@@ -145,7 +145,21 @@ func surveyParams(c *spec.Config) (*TruthParams, error) {
 	for _, d := range q.Drop {
 		src.Drop = append(src.Drop, fmt.Sprint(d))
 	}
-	counts, err := survey.Read(src)
+	var counts *survey.Counts
+	var err error
+	if c.Env.Format == "shares" {
+		sc := c.Env.Shares
+		counts, err = survey.ReadShares(src, survey.SharesColumns{Question: sc.Question, Option: sc.Option, Value: sc.Value})
+		if err == nil {
+			raw := make([]float64, len(names))
+			for i, n := range names {
+				raw[i] = c.Population.Types[n].Weight
+			}
+			counts.Shares, err = envs.Normalise(raw)
+		}
+	} else {
+		counts, err = survey.Read(src)
+	}
 	if err != nil {
 		return nil, err
 	}
