@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
+	"strconv"
 	"strings"
 
 	"hetalign/envs/analytic"
@@ -67,6 +69,7 @@ func All() []Info {
 		{"flip_pair", Truth, Text, "the pair flip_tv reverses, as 'a>b' under uniform D"},
 		{"flip_q", Truth, Vector, "the sampling distribution that achieves flip_tv"},
 		{"top_flip_tv", Truth, Number, "smallest TV distance from uniform D that changes NBC's top choice; none when no D can"},
+		{"flip_pairs", Truth, Text, "every NBC-ordered pair 'a>b' with the smallest TV that reverses it (or 'never'), smallest first"},
 		{"can_flip", Truth, Number, "1 when some D with full support reverses an NBC-ordered pair, else 0"},
 		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0"},
 	}
@@ -214,7 +217,7 @@ func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
 				agree = 0
 			}
 			out[n] = Num(agree)
-		case "flip_tv", "flip_pair", "flip_q", "top_flip_tv", "can_flip", "top_can_flip":
+		case "flip_tv", "flip_pair", "flip_pairs", "flip_q", "top_flip_tv", "can_flip", "top_can_flip":
 			s, err := flip()
 			if err != nil {
 				return nil, err
@@ -236,6 +239,24 @@ func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
 				} else {
 					out[n] = NA()
 				}
+			case "flip_pairs":
+				pairs := append([]analytic.Flip(nil), s.Pairs...)
+				sort.SliceStable(pairs, func(a, b int) bool {
+					pa, pb := pairs[a], pairs[b]
+					if pa.Feasible != pb.Feasible {
+						return pa.Feasible
+					}
+					return pa.TV < pb.TV
+				})
+				parts := make([]string, len(pairs))
+				for k, f := range pairs {
+					tv := "never"
+					if f.Feasible {
+						tv = strconv.FormatFloat(f.TV, 'g', 4, 64)
+					}
+					parts[k] = t.Alternatives[f.Above] + ">" + t.Alternatives[f.Below] + " " + tv
+				}
+				out[n] = Str(strings.Join(parts, "; "))
 			case "can_flip":
 				out[n] = indicator(s.Min.Feasible)
 			case "top_can_flip":
