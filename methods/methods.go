@@ -26,13 +26,16 @@ func (k Kind) Accepts(regime string) bool { return slices.Contains(k.Regimes, re
 // Kinds returns every method kind, sorted by name.
 func Kinds() []Kind {
 	return []Kind{
-		{Name: "consistent", Regimes: []string{"full"},
-			Doc: "temperature-adjusted DPO on unanimous tuples, −log σ(|U|·h) (Eq. 20); consistent for π* under BT with equal weights"},
+		{Name: "consistent", Regimes: []string{"full", "consensus"},
+			Doc: "temperature-adjusted DPO, −log σ(|U|·h) (Eq. 20): on the unanimous tuples of full data, or on every tuple of consensus data; consistent for π* under BT with equal weights"},
 		{Name: "dpo", Regimes: []string{"anonymous", "full"},
 			Doc: "DPO: −log σ(β·(log π(y_w)/π_ref(y_w) − log π(y_l)/π_ref(y_l))) (Eq. 6); its infinite-data policy solves Eq. 14"},
 		{Name: "ipo", Regimes: []string{"anonymous", "full"},
 			Doc: "IPO: (log-ratio difference − 1/(2τ))²; its infinite-data log-ratio is affine in NBC (Section 4.2)"},
+		{Name: "nbc", Doc: "the win-rate policy π(y) ∝ NBC(y) (Eq. 13), a reference for what DPO follows"},
 		{Name: "oracle", Doc: "π* itself (Eq. 10), the reference every method is measured against"},
+		{Name: "relabel-dpo", Regimes: []string{"typed"},
+			Doc: "one Bradley–Terry reward model per type, averaged with the types' shares, relabels the pairs; DPO on the result (end of Section 6)"},
 	}
 }
 

@@ -60,6 +60,8 @@ func All() []Info {
 		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))"},
 		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)"},
 		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at"},
+		{"policy_se", Method, Vector, "standard error of π across prompts along the δ view (0 for one prompt)"},
+		{"argmax", Method, Number, "the δ (a numeric label) where π's profile is largest; none for named alternatives"},
 		{"reward", Truth, Matrix, "r*(y; u) per type u and alternative y"},
 		{"type_weights", Truth, Text, "the types' weights w_u"},
 		{"avg_ranking", Truth, Text, "alternatives ordered by r̄"},
@@ -162,12 +164,13 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Trained is what a method produced, as the metrics need it.
+// Trained is what a method produced, as the metrics need it: a policy per
+// prompt of the World it was trained in.
 type Trained struct {
-	// Policy π(y), aligned with the truth's alternatives.
-	Policy []float64 `json:"policy"`
-	// LogRatio θ(y) = log π(y)/π_ref(y), centred.
-	LogRatio []float64 `json:"log_ratio"`
+	// Policy[x][y] is π(y | x), aligned with the prompt's alternatives.
+	Policy [][]float64 `json:"policy"`
+	// LogRatio[x][y] is θ(y | x) = log π(y|x)/π_ref(y|x), centred per prompt.
+	LogRatio [][]float64 `json:"log_ratio"`
 	// DataUsed is the fraction of the dataset the loss used; nil when the
 	// method needs no data.
 	DataUsed *float64 `json:"data_used,omitempty"`
@@ -177,11 +180,91 @@ type Trained struct {
 // probabilities count as equal in rankings.
 const tieTol = 1e-9
 
+// view turns one vector per prompt into the vector a report shows: the
+// prompt's own vector for a one-prompt World, the prior-weighted average
+// over prompts along δ = y − x for the circle's 1-D view.
+func view(w *analytic.World, per func(x int) []float64) []float64 {
+	if w.View != analytic.ViewDelta {
+		return per(0)
+	}
+	n := len(w.Labels)
+	out := make([]float64, n)
+	for x := range w.Prompts {
+		v := per(x)
+		for y, val := range v {
+			out[analytic.DeltaIndex(x, y, n)] += w.Prior[x] * val
+		}
+	}
+	return out
+}
+
+// spread is the standard error across prompts of the δ view of per: the
+// sample standard deviation over prompts divided by √(number of prompts).
+func spread(w *analytic.World, per func(x int) []float64) []float64 {
+	n := len(w.Labels)
+	np := len(w.Prompts)
+	cols := make([][]float64, n)
+	for x := range w.Prompts {
+		for y, val := range per(x) {
+			k := y
+			if w.View == analytic.ViewDelta {
+				k = analytic.DeltaIndex(x, y, n)
+			}
+			cols[k] = append(cols[k], val)
+		}
+	}
+	out := make([]float64, n)
+	for k, c := range cols {
+		if np < 2 {
+			continue
+		}
+		var mean, ss float64
+		for _, v := range c {
+			mean += v / float64(len(c))
+		}
+		for _, v := range c {
+			ss += (v - mean) * (v - mean)
+		}
+		out[k] = math.Sqrt(ss/float64(len(c)-1)) / math.Sqrt(float64(len(c)))
+	}
+	return out
+}
+
+// argmax is the label of the largest entry when labels are numbers (δ).
+// Entries within 1e-9 of the largest tie; among them it takes the label
+// of smallest magnitude, the positive one first (π* on the symmetric
+// circle peaks at both ±10, reported as 10).
+func argmax(labels []string, v []float64) Value {
+	hi := math.Inf(-1)
+	for _, x := range v {
+		hi = math.Max(hi, x)
+	}
+	best, found := 0.0, false
+	for i, x := range v {
+		if hi-x > tieTol {
+			continue
+		}
+		l, err := strconv.ParseFloat(labels[i], 64)
+		if err != nil {
+			return NA()
+		}
+		if !found || math.Abs(l) < math.Abs(best) || math.Abs(l) == math.Abs(best) && l > best {
+			best, found = l, true
+		}
+	}
+	return Num(best)
+}
+
 // ComputeTruth evaluates the truth metrics among names. The flip metrics
-// solve the linear programme of Appendix E for every NBC-ordered pair under
-// the uniform distribution, and check each answer independently.
-func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
+// (one-prompt worlds only) solve the linear programme of Appendix E for
+// every NBC-ordered pair under the uniform distribution, and check each
+// answer independently.
+func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 	out := map[string]Value{}
+	t := w.Prompts[0]
+	single := len(w.Prompts) == 1
+	avg := view(w, func(x int) []float64 { return w.Prompts[x].AvgReward })
+	nbcv := view(w, func(x int) []float64 { return w.Prompts[x].NBC })
 	var sens *analytic.Sensitivity
 	flip := func() (*analytic.Sensitivity, error) {
 		if sens != nil {
@@ -194,13 +277,17 @@ func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
 	for _, n := range names {
 		switch n {
 		case "avg_reward":
-			out[n] = Vec(t.AvgReward)
+			out[n] = Vec(avg)
 		case "nbc":
-			out[n] = Vec(t.NBC)
+			out[n] = Vec(nbcv)
 		case "pi_star":
-			out[n] = Vec(t.PiStar)
+			out[n] = Vec(view(w, func(x int) []float64 { return w.Prompts[x].PiStar }))
 		case "reward":
-			out[n] = Mat(t.Rewards)
+			m := make([][]float64, len(t.Types))
+			for u := range m {
+				m[u] = view(w, func(x int) []float64 { return w.Prompts[x].Rewards[u] })
+			}
+			out[n] = Mat(m)
 		case "type_weights":
 			parts := make([]string, len(t.Types))
 			for i, ty := range t.Types {
@@ -208,16 +295,21 @@ func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
 			}
 			out[n] = Str(strings.Join(parts, ", "))
 		case "avg_ranking":
-			out[n] = Str(RankingString(t.Alternatives, t.AvgReward))
+			out[n] = Str(RankingString(w.Labels, avg))
 		case "nbc_ranking":
-			out[n] = Str(RankingString(t.Alternatives, t.NBC))
+			out[n] = Str(RankingString(w.Labels, nbcv))
 		case "nbc_agrees":
-			agree := 1.0
-			if Agreement(t.NBC, t.AvgReward) < 1 {
-				agree = 0
+			var agree, total int
+			for _, p := range w.Prompts {
+				a, tot := agreementCounts(p.NBC, p.AvgReward)
+				agree, total = agree+a, total+tot
 			}
-			out[n] = Num(agree)
+			out[n] = indicator(agree == total)
 		case "flip_tv", "flip_pair", "flip_pairs", "flip_q", "top_flip_tv", "can_flip", "top_can_flip":
+			if !single {
+				out[n] = NA() // the LP of App. E is per question (one prompt)
+				continue
+			}
 			s, err := flip()
 			if err != nil {
 				return nil, err
@@ -230,12 +322,6 @@ func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
 			case "flip_pair":
 				if s.Min.Feasible {
 					out[n] = Str(t.Alternatives[s.Min.Above] + ">" + t.Alternatives[s.Min.Below])
-				} else {
-					out[n] = NA()
-				}
-			case "flip_q":
-				if s.Min.Feasible {
-					out[n] = Vec(s.Min.Q)
 				} else {
 					out[n] = NA()
 				}
@@ -257,6 +343,12 @@ func ComputeTruth(t *analytic.Truth, names []string) (map[string]Value, error) {
 					parts[k] = t.Alternatives[f.Above] + ">" + t.Alternatives[f.Below] + " " + tv
 				}
 				out[n] = Str(strings.Join(parts, "; "))
+			case "flip_q":
+				if s.Min.Feasible {
+					out[n] = Vec(s.Min.Q)
+				} else {
+					out[n] = NA()
+				}
 			case "can_flip":
 				out[n] = indicator(s.Min.Feasible)
 			case "top_can_flip":
@@ -281,28 +373,57 @@ func indicator(b bool) Value {
 	return Num(0)
 }
 
-// ComputeMethod evaluates the method metrics among names for m.
-func ComputeMethod(t *analytic.Truth, m *Trained, names []string) (map[string]Value, error) {
-	if len(m.Policy) != len(t.Alternatives) || len(m.LogRatio) != len(t.Alternatives) {
-		return nil, fmt.Errorf("policy has %d entries for %d alternatives", len(m.Policy), len(t.Alternatives))
+// ComputeMethod evaluates the method metrics among names for m. Distances
+// to π* are prior-weighted means over prompts; agreement pools the pairs of
+// every prompt; vectors follow the World's view.
+func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Value, error) {
+	if len(m.Policy) != len(w.Prompts) || len(m.LogRatio) != len(w.Prompts) {
+		return nil, fmt.Errorf("policy for %d prompts, world has %d", len(m.Policy), len(w.Prompts))
+	}
+	for x, t := range w.Prompts {
+		if len(m.Policy[x]) != len(t.Alternatives) || len(m.LogRatio[x]) != len(t.Alternatives) {
+			return nil, fmt.Errorf("prompt %d: policy has %d entries for %d alternatives", x, len(m.Policy[x]), len(t.Alternatives))
+		}
+	}
+	pol := view(w, func(x int) []float64 { return m.Policy[x] })
+	lr := view(w, func(x int) []float64 { return m.LogRatio[x] })
+	mean := func(f func(x int) float64) float64 {
+		var s float64
+		for x := range w.Prompts {
+			s += w.Prior[x] * f(x)
+		}
+		return s
 	}
 	out := map[string]Value{}
 	for _, n := range names {
 		switch n {
 		case "policy":
-			out[n] = Vec(m.Policy)
+			out[n] = Vec(pol)
+		case "policy_se":
+			out[n] = Vec(spread(w, func(x int) []float64 { return m.Policy[x] }))
 		case "log_ratio":
-			out[n] = Vec(m.LogRatio)
+			out[n] = Vec(lr)
 		case "top":
-			out[n] = Str(Top(t.Alternatives, m.Policy))
+			out[n] = Str(Top(w.Labels, pol))
+		case "argmax":
+			out[n] = argmax(w.Labels, pol)
 		case "ranking":
-			out[n] = Str(RankingString(t.Alternatives, m.LogRatio))
+			out[n] = Str(RankingString(w.Labels, lr))
 		case "tv":
-			out[n] = Num(TV(m.Policy, t.PiStar))
+			out[n] = Num(mean(func(x int) float64 { return TV(m.Policy[x], w.Prompts[x].PiStar) }))
 		case "kl":
-			out[n] = Num(KL(m.Policy, t.PiStar))
+			out[n] = Num(mean(func(x int) float64 { return KL(m.Policy[x], w.Prompts[x].PiStar) }))
 		case "agreement":
-			out[n] = Num(Agreement(m.LogRatio, t.AvgReward))
+			var agree, total int
+			for x, p := range w.Prompts {
+				a, tot := agreementCounts(m.LogRatio[x], p.AvgReward)
+				agree, total = agree+a, total+tot
+			}
+			if total == 0 {
+				out[n] = Num(1)
+			} else {
+				out[n] = Num(float64(agree) / float64(total))
+			}
 		case "data_used":
 			if m.DataUsed == nil {
 				out[n] = NA()
@@ -339,7 +460,15 @@ func KL(p, q []float64) float64 {
 // induced reward with the average reward (Appendix F). A tie in θ counts as
 // disagreement. With no such pair it is 1.
 func Agreement(theta, avg []float64) float64 {
-	var agree, total int
+	agree, total := agreementCounts(theta, avg)
+	if total == 0 {
+		return 1
+	}
+	return float64(agree) / float64(total)
+}
+
+// agreementCounts counts the pairs Agreement compares and those that agree.
+func agreementCounts(theta, avg []float64) (agree, total int) {
 	for a := range avg {
 		for b := a + 1; b < len(avg); b++ {
 			dr := avg[a] - avg[b]
@@ -353,10 +482,7 @@ func Agreement(theta, avg []float64) float64 {
 			}
 		}
 	}
-	if total == 0 {
-		return 1
-	}
-	return float64(agree) / float64(total)
+	return agree, total
 }
 
 // Top names the alternative(s) with the largest value; ties within 1e-9 are

@@ -213,6 +213,9 @@ func drawFigure(p PlotLayout, t *Table) (Figure, error) {
 			pl.NominalX(labels...)
 		}
 		pl.X.Label.Text = t.RowAxis
+		if numericX && t.RowAxis == "alternative" {
+			pl.X.Label.Text = "δ = y − x"
+		}
 	}
 	if p.Normalize {
 		pl.Y.Label.Text = "normalised (min 0, max 1)"

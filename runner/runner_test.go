@@ -187,11 +187,11 @@ func TestRerunComputesNothing(t *testing.T) {
 func TestJobsDoNotChangeTheReport(t *testing.T) {
 	o1, o8 := opts(t, 1), opts(t, 8)
 	for _, o := range []Options{o1, o8} {
-		if _, err := Run(context.Background(), load(t, toy, "../specs/examples/quickstart.cue"), o); err != nil {
+		if _, err := Run(context.Background(), load(t, toy, "../specs/examples/quickstart.cue", "../specs/paper/circular.cue"), o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"toy", "quickstart"} {
+	for _, name := range []string{"toy", "quickstart", "circular"} {
 		a, _ := readReport(t, o1, name)
 		b, _ := readReport(t, o8, name)
 		if string(a) != string(b) {

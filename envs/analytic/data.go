@@ -13,7 +13,18 @@ const (
 	Anonymous = "anonymous"
 	// Full: every type labels the same pair; the label vector o of Section 6.
 	Full = "full"
+	// Consensus: every type labels the pair, resampled until all agree; the
+	// agreed label is kept (Appendix F's maximum-information data). Drawn
+	// directly from its distribution, Pr(y2 | agree) = Π_u σ_u / (Π_u σ_u +
+	// Π_u (1 − σ_u)), which equals σ(Σ_u Δr_u) under BT with τ = 1.
+	Consensus = "consensus"
+	// Typed: like Anonymous, with the labelling type recorded (for
+	// personalised reward models, end of Section 6).
+	Typed = "typed"
 )
+
+// Regimes lists every regime.
+var Regimes = []string{Anonymous, Full, Consensus, Typed}
 
 // Dataset is a pairwise preference dataset over a finite alternative set,
 // reduced to the statistics the tabular losses need. Pairs (y1, y2) are drawn
@@ -32,6 +43,9 @@ type Dataset struct {
 	// Unanimous[a][b] is the fraction of tuples on which every type prefers
 	// a over b (Full regime only; Eq. 20 trains on these).
 	Unanimous [][]float64 `json:"unanimous,omitempty"`
+	// ByType[u][a][b] is the fraction of tuples labelled by type u that
+	// prefer a over b (Typed regime only); Won is their sum.
+	ByType [][][]float64 `json:"by_type,omitempty"`
 }
 
 func square(n int) [][]float64 {
@@ -43,35 +57,47 @@ func square(n int) [][]float64 {
 }
 
 // PopulationDataset returns the exact expected statistics of regime under
-// the environment: Won[a][b] = 2 D(a) D(b) Pr(a ≻ b) for a ≠ b and
-// Won[a][a] = D(a)² (Eq. 8 with y1, y2 ~ D i.i.d.); in the Full regime
-// Unanimous[a][b] = 2 D(a) D(b) Π_u σ_τ(r(a;u) − r(b;u)).
+// the environment, with y1, y2 ~ D i.i.d.: Won[a][b] = 2 D(a) D(b) Pr(a ≻ b)
+// for a ≠ b and Won[a][a] = D(a)² (Eq. 8); in the Full regime also
+// Unanimous[a][b] = 2 D(a) D(b) Π_u σ_τ(r(a;u) − r(b;u)); in the Consensus
+// regime Won uses Pr(a ≻ b | all agree); in the Typed regime
+// ByType[u][a][b] = w_u 2 D(a) D(b) σ_τ(r(a;u) − r(b;u)).
 func (e *Env) PopulationDataset(regime string) (*Dataset, error) {
 	if err := checkRegime(regime); err != nil {
 		return nil, err
 	}
 	n := len(e.Alternatives)
 	p := e.PrefMatrix()
+	tp := e.TypePrefs()
 	ds := &Dataset{Regime: regime, Won: square(n)}
 	d := e.Sampling
+	agree := func(a, b int) (float64, float64) {
+		pab, pba := 1.0, 1.0
+		for u := range tp {
+			pab *= tp[u][a][b]
+			pba *= tp[u][b][a]
+		}
+		return pab, pba
+	}
 	for a := range n {
 		for b := range n {
-			if a == b {
+			switch {
+			case a == b:
 				ds.Won[a][a] = d[a] * d[a]
-			} else {
+			case regime == Consensus:
+				pab, pba := agree(a, b)
+				ds.Won[a][b] = 2 * d[a] * d[b] * pab / (pab + pba)
+			default:
 				ds.Won[a][b] = 2 * d[a] * d[b] * p[a][b]
 			}
 		}
 	}
-	if regime == Full {
-		tp := e.TypePrefs()
+	switch regime {
+	case Full:
 		ds.Unanimous = square(n)
 		for a := range n {
 			for b := range n {
-				prod := 1.0
-				for u := range tp {
-					prod *= tp[u][a][b]
-				}
+				pab, _ := agree(a, b)
 				mass := 2 * d[a] * d[b]
 				if a == b {
 					// y1 = y2: each type's label is a fair coin, so the
@@ -79,7 +105,21 @@ func (e *Env) PopulationDataset(regime string) (*Dataset, error) {
 					// split it over the single diagonal cell.
 					mass = d[a] * d[a] * 2
 				}
-				ds.Unanimous[a][b] = mass * prod
+				ds.Unanimous[a][b] = mass * pab
+			}
+		}
+	case Typed:
+		ds.ByType = make([][][]float64, len(tp))
+		for u, w := range e.Population.Weights {
+			ds.ByType[u] = square(n)
+			for a := range n {
+				for b := range n {
+					if a == b {
+						ds.ByType[u][a][a] = w * d[a] * d[a]
+					} else {
+						ds.ByType[u][a][b] = w * 2 * d[a] * d[b] * tp[u][a][b]
+					}
+				}
 			}
 		}
 	}
@@ -87,11 +127,12 @@ func (e *Env) PopulationDataset(regime string) (*Dataset, error) {
 }
 
 func checkRegime(regime string) error {
-	switch regime {
-	case Anonymous, Full:
-		return nil
+	for _, r := range Regimes {
+		if r == regime {
+			return nil
+		}
 	}
-	return fmt.Errorf("unknown data regime %q (want %q or %q)", regime, Anonymous, Full)
+	return fmt.Errorf("unknown data regime %q (want one of %v)", regime, Regimes)
 }
 
 // Sample draws a finite dataset of tuples (y1, y2, label) with y1, y2 ~ D
@@ -115,14 +156,38 @@ func (e *Env) Sample(regime string, tuples int, seed uint64) (*Dataset, error) {
 	if regime == Full {
 		unan = square(n)
 	}
+	var byType [][][]float64
+	if regime == Typed {
+		byType = make([][][]float64, len(tp))
+		for u := range byType {
+			byType[u] = square(n)
+		}
+	}
 	w := e.Population.Weights
 	for range tuples {
 		y1 := draw(cdfD, rng)
 		y2 := draw(cdfD, rng)
 		switch regime {
-		case Anonymous:
+		case Anonymous, Typed:
 			u := draw(cdfW, rng)
 			if rng.Float64() < tp[u][y2][y1] {
+				won[y2][y1]++
+				if byType != nil {
+					byType[u][y2][y1]++
+				}
+			} else {
+				won[y1][y2]++
+				if byType != nil {
+					byType[u][y1][y2]++
+				}
+			}
+		case Consensus:
+			p2, p1 := 1.0, 1.0
+			for u := range tp {
+				p2 *= tp[u][y2][y1]
+				p1 *= tp[u][y1][y2]
+			}
+			if rng.Float64()*(p1+p2) < p2 {
 				won[y2][y1]++
 			} else {
 				won[y1][y2]++
@@ -153,9 +218,12 @@ func (e *Env) Sample(regime string, tuples int, seed uint64) (*Dataset, error) {
 			if unan != nil {
 				unan[a][b] *= inv
 			}
+			for u := range byType {
+				byType[u][a][b] *= inv
+			}
 		}
 	}
-	return &Dataset{Regime: regime, Tuples: tuples, Won: won, Unanimous: unan}, nil
+	return &Dataset{Regime: regime, Tuples: tuples, Won: won, Unanimous: unan, ByType: byType}, nil
 }
 
 func cumulative(p []float64) []float64 {

@@ -20,7 +20,7 @@ import (
 
 // Config selects the loss.
 type Config struct {
-	// Kind is "dpo", "ipo" or "consistent".
+	// Kind is "dpo", "ipo", "consistent" or "relabel-dpo".
 	Kind string
 	// Beta is DPO's β (Eq. 6), also used by the consistent loss.
 	Beta float64
@@ -28,6 +28,10 @@ type Config struct {
 	Tau float64
 	// Types is |U|, the temperature of the consistent loss (Eq. 20).
 	Types int
+	// L2 ≥ 0 adds (L2/2)·Σ_y (θ(y) − mean θ)² to the loss: a Gaussian prior
+	// on the log-ratios that keeps the minimiser finite on sparse samples
+	// (0, the default, is the plain maximum-likelihood policy).
+	L2 float64
 }
 
 // Result is a fitted tabular policy.
@@ -51,6 +55,7 @@ type pairLoss struct {
 	w     [][]float64
 	scale float64
 	f     func(z float64) (v, d1, d2 float64)
+	l2    float64
 }
 
 func logistic(z float64) (float64, float64, float64) {
@@ -66,11 +71,16 @@ func newLoss(ds *analytic.Dataset, cfg Config) (pairLoss, float64, error) {
 		}
 		return pairLoss{w: ds.Won, scale: cfg.Beta, f: logistic}, 1, nil
 	case "consistent":
-		if ds.Unanimous == nil {
-			return pairLoss{}, 0, fmt.Errorf("consistent: dataset of regime %q has no unanimity statistics (needs %q)", ds.Regime, analytic.Full)
-		}
 		if cfg.Types < 1 || !(cfg.Beta > 0) {
 			return pairLoss{}, 0, fmt.Errorf("consistent: need |U| ≥ 1 and β > 0, got %d and %v", cfg.Types, cfg.Beta)
+		}
+		if ds.Regime == analytic.Consensus {
+			// Consensus labels already condition on agreement: the
+			// temperature-adjusted DPO of Eq. 20 on every tuple.
+			return pairLoss{w: ds.Won, scale: float64(cfg.Types) * cfg.Beta, f: logistic}, 1, nil
+		}
+		if ds.Unanimous == nil {
+			return pairLoss{}, 0, fmt.Errorf("consistent: dataset of regime %q has no unanimity statistics (needs %q or %q)", ds.Regime, analytic.Full, analytic.Consensus)
 		}
 		var used float64
 		for _, row := range ds.Unanimous {
@@ -123,7 +133,89 @@ func (l pairLoss) eval(theta []float64, grad []float64, hess *mat.SymDense) floa
 			}
 		}
 	}
+	if l.l2 > 0 {
+		var mean float64
+		for _, t := range theta {
+			mean += t / float64(n)
+		}
+		for i, t := range theta {
+			f += l.l2 / 2 * (t - mean) * (t - mean)
+			if grad != nil {
+				grad[i] += l.l2 * (t - mean)
+			}
+			if hess != nil {
+				for j := i; j < n; j++ {
+					h := -l.l2 / float64(n)
+					if i == j {
+						h += l.l2
+					}
+					hess.SetSym(i, j, hess.At(i, j)+h)
+				}
+			}
+		}
+	}
 	return f
+}
+
+// relabel implements relabelled DPO (end of Section 6): fit one
+// Bradley–Terry reward model per type on its own labels (the exact
+// tabular MLE, r̂_u = r_u/τ up to a constant in the infinite-data limit),
+// average them with the types' shares of the data, and label every pair
+// again with the averaged reward's probabilities σ(r̂(a) − r̂(b)) (soft
+// labels, the expectation of sampled ones). DPO then trains on the result.
+func relabel(ds *analytic.Dataset, l2 float64) (*analytic.Dataset, error) {
+	if ds.ByType == nil {
+		return nil, fmt.Errorf("relabel-dpo: dataset of regime %q does not record types (needs %q)", ds.Regime, analytic.Typed)
+	}
+	n := len(ds.Won)
+	avg := make([]float64, n)
+	var total float64
+	for u, w := range ds.ByType {
+		var share float64
+		for _, row := range w {
+			for _, x := range row {
+				share += x
+			}
+		}
+		if share == 0 {
+			continue
+		}
+		bt := &analytic.Dataset{Regime: analytic.Anonymous, Won: w}
+		r, err := Fit(bt, uniform(n), Config{Kind: "dpo", Beta: 1, L2: l2 / share})
+		if err != nil {
+			return nil, fmt.Errorf("reward model of type %d: %w", u, err)
+		}
+		for y := range avg {
+			avg[y] += share * r.LogRatio[y]
+		}
+		total += share
+	}
+	out := &analytic.Dataset{Regime: "relabelled", Tuples: ds.Tuples, Won: square(n)}
+	for a := range n {
+		out.Won[a][a] = ds.Won[a][a]
+		for b := range n {
+			if a != b {
+				out.Won[a][b] = (ds.Won[a][b] + ds.Won[b][a]) * envs.Sigmoid((avg[a]-avg[b])/total)
+			}
+		}
+	}
+	return out, nil
+}
+
+func uniform(n int) []float64 {
+	u := make([]float64, n)
+	for i := range u {
+		u[i] = 1 / float64(n)
+	}
+	return u
+}
+
+func square(n int) [][]float64 {
+	m := make([][]float64, n)
+	for i := range m {
+		m[i] = make([]float64, n)
+	}
+	return m
 }
 
 // Fit minimises the loss of cfg on ds and returns the tabular policy
@@ -138,12 +230,25 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 	if len(ds.Won) != n {
 		return nil, fmt.Errorf("dataset has %d alternatives, reference policy %d", len(ds.Won), n)
 	}
+	if cfg.Kind == "relabel-dpo" {
+		rd, err := relabel(ds, cfg.L2)
+		if err != nil {
+			return nil, err
+		}
+		ds, cfg.Kind = rd, "dpo"
+	}
 	loss, used, err := newLoss(ds, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := identifiable(loss.w, cfg.Kind != "ipo"); err != nil {
-		return nil, fmt.Errorf("fitting %s: %w", cfg.Kind, err)
+	if cfg.L2 < 0 {
+		return nil, fmt.Errorf("fitting %s: l2 must be ≥ 0, got %v", cfg.Kind, cfg.L2)
+	}
+	loss.l2 = cfg.L2
+	if cfg.L2 == 0 {
+		if err := identifiable(loss.w, cfg.Kind != "ipo"); err != nil {
+			return nil, fmt.Errorf("fitting %s: %w (a positive l2 keeps it finite)", cfg.Kind, err)
+		}
 	}
 	theta, iters, gnorm, err := newton(loss, n)
 	if err != nil {

@@ -19,6 +19,16 @@ func (x *Experiment) Check(cfg *Config) Errors {
 	switch cfg.Env.Kind {
 	case "survey":
 		errs = x.checkSurvey(cfg)
+	case "circular":
+		for _, tn := range sortedKeys(cfg.Population.Types) {
+			t := cfg.Population.Types[tn]
+			if t.Reward != nil || t.Codes != nil {
+				errs = append(errs, x.errAt("population.types."+tn, "a circular env computes rewards from shift, scale, decay and shape; remove reward and codes"))
+			}
+			if !(t.Decay > 0) {
+				errs = append(errs, x.errAt("population.types."+tn, "type %s needs decay > 0 on a circular env", tn))
+			}
+		}
 	default:
 		errs = x.checkAnalytic(cfg)
 	}

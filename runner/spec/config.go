@@ -34,6 +34,11 @@ type TypeConfig struct {
 	Label  string             `json:"label,omitempty"`
 	Reward map[string]float64 `json:"reward,omitempty"`
 	Codes  []any              `json:"codes,omitempty"`
+	// Circle (env kind "circular").
+	Shift int     `json:"shift,omitempty"`
+	Scale float64 `json:"scale,omitempty"`
+	Decay float64 `json:"decay,omitempty"`
+	Shape string  `json:"shape,omitempty"`
 }
 
 // PreferenceConfig is #Preference.
@@ -49,6 +54,9 @@ type EnvConfig struct {
 	Sampling     map[string]float64 `json:"sampling,omitempty"`
 	Reference    map[string]float64 `json:"reference,omitempty"`
 	Beta         float64            `json:"beta"`
+
+	// N is the number of points of a circular env.
+	N int `json:"n,omitempty"`
 
 	// Survey fields (kind "survey").
 	File      string                    `json:"file,omitempty"`
@@ -95,8 +103,16 @@ type RewardsConfig struct {
 // Alternatives are the responses of a cell: env.alternatives, or the
 // option labels of the survey question.
 func (c *Config) Alternatives() []string {
-	if c.Env.Kind == "survey" {
+	switch c.Env.Kind {
+	case "survey":
 		return c.Env.Questions[c.Env.Question].Labels()
+	case "circular":
+		// The 1-D view over δ = y − x.
+		out := make([]string, c.Env.N)
+		for i := range out {
+			out[i] = fmt.Sprint(i - c.Env.N/2)
+		}
+		return out
 	}
 	return c.Env.Alternatives
 }
@@ -113,6 +129,7 @@ type MethodConfig struct {
 	Data string   `json:"data,omitempty"`
 	Beta *float64 `json:"beta,omitempty"`
 	Tau  *float64 `json:"tau,omitempty"`
+	L2   float64  `json:"l2,omitempty"`
 }
 
 // ReportConfig is #Report.
@@ -173,6 +190,14 @@ func (c *Config) applyDefaults() {
 		if t.Weight == 0 {
 			t.Weight = 1
 		}
+		if c.Env.Kind == "circular" {
+			if t.Scale == 0 {
+				t.Scale = 1
+			}
+			if t.Shape == "" {
+				t.Shape = "linear"
+			}
+		}
 		c.Population.Types[n] = t
 	}
 	if c.Preference.Model == "" {
@@ -216,7 +241,7 @@ func (c *Config) applyDefaults() {
 			one := 1.0
 			m.Tau = &one
 		}
-		if (m.Kind == "dpo" || m.Kind == "consistent") && m.Beta == nil {
+		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "relabel-dpo") && m.Beta == nil {
 			b := c.Env.Beta
 			m.Beta = &b
 		}

@@ -85,14 +85,14 @@ func TestVetErrors(t *testing.T) {
 		{"misspelled top-level key", `	sweep:`, `	swep: 1
 	sweep:`, "swep:", "field not allowed"},
 		{"wrong type", `temperature: 1`, `temperature: "hot"`, `"hot"`, "mismatched types"},
-		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, `"circle" is not one of "analytic", "survey"`},
-		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, `"sft" is not one of "consistent", "dpo", "ipo", "oracle"`},
+		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, `"circle" is not one of "analytic", "circular", "survey"`},
+		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, `"sft" is not one of "consistent", "dpo", "ipo", "nbc", "oracle", "relabel-dpo"`},
 		{"missing dataset", `data: "anon", beta`, `data: "paired", beta`, `data: "paired"`, `needs dataset "paired", which data does not define`},
 		{"wrong regime", `data: anon: {regime: "anonymous"}
 	methods: {
 		oracle: {kind: "oracle"}`, `data: anon: {regime: "anonymous"}
 	methods: {
-		oracle: {kind: "consistent", data: "anon"}`, `data: "anon"}`, `needs data of regime full, but dataset "anon" has regime "anonymous"`},
+		oracle: {kind: "consistent", data: "anon"}`, `data: "anon"}`, `needs data of regime full or consensus, but dataset "anon" has regime "anonymous"`},
 		{"sweep path missing", `"methods.dpo.beta": [1, 2]`, `"methods.dpo.gamma": [1, 2]`, `"methods.dpo.gamma"`, `sweep path "methods.dpo.gamma" does not exist`},
 		{"negative weight", `weight: 2`, `weight: -2`, "-2", "out of bound >0"},
 		{"zero weight", `weight: 2`, `weight: 0`, "0, reward", "out of bound >0"},

@@ -8,11 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sort"
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"
+	"hetalign/envs/circular"
 	"hetalign/envs/survey"
 	"hetalign/methods/tabular"
 	"hetalign/metrics"
@@ -47,6 +49,19 @@ type TruthParams struct {
 	// the rewards were estimated from (so a changed file changes the key).
 	Question string      `json:"question,omitempty"`
 	Counts   [][]float64 `json:"counts,omitempty"`
+	// Circle cells (env "circular"): the number of points and each type's
+	// ideal-point shift and decay of R_u; vectors above are then empty but
+	// Weights, Sampling and Reference (over responses).
+	N      int          `json:"n,omitempty"`
+	Circle []CircleType `json:"circle,omitempty"`
+}
+
+// CircleType is one type of the circular environment.
+type CircleType struct {
+	Shift int     `json:"shift"`
+	Scale float64 `json:"scale"`
+	Decay float64 `json:"decay"`
+	Shape string  `json:"shape"`
 }
 
 // NewTruthParams resolves a cell's environment. A survey cell reads its
@@ -57,6 +72,8 @@ func NewTruthParams(c *spec.Config) (*TruthParams, error) {
 		return analyticParams(c)
 	case "survey":
 		return surveyParams(c)
+	case "circular":
+		return circleParams(c)
 	}
 	return nil, fmt.Errorf("env kind %q is not supported", c.Env.Kind)
 }
@@ -182,6 +199,44 @@ func surveyParams(c *spec.Config) (*TruthParams, error) {
 	}, nil
 }
 
+func circleParams(c *spec.Config) (*TruthParams, error) {
+	names := typeNames(c)
+	raw := make([]float64, len(names))
+	var types []CircleType
+	for i, n := range names {
+		t := c.Population.Types[n]
+		raw[i] = t.Weight
+		types = append(types, CircleType{Shift: t.Shift, Scale: t.Scale, Decay: t.Decay, Shape: t.Shape})
+	}
+	pop, err := envs.NewPopulation(names, raw)
+	if err != nil {
+		return nil, err
+	}
+	u := make([]float64, c.Env.N)
+	for i := range u {
+		u[i] = 1 / float64(c.Env.N)
+	}
+	return &TruthParams{Env: c.Env.Kind, Types: pop.Names, Weights: pop.Weights, Sampling: u, Reference: u,
+		Beta: c.Env.Beta, Model: c.Preference.Model, Temperature: c.Preference.Temperature, N: c.Env.N, Circle: types}, nil
+}
+
+// World computes the exact truth the parameters describe.
+func (p *TruthParams) World() (*analytic.World, error) {
+	if p.Env == "circular" {
+		e := &circular.Env{N: p.N, Weights: p.Weights, Prior: p.Reference, Reference: p.Reference, Sampling: p.Sampling,
+			Beta: p.Beta, Preference: envs.Preference{Temperature: p.Temperature}}
+		for i, t := range p.Circle {
+			e.Types = append(e.Types, circular.Type{Name: p.Types[i], Shift: t.Shift, Scale: t.Scale, Decay: t.Decay, Shape: t.Shape})
+		}
+		return e.World()
+	}
+	t, err := p.AnalyticEnv().ComputeTruth()
+	if err != nil {
+		return nil, err
+	}
+	return analytic.Single(t), nil
+}
+
 // AnalyticEnv builds the environment the parameters describe.
 func (p *TruthParams) AnalyticEnv() *analytic.Env {
 	return &analytic.Env{
@@ -211,11 +266,12 @@ type TrainParams struct {
 	Beta  *float64 `json:"beta,omitempty"`
 	Tau   *float64 `json:"tau,omitempty"`
 	Types int      `json:"types,omitempty"`
+	L2    float64  `json:"l2,omitempty"`
 }
 
 // NewTrainParams resolves a method of a cell.
 func NewTrainParams(c *spec.Config, m spec.MethodConfig) TrainParams {
-	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau}
+	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2}
 	if m.Kind == "consistent" {
 		p.Types = len(c.Population.Types)
 	}
@@ -241,30 +297,30 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("truth params: %w", err)
 		}
-		t, err := p.AnalyticEnv().ComputeTruth()
+		w, err := p.World()
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(t)
+		return json.Marshal(w)
 	case Dataset:
 		var p DatasetParams
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("dataset params: %w", err)
 		}
-		t, err := truthInput(inputs)
+		w, err := worldInput(inputs)
 		if err != nil {
 			return nil, err
 		}
-		var ds *analytic.Dataset
+		var d *analytic.Data
 		if p.Pairs == 0 {
-			ds, err = t.Env().PopulationDataset(p.Regime)
+			d, err = w.PopulationData(p.Regime)
 		} else {
-			ds, err = t.Env().Sample(p.Regime, p.Pairs, seed)
+			d, err = w.Sample(p.Regime, p.Pairs, seed)
 		}
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(ds)
+		return json.Marshal(d)
 	case Train:
 		var p TrainParams
 		if err := json.Unmarshal(params, &p); err != nil {
@@ -276,12 +332,12 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("eval params: %w", err)
 		}
-		t, err := truthInput(inputs)
+		w, err := worldInput(inputs)
 		if err != nil {
 			return nil, err
 		}
 		if len(inputs) == 1 {
-			vals, err := metrics.ComputeTruth(t, p.Metrics)
+			vals, err := metrics.ComputeTruth(w, p.Metrics)
 			if err != nil {
 				return nil, err
 			}
@@ -291,7 +347,7 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(inputs[1], &m); err != nil {
 			return nil, fmt.Errorf("reading trained policy: %w", err)
 		}
-		vals, err := metrics.ComputeMethod(t, &m, p.Metrics)
+		vals, err := metrics.ComputeMethod(w, &m, p.Metrics)
 		if err != nil {
 			return nil, err
 		}
@@ -310,52 +366,90 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 	return nil, fmt.Errorf("unknown step kind %q", kind)
 }
 
-func truthInput(inputs [][]byte) (*analytic.Truth, error) {
+func worldInput(inputs [][]byte) (*analytic.World, error) {
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("step has no truth input")
 	}
-	t := new(analytic.Truth)
-	if err := json.Unmarshal(inputs[0], t); err != nil {
+	w := new(analytic.World)
+	if err := json.Unmarshal(inputs[0], w); err != nil {
 		return nil, fmt.Errorf("reading truth: %w", err)
 	}
-	return t, nil
+	if len(w.Prompts) == 0 || len(w.Prior) != len(w.Prompts) {
+		return nil, fmt.Errorf("truth has %d prompts and a prior of %d", len(w.Prompts), len(w.Prior))
+	}
+	return w, nil
 }
 
+// train fits the method prompt by prompt (tabular policies are
+// independent across prompts); references come from the truth.
 func train(p TrainParams, inputs [][]byte) ([]byte, error) {
-	t, err := truthInput(inputs)
+	w, err := worldInput(inputs)
 	if err != nil {
 		return nil, err
 	}
-	if p.Kind == "oracle" {
-		theta := make([]float64, len(t.AvgReward))
-		var mean float64
-		for i, r := range t.AvgReward {
-			theta[i] = r / t.Beta
-			mean += theta[i] / float64(len(theta))
+	out := metrics.Trained{}
+	switch p.Kind {
+	case "oracle", "nbc":
+		for _, t := range w.Prompts {
+			pol := t.PiStar
+			if p.Kind == "nbc" {
+				pol, err = envs.Normalise(t.NBC)
+				if err != nil {
+					return nil, err
+				}
+			}
+			out.Policy = append(out.Policy, pol)
+			out.LogRatio = append(out.LogRatio, logRatio(pol, t.Reference))
 		}
-		for i := range theta {
-			theta[i] -= mean
-		}
-		return json.Marshal(metrics.Trained{Policy: t.PiStar, LogRatio: theta})
+		return json.Marshal(out)
 	}
 	if len(inputs) < 2 {
 		return nil, fmt.Errorf("%s needs a dataset input", p.Kind)
 	}
-	ds := new(analytic.Dataset)
-	if err := json.Unmarshal(inputs[1], ds); err != nil {
+	d := new(analytic.Data)
+	if err := json.Unmarshal(inputs[1], d); err != nil {
 		return nil, fmt.Errorf("reading dataset: %w", err)
 	}
-	cfg := tabular.Config{Kind: p.Kind, Types: p.Types}
+	if len(d.Prompts) != len(w.Prompts) {
+		return nil, fmt.Errorf("dataset has %d prompts, truth %d", len(d.Prompts), len(w.Prompts))
+	}
+	cfg := tabular.Config{Kind: p.Kind, Types: p.Types, L2: p.L2}
 	if p.Beta != nil {
 		cfg.Beta = *p.Beta
 	}
 	if p.Tau != nil {
 		cfg.Tau = *p.Tau
 	}
-	res, err := tabular.Fit(ds, t.Reference, cfg)
-	if err != nil {
-		return nil, err
+	var used float64
+	for x, ds := range d.Prompts {
+		if ds == nil {
+			return nil, fmt.Errorf("prompt %d has no data: draw more pairs", x)
+		}
+		res, err := tabular.Fit(ds, w.Prompts[x].Reference, cfg)
+		if err != nil {
+			if len(w.Prompts) > 1 {
+				return nil, fmt.Errorf("prompt %d: %w", x, err)
+			}
+			return nil, err
+		}
+		out.Policy = append(out.Policy, res.Policy)
+		out.LogRatio = append(out.LogRatio, res.LogRatio)
+		used += d.Mass[x] * res.DataUsed
 	}
-	used := res.DataUsed
-	return json.Marshal(metrics.Trained{Policy: res.Policy, LogRatio: res.LogRatio, DataUsed: &used})
+	out.DataUsed = &used
+	return json.Marshal(out)
+}
+
+// logRatio is log π/π_ref, centred.
+func logRatio(pol, ref []float64) []float64 {
+	out := make([]float64, len(pol))
+	var mean float64
+	for i := range pol {
+		out[i] = math.Log(pol[i] / ref[i])
+		mean += out[i] / float64(len(out))
+	}
+	for i := range out {
+		out[i] -= mean
+	}
+	return out
 }

@@ -35,7 +35,7 @@ func TestNewTruthParams(t *testing.T) {
 		t.Errorf("sampling %v reference %v", p.Sampling, p.Reference)
 	}
 	c := config()
-	c.Env.Kind = "circular"
+	c.Env.Kind = "lunar"
 	if _, err := NewTruthParams(c); err == nil {
 		t.Error("unsupported env accepted")
 	}
