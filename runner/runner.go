@@ -166,7 +166,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	}
 	opts.Log.Info().Int("steps", len(g.Steps)).Int("jobs", opts.Jobs).Str("cache", opts.Cache).Msg("running")
 	fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
-		return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs)
+		return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs, steps.Options{Backend: opts.Backend})
 	}
 	outs := rexec.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log})
 	res := &Result{Steps: len(g.Steps)}

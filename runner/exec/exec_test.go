@@ -50,7 +50,7 @@ func graph(t *testing.T) *plan.Graph {
 }
 
 func real(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
-	return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs)
+	return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs, steps.Options{})
 }
 
 func openStore(t *testing.T) *store.Store {

@@ -354,8 +354,9 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 				inputs, names = append(inputs, ds), append(names, "dataset")
 			}
 			// The exact tabular solver computes in float64 Go whatever the
-			// backend, so its key does not name one.
-			tr, err := g.add(steps.Train, steps.NewTrainParams(cfg, m), inputs, names, false,
+			// backend, so its key names one only for SGD (GoMLX) fits.
+			tp := steps.NewTrainParams(cfg, m, seed)
+			tr, err := g.add(steps.Train, tp, inputs, names, tp.SGD(),
 				fmt.Sprintf("train %s %s", mn, at), at+"/train/"+mn)
 			if err != nil {
 				return err

@@ -130,7 +130,28 @@ type MethodConfig struct {
 	Beta *float64 `json:"beta,omitempty"`
 	Tau  *float64 `json:"tau,omitempty"`
 	L2   float64  `json:"l2,omitempty"`
+
+	Model     *ModelConfig     `json:"model,omitempty"`
+	Optimizer *OptimizerConfig `json:"optimizer,omitempty"`
 }
+
+// ModelConfig is a method's policy network (SGD fits).
+type ModelConfig struct {
+	Kind       string `json:"kind,omitempty"`
+	Depth      int    `json:"depth,omitempty"`
+	Width      int    `json:"width,omitempty"`
+	Activation string `json:"activation,omitempty"`
+}
+
+// OptimizerConfig is Adam's settings (SGD fits).
+type OptimizerConfig struct {
+	LR    float64 `json:"lr,omitempty"`
+	Batch int     `json:"batch,omitempty"`
+	Steps int     `json:"steps,omitempty"`
+}
+
+// SGD reports whether the method is fit by stochastic gradient descent.
+func (m MethodConfig) SGD() bool { return m.Model != nil || m.Optimizer != nil }
 
 // ReportConfig is #Report.
 type ReportConfig struct {
@@ -240,6 +261,37 @@ func (c *Config) applyDefaults() {
 		if m.Kind == "ipo" && m.Tau == nil {
 			one := 1.0
 			m.Tau = &one
+		}
+		if m.SGD() {
+			if m.Model == nil {
+				m.Model = &ModelConfig{}
+			}
+			if m.Optimizer == nil {
+				m.Optimizer = &OptimizerConfig{}
+			}
+			if m.Model.Kind == "" {
+				m.Model.Kind = "tabular"
+			}
+			if m.Model.Kind == "mlp" {
+				if m.Model.Depth == 0 {
+					m.Model.Depth = 2
+				}
+				if m.Model.Width == 0 {
+					m.Model.Width = 15
+				}
+				if m.Model.Activation == "" {
+					m.Model.Activation = "tanh"
+				}
+			}
+			if m.Optimizer.LR == 0 {
+				m.Optimizer.LR = 1e-3
+			}
+			if m.Optimizer.Batch == 0 {
+				m.Optimizer.Batch = 1024
+			}
+			if m.Optimizer.Steps == 0 {
+				m.Optimizer.Steps = 10_000
+			}
 		}
 		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "relabel-dpo") && m.Beta == nil {
 			b := c.Env.Beta

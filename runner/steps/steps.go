@@ -16,6 +16,7 @@ import (
 	"hetalign/envs/analytic"
 	"hetalign/envs/circular"
 	"hetalign/envs/survey"
+	"hetalign/methods/neural"
 	"hetalign/methods/tabular"
 	"hetalign/metrics"
 	"hetalign/reports"
@@ -267,11 +268,23 @@ type TrainParams struct {
 	Tau   *float64 `json:"tau,omitempty"`
 	Types int      `json:"types,omitempty"`
 	L2    float64  `json:"l2,omitempty"`
+	// SGD fits (GoMLX): the network, Adam's settings, and the cell's seed
+	// (initial weights and minibatches differ from seed to seed).
+	Model     *spec.ModelConfig     `json:"model,omitempty"`
+	Optimizer *spec.OptimizerConfig `json:"optimizer,omitempty"`
+	Seed      *int                  `json:"seed,omitempty"`
 }
 
-// NewTrainParams resolves a method of a cell.
-func NewTrainParams(c *spec.Config, m spec.MethodConfig) TrainParams {
-	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2}
+// SGD reports whether the step trains on GoMLX (its key then names the
+// backend).
+func (p TrainParams) SGD() bool { return p.Optimizer != nil }
+
+// NewTrainParams resolves a method of a cell with seed.
+func NewTrainParams(c *spec.Config, m spec.MethodConfig, seed int) TrainParams {
+	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2, Model: m.Model, Optimizer: m.Optimizer}
+	if m.SGD() {
+		p.Seed = &seed
+	}
 	if m.Kind == "consistent" {
 		p.Types = len(c.Population.Types)
 	}
@@ -283,11 +296,17 @@ type EvalParams struct {
 	Metrics []string `json:"metrics"`
 }
 
+// Options carry what a step needs besides its parameters.
+type Options struct {
+	// Backend is the GoMLX backend name for SGD steps ("go").
+	Backend string
+}
+
 // Run executes one step. inputs are the outputs of the step's inputs, in
 // the order the planner lists them: dataset ← [truth]; train ← [truth,
 // dataset] (oracle: [truth]); eval ← [truth] or [truth, train]; report ←
 // the evaluations. seed seeds any random numbers the step draws.
-func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs [][]byte) ([]byte, error) {
+func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs [][]byte, opts Options) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -326,7 +345,7 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("train params: %w", err)
 		}
-		return train(p, inputs)
+		return train(p, inputs, seed, opts)
 	case Eval:
 		var p EvalParams
 		if err := json.Unmarshal(params, &p); err != nil {
@@ -382,7 +401,7 @@ func worldInput(inputs [][]byte) (*analytic.World, error) {
 
 // train fits the method prompt by prompt (tabular policies are
 // independent across prompts); references come from the truth.
-func train(p TrainParams, inputs [][]byte) ([]byte, error) {
+func train(p TrainParams, inputs [][]byte, seed uint64, opts Options) ([]byte, error) {
 	w, err := worldInput(inputs)
 	if err != nil {
 		return nil, err
@@ -412,6 +431,9 @@ func train(p TrainParams, inputs [][]byte) ([]byte, error) {
 	}
 	if len(d.Prompts) != len(w.Prompts) {
 		return nil, fmt.Errorf("dataset has %d prompts, truth %d", len(d.Prompts), len(w.Prompts))
+	}
+	if p.SGD() {
+		return trainSGD(p, w, d, seed, opts)
 	}
 	cfg := tabular.Config{Kind: p.Kind, Types: p.Types, L2: p.L2}
 	if p.Beta != nil {
@@ -452,4 +474,68 @@ func logRatio(pol, ref []float64) []float64 {
 		out[i] -= mean
 	}
 	return out
+}
+
+// trainSGD fits the method with Adam on GoMLX over all prompts at once.
+func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64, opts Options) ([]byte, error) {
+	loss := neural.Loss{Kind: p.Kind, Scale: 1}
+	if p.Beta != nil {
+		loss.Beta = *p.Beta
+	}
+	if p.Tau != nil {
+		loss.Tau = *p.Tau
+	}
+	pairs := make([][][]float64, len(d.Prompts))
+	used := 1.0
+	switch p.Kind {
+	case "dpo", "ipo":
+		for x, ds := range d.Prompts {
+			if ds != nil {
+				pairs[x] = ds.Won
+			}
+		}
+	case "consistent":
+		loss.Scale = float64(p.Types)
+		used = 0
+		for x, ds := range d.Prompts {
+			switch {
+			case ds == nil:
+			case ds.Regime == analytic.Consensus:
+				pairs[x], used = ds.Won, 1
+			case ds.Unanimous != nil:
+				pairs[x] = ds.Unanimous
+				for _, row := range ds.Unanimous {
+					for _, v := range row {
+						used += d.Mass[x] * v
+					}
+				}
+			default:
+				return nil, fmt.Errorf("consistent: prompt %d has no unanimity statistics", x)
+			}
+		}
+		loss.Kind = "dpo"
+	default:
+		return nil, fmt.Errorf("method kind %s cannot be fit by SGD", p.Kind)
+	}
+	name := opts.Backend
+	if name == "" || name == "go" {
+		// One training runs its small ops in sequence; steps run side by side.
+		name = "go:ops_sequential"
+	}
+	be, err := neural.Backend(name)
+	if err != nil {
+		return nil, err
+	}
+	nY := len(w.Prompts[0].Alternatives)
+	arch := neural.Arch{Kind: p.Model.Kind, Depth: p.Model.Depth, Width: p.Model.Width, Activation: p.Model.Activation}
+	opt := neural.Optim{LR: p.Optimizer.LR, Batch: p.Optimizer.Batch, Steps: p.Optimizer.Steps}
+	res, err := neural.Train(be, neural.FromPairs(pairs, d.Mass), len(w.Prompts), nY, loss, arch, opt, seed)
+	if err != nil {
+		return nil, err
+	}
+	out := metrics.Trained{Policy: res.Policy, DataUsed: &used}
+	for x, t := range w.Prompts {
+		out.LogRatio = append(out.LogRatio, logRatio(res.Policy[x], t.Reference))
+	}
+	return json.Marshal(out)
 }

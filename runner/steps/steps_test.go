@@ -47,23 +47,23 @@ func TestChain(t *testing.T) {
 	ctx := context.Background()
 	tp, _ := NewTruthParams(config())
 	pj, _ := json.Marshal(tp)
-	truth, err := Run(ctx, Truth, pj, 0, nil)
+	truth, err := Run(ctx, Truth, pj, 0, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dj, _ := json.Marshal(DatasetParams{Regime: "anonymous"})
-	ds, err := Run(ctx, Dataset, dj, 0, [][]byte{truth})
+	ds, err := Run(ctx, Dataset, dj, 0, [][]byte{truth}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	beta := 1.0
 	tj, _ := json.Marshal(TrainParams{Kind: "dpo", Beta: &beta})
-	trained, err := Run(ctx, Train, tj, 0, [][]byte{truth, ds})
+	trained, err := Run(ctx, Train, tj, 0, [][]byte{truth, ds}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ej, _ := json.Marshal(EvalParams{Metrics: []string{"policy", "tv", "data_used"}})
-	ev, err := Run(ctx, Eval, ej, 0, [][]byte{truth, trained})
+	ev, err := Run(ctx, Eval, ej, 0, [][]byte{truth, trained}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +76,12 @@ func TestChain(t *testing.T) {
 	if vals["data_used"].Number != 1 {
 		t.Errorf("DPO uses all data, got %v", vals["data_used"])
 	}
-	if _, err := Run(ctx, "bake", nil, 0, nil); err == nil {
+	if _, err := Run(ctx, "bake", nil, 0, nil, Options{}); err == nil {
 		t.Error("unknown kind ran")
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := Run(cctx, Truth, pj, 0, nil); err == nil {
+	if _, err := Run(cctx, Truth, pj, 0, nil, Options{}); err == nil {
 		t.Error("ran after cancel")
 	}
 }

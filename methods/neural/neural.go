@@ -1,0 +1,289 @@
+// Package neural trains policies by stochastic gradient descent on GoMLX,
+// as the paper's Section 7.2 does: a tabular policy (one logit per prompt
+// and response) or the published MLP (one-hot prompt, tanh layers, a
+// softmax over responses), Adam, minibatches drawn from a sampled dataset.
+//
+// The losses are the tabular ones of methods/tabular, written on graphs:
+// with h = β·(log π(y2|x) − log π(y1|x)) (the reference policy is uniform,
+// so log π_ref cancels; Eq. 18), DPO minimises −log σ(h) for y2 ≻ y1 (Eq. 6),
+// the consistent loss −log σ(|U|·h) on agreed labels (Eq. 20), IPO
+// (z − 1/(2τ))² with z the signed log-ratio difference.
+package neural
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+)
+
+// Arch is the policy network.
+type Arch struct {
+	// Kind is "tabular" (a logit per prompt and response) or "mlp".
+	Kind string
+	// Depth and Width of the MLP's hidden layers (the paper: 2 × 15).
+	Depth, Width int
+	// Activation of the hidden layers: "tanh" (the paper's), "relu" or
+	// "sigmoid".
+	Activation string
+}
+
+// Optim is Adam with a learning rate, a batch size and a number of steps.
+type Optim struct {
+	LR    float64
+	Batch int
+	Steps int
+}
+
+// Loss picks the objective.
+type Loss struct {
+	// Kind is "dpo", "consistent" or "ipo".
+	Kind string
+	// Beta is DPO's β.
+	Beta float64
+	// Scale multiplies h: |U| for the consistent loss, 1 for DPO.
+	Scale float64
+	// Tau is IPO's τ.
+	Tau float64
+}
+
+// Tuples are labelled pairs: prompt X, responses Y1 and Y2, Label the
+// probability that y2 is preferred, and Weight each pair's share of the
+// data. Minibatches draw pairs in proportion to Weight, so a dataset
+// reduced to pair counts (a pair seen n times, won k times, as weight n and
+// label k/n) gives the same expected gradient as its raw tuples.
+type Tuples struct {
+	X, Y1, Y2 []int32
+	Label     []float64
+	Weight    []float64
+}
+
+// Len is the number of tuples.
+func (t *Tuples) Len() int { return len(t.X) }
+
+// Result is a trained policy: Policy[x][y] = π(y|x).
+type Result struct {
+	Policy [][]float64
+	// FinalLoss is the mean loss over the last 100 steps.
+	FinalLoss float64
+}
+
+// Backend opens a GoMLX backend by name ("go" is the pure-Go one).
+func Backend(name string) (backends.Backend, error) {
+	b, err := backends.NewWithConfig(name)
+	if err != nil {
+		return nil, fmt.Errorf("opening GoMLX backend %q: %w", name, err)
+	}
+	return b, nil
+}
+
+// logits are the policy's logits for prompts x: [len(x), nY]. The MLP's
+// first layer acts on a one-hot prompt, so it is a row lookup of its
+// weights: act(W0[x] + b0), then Depth − 1 more hidden layers and a linear
+// output layer, each h·W + b.
+func (a Arch) logits(ctx *context.Context, x *Node, nX, nY int) *Node {
+	g := x.Graph()
+	if a.Kind == "tabular" {
+		return Gather(a.table(ctx, g, nX, nY), InsertAxes(x, -1))
+	}
+	act := func(h *Node) *Node {
+		switch a.Activation {
+		case "relu":
+			return Max(h, ZerosLike(h))
+		case "sigmoid":
+			return Sigmoid(h)
+		}
+		return Tanh(h)
+	}
+	zeros := ctx.WithInitializer(func(g *Graph, s shapes.Shape) *Node { return Zeros(g, s) })
+	layer := func(name string, in, out int) (w, b *Node) {
+		c := ctx.In(name)
+		w = c.VariableWithShape("weights", shapes.Make(dtypes.Float64, in, out)).ValueGraph(g)
+		b = zeros.In(name).VariableWithShape("biases", shapes.Make(dtypes.Float64, out)).ValueGraph(g)
+		return w, b
+	}
+	w0, b0 := layer("hidden0", nX, a.Width)
+	h := act(Add(Gather(w0, InsertAxes(x, -1)), InsertAxes(b0, 0)))
+	for l := 1; l < a.Depth; l++ {
+		w, b := layer(fmt.Sprintf("hidden%d", l), a.Width, a.Width)
+		h = act(Add(Dot(h, w), InsertAxes(b, 0)))
+	}
+	w, b := layer("out", a.Width, nY)
+	return Add(Dot(h, w), InsertAxes(b, 0))
+}
+
+func (a Arch) table(ctx *context.Context, g *Graph, nX, nY int) *Node {
+	v := ctx.WithInitializer(func(g *Graph, s shapes.Shape) *Node { return Zeros(g, s) }).
+		VariableWithShape("logits", shapes.Make(dtypes.Float64, nX, nY))
+	return v.ValueGraph(g)
+}
+
+// logRatioDiff is z = log π(y2|x) − log π(y1|x) = logit(x, y2) − logit(x, y1):
+// the softmax normaliser cancels, so no softmax is computed in training.
+// Prompts are one-hot, so the MLP's logits for all nX prompts are computed
+// once per step and gathered: the same function and gradient as running
+// the network on every example, at nX rows instead of a batch's.
+func (a Arch) logRatioDiff(ctx *context.Context, x, y1, y2 *Node, nX, nY int) *Node {
+	g := x.Graph()
+	var all *Node
+	if a.Kind == "tabular" {
+		all = a.table(ctx, g, nX, nY)
+	} else {
+		all = a.logits(ctx, Iota(g, shapes.Make(dtypes.Int32, nX), 0), nX, nY)
+	}
+	pick := func(y *Node) *Node { return Gather(all, Stack([]*Node{x, y}, -1)) }
+	return Sub(pick(y2), pick(y1))
+}
+
+// Train fits a policy over nX prompts and nY responses to the tuples.
+// Minibatches are drawn with replacement from the tuples by a stream
+// seeded with seed, which also seeds the initial weights; on the pure-Go
+// backend the result depends only on its inputs.
+func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch Arch, opt Optim, seed uint64) (*Result, error) {
+	if data.Len() == 0 {
+		return nil, fmt.Errorf("no tuples to train on")
+	}
+	if opt.Batch < 1 || opt.Steps < 1 || !(opt.LR > 0) {
+		return nil, fmt.Errorf("need batch ≥ 1, steps ≥ 1 and lr > 0, got %d, %d, %v", opt.Batch, opt.Steps, opt.LR)
+	}
+	ctx := context.New()
+	if err := ctx.SetRNGStateFromSeed(int64(seed >> 1)); err != nil {
+		return nil, err
+	}
+	model := func(ctx *context.Context, _ any, in []*Node) []*Node {
+		return []*Node{arch.logRatioDiff(ctx, in[0], in[1], in[2], nX, nY)}
+	}
+	lossFn := func(labels, pred []*Node) *Node {
+		z, p := pred[0], labels[0]
+		switch loss.Kind {
+		case "ipo":
+			c := 1 / (2 * loss.Tau)
+			a, b := AddScalar(z, -c), AddScalar(Neg(z), -c)
+			return ReduceAllMean(Add(Mul(p, Square(a)), Mul(OneMinus(p), Square(b))))
+		default: // dpo, consistent: binary cross-entropy of σ(scale·β·z)
+			h := MulScalar(z, loss.Beta*loss.Scale)
+			// −[p log σ(h) + (1 − p) log σ(−h)], computed stably.
+			l := Add(Sub(Max(h, ZerosLike(h)), Mul(h, p)), Log1P(Exp(Neg(Abs(h)))))
+			return ReduceAllMean(l)
+		}
+	}
+	trainer := train.NewTrainer(backend, ctx, model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
+	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
+	cdf := make([]float64, data.Len())
+	var total float64
+	for i, w := range data.Weight {
+		total += w
+		cdf[i] = total
+	}
+	if !(total > 0) {
+		return nil, fmt.Errorf("tuples have no weight")
+	}
+	x := make([]int32, opt.Batch)
+	y1 := make([]int32, opt.Batch)
+	y2 := make([]int32, opt.Batch)
+	lab := make([]float64, opt.Batch)
+	var tail []float64
+	for step := range opt.Steps {
+		for i := range opt.Batch {
+			k := sort.SearchFloat64s(cdf, rng.Float64()*total)
+			if k >= data.Len() {
+				k = data.Len() - 1
+			}
+			x[i], y1[i], y2[i], lab[i] = data.X[k], data.Y1[k], data.Y2[k], data.Label[k]
+		}
+		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, opt.Batch),
+			tensors.FromFlatDataAndDimensions(y1, opt.Batch), tensors.FromFlatDataAndDimensions(y2, opt.Batch)}
+		ms, err := trainer.TrainStep(nil, in, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, opt.Batch)})
+		if err != nil {
+			return nil, fmt.Errorf("training step %d: %w", step, err)
+		}
+		if step >= opt.Steps-100 && len(ms) > 0 {
+			if v, ok := ms[0].Value().(float64); ok {
+				tail = append(tail, v)
+			}
+		}
+	}
+	pol, err := policy(backend, ctx, arch, nX, nY)
+	if err != nil {
+		return nil, err
+	}
+	var mean float64
+	for _, v := range tail {
+		mean += v / float64(len(tail))
+	}
+	return &Result{Policy: pol, FinalLoss: mean}, nil
+}
+
+// policy evaluates softmax(logits(x)) for every prompt.
+func policy(backend backends.Backend, ctx *context.Context, arch Arch, nX, nY int) ([][]float64, error) {
+	all := make([]int32, nX)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	exec, err := context.NewExec(backend, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node {
+		return Softmax(arch.logits(ctx, x, nX, nY), -1)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building the policy graph: %w", err)
+	}
+	out, err := exec.Exec(all)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating the policy: %w", err)
+	}
+	flat, err := tensors.CopyFlatData[float64](out[0])
+	if err != nil {
+		return nil, err
+	}
+	pol := make([][]float64, nX)
+	for i := range pol {
+		pol[i] = flat[i*nY : (i+1)*nY]
+		var s float64
+		for _, p := range pol[i] {
+			if math.IsNaN(p) {
+				return nil, fmt.Errorf("training diverged: the policy has NaNs")
+			}
+			s += p
+		}
+		if math.Abs(s-1) > 1e-6 {
+			return nil, fmt.Errorf("policy of prompt %d sums to %v", i, s)
+		}
+	}
+	return pol, nil
+}
+
+// FromPairs reduces per-prompt pair statistics to Tuples: for each prompt x
+// with data share mass[x] and each pair a < b with w[x][a][b] + w[x][b][a] > 0,
+// one tuple (x, a, b) weighted by that mass and labelled with the share of
+// it won by b.
+func FromPairs(w [][][]float64, mass []float64) *Tuples {
+	t := &Tuples{}
+	for x, m := range w {
+		if m == nil {
+			continue
+		}
+		for a := range m {
+			for b := a + 1; b < len(m); b++ {
+				tot := m[a][b] + m[b][a]
+				if tot <= 0 {
+					continue
+				}
+				t.X = append(t.X, int32(x))
+				t.Y1 = append(t.Y1, int32(a))
+				t.Y2 = append(t.Y2, int32(b))
+				t.Label = append(t.Label, m[b][a]/tot)
+				t.Weight = append(t.Weight, mass[x]*tot)
+			}
+		}
+	}
+	return t
+}

@@ -1,0 +1,96 @@
+package neural
+
+import (
+	"math"
+	"os"
+	"testing"
+
+	"hetalign/envs"
+	"hetalign/envs/analytic"
+	"hetalign/envs/circular"
+	"hetalign/methods/tabular"
+)
+
+func circle(n int) *circular.Env {
+	u := make([]float64, n)
+	for i := range u {
+		u[i] = 1 / float64(n)
+	}
+	return &circular.Env{
+		N: n,
+		Types: []circular.Type{
+			{Name: "l", Shift: -n / 4, Scale: 4, Decay: 0.075 * 40 / float64(n), Shape: circular.Linear},
+			{Name: "c", Shift: 0, Scale: 1.5, Decay: 0.1 * 40 / float64(n), Shape: circular.Linear},
+			{Name: "r", Shift: n / 4, Scale: 4, Decay: 0.075 * 40 / float64(n), Shape: circular.Linear},
+		},
+		Weights: []float64{1. / 3, 1. / 3, 1. / 3}, Prior: u, Reference: u, Sampling: u,
+		Beta: 1, Preference: envs.Preference{Temperature: 1},
+	}
+}
+
+// SGD on the population statistics converges to the exact minimiser that
+// methods/tabular finds by Newton's method.
+func TestTabularSGDMatchesExact(t *testing.T) {
+	e := circle(8)
+	w, err := e.World()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := w.PopulationData(analytic.Anonymous)
+	won := make([][][]float64, len(d.Prompts))
+	for x, ds := range d.Prompts {
+		won[x] = ds.Won
+	}
+	b, err := Backend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Train(b, FromPairs(won, d.Mass), 8, 8, Loss{Kind: "dpo", Beta: 1, Scale: 1},
+		Arch{Kind: "tabular"}, Optim{LR: 0.05, Batch: 512, Steps: 1500}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	for x, ds := range d.Prompts {
+		ex, err := tabular.Fit(ds, w.Prompts[x].Reference, tabular.Config{Kind: "dpo", Beta: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tv float64
+		for y := range ex.Policy {
+			tv += math.Abs(ex.Policy[y]-res.Policy[x][y]) / 2
+		}
+		worst = math.Max(worst, tv)
+	}
+	if worst > 0.01 {
+		t.Errorf("SGD policy is %v (TV) from the exact one", worst)
+	}
+	t.Logf("largest TV between SGD and the exact minimiser: %.2g", worst)
+}
+
+// BenchmarkPaperDPO is one published-size DPO run: the 2×15 tanh MLP, Adam
+// 1e-3, batch 1024, on the circle of 40 (steps scaled by b.N's loop: one
+// iteration is 1,000 steps; the paper runs 10,000).
+func BenchmarkPaperDPO1000Steps(b *testing.B) {
+	e := circle(40)
+	w, _ := e.World()
+	d, _ := w.Sample(analytic.Anonymous, 500_000, 1)
+	won := make([][][]float64, len(d.Prompts))
+	for x, ds := range d.Prompts {
+		won[x] = ds.Won
+	}
+	tu := FromPairs(won, d.Mass)
+	be, err := Backend(os.Getenv("BENCH_BACKEND"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, arch := range []Arch{{Kind: "mlp", Depth: 2, Width: 15, Activation: "tanh"}, {Kind: "tabular"}} {
+		b.Run(arch.Kind, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Train(be, tu, 40, 40, Loss{Kind: "dpo", Beta: 1, Scale: 1}, arch, Optim{LR: 1e-3, Batch: 1024, Steps: 1000}, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
