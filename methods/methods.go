@@ -28,6 +28,8 @@ func Kinds() []Kind {
 	return []Kind{
 		{Name: "consistent", Regimes: []string{"full", "consensus"},
 			Doc: "temperature-adjusted DPO, −log σ(|U|·h) (Eq. 20): on the unanimous tuples of full data, or on every tuple of consensus data; consistent for π* under BT with equal weights"},
+		{Name: "corrected-dpo", Regimes: []string{"anonymous", "full"},
+			Doc: "first-order corrected DPO (Eqs. 17–19): likelihood s + α·½(1 − 2s)V/(s(1 − s)), clamped, with V = Var_u[σ_u] exact from the environment; warm-started from DPO"},
 		{Name: "dpo", Regimes: []string{"anonymous", "full"},
 			Doc: "DPO: −log σ(β·(log π(y_w)/π_ref(y_w) − log π(y_l)/π_ref(y_l))) (Eq. 6); its infinite-data policy solves Eq. 14"},
 		{Name: "ipo", Regimes: []string{"anonymous", "full"},

@@ -219,3 +219,43 @@ func BenchmarkSample500k(b *testing.B) {
 		})
 	}
 }
+
+// Corrected DPO (Section 5.1, Fig. 4b) in the infinite-data limit with the
+// exact variance term: α = 0 is DPO; raising α moves mass from δ = 0
+// towards ±10, and at α = 2, π(±10) > π(0).
+func TestCorrectedDPO(t *testing.T) {
+	w, _ := paper().World()
+	anon, _ := w.PopulationData(analytic.Anonymous)
+	prof := map[float64]map[int]float64{}
+	for _, alpha := range []float64{0, 1, 2, 4} {
+		pol := make([][]float64, 40)
+		for x := range 40 {
+			v := tabular.PreferenceVariance(w.Prompts[x].Env())
+			r, err := tabular.FitCorrected(anon.Prompts[x], w.Prompts[x].Reference, tabular.CorrectedConfig{Beta: 1, Alpha: alpha, V: v})
+			if err != nil {
+				t.Fatalf("α = %v, prompt %d: %v", alpha, x, err)
+			}
+			pol[x] = r.Policy
+		}
+		prof[alpha] = profile(40, func(x int) []float64 { return pol[x] })
+	}
+	dpo := make([][]float64, 40)
+	for x := range 40 {
+		r, _ := tabular.Fit(anon.Prompts[x], w.Prompts[x].Reference, tabular.Config{Kind: "dpo", Beta: 1})
+		dpo[x] = r.Policy
+	}
+	d0 := profile(40, func(x int) []float64 { return dpo[x] })
+	if math.Abs(prof[0][0]-d0[0]) > 1e-8 || math.Abs(prof[0][10]-d0[10]) > 1e-8 {
+		t.Errorf("α = 0 differs from DPO: %v vs %v", prof[0][0], d0[0])
+	}
+	for _, pair := range [][2]float64{{0, 1}, {1, 2}, {2, 4}} {
+		lo, hi := prof[pair[0]], prof[pair[1]]
+		if !(hi[10]-hi[0] > lo[10]-lo[0]) {
+			t.Errorf("α %v → %v did not move mass towards ±10: π(10) − π(0) %v → %v", pair[0], pair[1], lo[10]-lo[0], hi[10]-hi[0])
+		}
+	}
+	if !(prof[2][10] > prof[2][0] && prof[2][-10] > prof[2][0]) {
+		t.Errorf("α = 2: π(±10) = %v, %v, π(0) = %v; want π(±10) > π(0)", prof[2][-10], prof[2][10], prof[2][0])
+	}
+	t.Logf("π(10) − π(0): α=0 %.4f, α=1 %.4f, α=2 %.4f, α=4 %.4f", prof[0][10]-prof[0][0], prof[1][10]-prof[1][0], prof[2][10]-prof[2][0], prof[4][10]-prof[4][0])
+}

@@ -131,6 +131,9 @@ type MethodConfig struct {
 	Tau  *float64 `json:"tau,omitempty"`
 	L2   float64  `json:"l2,omitempty"`
 
+	Alpha *float64 `json:"alpha,omitempty"`
+	Clamp float64  `json:"clamp,omitempty"`
+
 	Model     *ModelConfig     `json:"model,omitempty"`
 	Optimizer *OptimizerConfig `json:"optimizer,omitempty"`
 }
@@ -293,7 +296,16 @@ func (c *Config) applyDefaults() {
 				m.Optimizer.Steps = 10_000
 			}
 		}
-		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "relabel-dpo") && m.Beta == nil {
+		if m.Kind == "corrected-dpo" {
+			if m.Alpha == nil {
+				one := 1.0
+				m.Alpha = &one
+			}
+			if m.Clamp == 0 {
+				m.Clamp = 0.1
+			}
+		}
+		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "relabel-dpo" || m.Kind == "corrected-dpo") && m.Beta == nil {
 			b := c.Env.Beta
 			m.Beta = &b
 		}

@@ -268,6 +268,9 @@ type TrainParams struct {
 	Tau   *float64 `json:"tau,omitempty"`
 	Types int      `json:"types,omitempty"`
 	L2    float64  `json:"l2,omitempty"`
+	// Corrected DPO: the correction's strength and clamp.
+	Alpha *float64 `json:"alpha,omitempty"`
+	Clamp float64  `json:"clamp,omitempty"`
 	// SGD fits (GoMLX): the network, Adam's settings, and the cell's seed
 	// (initial weights and minibatches differ from seed to seed).
 	Model     *spec.ModelConfig     `json:"model,omitempty"`
@@ -281,7 +284,8 @@ func (p TrainParams) SGD() bool { return p.Optimizer != nil }
 
 // NewTrainParams resolves a method of a cell with seed.
 func NewTrainParams(c *spec.Config, m spec.MethodConfig, seed int) TrainParams {
-	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2, Model: m.Model, Optimizer: m.Optimizer}
+	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2, Model: m.Model, Optimizer: m.Optimizer,
+		Alpha: m.Alpha, Clamp: m.Clamp}
 	if m.SGD() {
 		p.Seed = &seed
 	}
@@ -447,7 +451,13 @@ func train(p TrainParams, inputs [][]byte, seed uint64, opts Options) ([]byte, e
 		if ds == nil {
 			return nil, fmt.Errorf("prompt %d has no data: draw more pairs", x)
 		}
-		res, err := tabular.Fit(ds, w.Prompts[x].Reference, cfg)
+		var res *tabular.Result
+		if p.Kind == "corrected-dpo" {
+			res, err = tabular.FitCorrected(ds, w.Prompts[x].Reference, tabular.CorrectedConfig{
+				Beta: cfg.Beta, Alpha: *p.Alpha, Clamp: p.Clamp, V: tabular.PreferenceVariance(w.Prompts[x].Env())})
+		} else {
+			res, err = tabular.Fit(ds, w.Prompts[x].Reference, cfg)
+		}
 		if err != nil {
 			if len(w.Prompts) > 1 {
 				return nil, fmt.Errorf("prompt %d: %w", x, err)
