@@ -5,9 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+
+	"hetalign/methods"
 )
+
+// kindList is the message for an unknown method kind, built from the
+// method registry: every kind, quoted, in sorted order.
+func kindList() string {
+	var names []string
+	for _, k := range methods.Kinds() {
+		names = append(names, fmt.Sprintf("%q", k.Name))
+	}
+	sort.Strings(names)
+	return `"sft" is not one of ` + strings.Join(names, ", ")
+}
 
 // valid is a minimal valid experiment body; tests splice mistakes into it.
 const valid = `experiments: x: {
@@ -86,7 +100,7 @@ func TestVetErrors(t *testing.T) {
 	sweep:`, "swep:", "field not allowed"},
 		{"wrong type", `temperature: 1`, `temperature: "hot"`, `"hot"`, "mismatched types"},
 		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, `"circle" is not one of "analytic", "circular", "survey"`},
-		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, `"sft" is not one of "consistent", "dpo", "ipo", "nbc", "oracle", "relabel-dpo"`},
+		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, kindList()},
 		{"missing dataset", `data: "anon", beta`, `data: "paired", beta`, `data: "paired"`, `needs dataset "paired", which data does not define`},
 		{"wrong regime", `data: anon: {regime: "anonymous"}
 	methods: {
