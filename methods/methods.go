@@ -28,6 +28,8 @@ func Kinds() []Kind {
 	return []Kind{
 		{Name: "consistent", Regimes: []string{"full", "consensus"},
 			Doc: "temperature-adjusted DPO, −log σ(|U|·h) (Eq. 20): on the unanimous tuples of full data, or on every tuple of consensus data; consistent for π* under BT with equal weights"},
+		{Name: "consistent-integral", Regimes: []string{"full"},
+			Doc: "Appendix C's consistent loss on unanimous tuples, −(s + I(s)) with I(θ) = ∫₁^θ (1/t − 1)^|U| dt; its minimiser is π* for any |U|"},
 		{Name: "corrected-dpo", Regimes: []string{"anonymous", "full"},
 			Doc: "first-order corrected DPO (Eqs. 17–19): likelihood s + α·½(1 − 2s)V/(s(1 − s)), clamped, with V = Var_u[σ_u] exact from the environment; warm-started from DPO"},
 		{Name: "dpo", Regimes: []string{"anonymous", "full"},

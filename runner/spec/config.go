@@ -305,7 +305,7 @@ func (c *Config) applyDefaults() {
 				m.Clamp = 0.1
 			}
 		}
-		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "relabel-dpo" || m.Kind == "corrected-dpo") && m.Beta == nil {
+		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "consistent-integral" || m.Kind == "relabel-dpo" || m.Kind == "corrected-dpo") && m.Beta == nil {
 			b := c.Env.Beta
 			m.Beta = &b
 		}

@@ -289,7 +289,7 @@ func NewTrainParams(c *spec.Config, m spec.MethodConfig, seed int) TrainParams {
 	if m.SGD() {
 		p.Seed = &seed
 	}
-	if m.Kind == "consistent" {
+	if m.Kind == "consistent" || m.Kind == "consistent-integral" {
 		p.Types = len(c.Population.Types)
 	}
 	return p
@@ -452,10 +452,13 @@ func train(p TrainParams, inputs [][]byte, seed uint64, opts Options) ([]byte, e
 			return nil, fmt.Errorf("prompt %d has no data: draw more pairs", x)
 		}
 		var res *tabular.Result
-		if p.Kind == "corrected-dpo" {
+		switch p.Kind {
+		case "consistent-integral":
+			res, err = tabular.FitIntegral(ds, w.Prompts[x].Reference, cfg.Beta, p.Types)
+		case "corrected-dpo":
 			res, err = tabular.FitCorrected(ds, w.Prompts[x].Reference, tabular.CorrectedConfig{
 				Beta: cfg.Beta, Alpha: *p.Alpha, Clamp: p.Clamp, V: tabular.PreferenceVariance(w.Prompts[x].Env())})
-		} else {
+		default:
 			res, err = tabular.Fit(ds, w.Prompts[x].Reference, cfg)
 		}
 		if err != nil {
