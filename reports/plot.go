@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -45,17 +44,7 @@ type Figure struct {
 
 // FigureFile is the base file name of plot p drawn from table t.
 func FigureFile(experiment string, p PlotLayout, t *Table) string {
-	name := experiment + "." + p.Name
-	if t.Each != "" {
-		name += "." + unquote(t.EachValue)
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '/', '\\', ' ', ':', '"', '\'':
-			return '_'
-		}
-		return r
-	}, name)
+	return fileName(experiment, p.Name, t)
 }
 
 // Figures renders every plot of the experiment.

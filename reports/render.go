@@ -150,7 +150,13 @@ func (t *Table) FullTitle() string {
 // CSVName is the file name of a table's CSV: <experiment>.<table>.csv, or
 // <experiment>.<table>.<value>.csv for a table of a series.
 func CSVName(experiment string, t *Table) string {
-	name := experiment + "." + t.Name
+	return fileName(experiment, t.Name, t) + ".csv"
+}
+
+// fileName is <experiment>.<name>[.<each value>] with characters that do
+// not belong in file names replaced by '_'.
+func fileName(experiment, name string, t *Table) string {
+	name = experiment + "." + name
 	if t.Each != "" {
 		name += "." + unquote(t.EachValue)
 	}
@@ -160,5 +166,5 @@ func CSVName(experiment string, t *Table) string {
 			return '_'
 		}
 		return r
-	}, name) + ".csv"
+	}, name)
 }

@@ -87,6 +87,115 @@ func unquoteHeader(h string) string {
 	return h
 }
 
+// table reads a CSV or TSV file with a header row and says where
+// problems are, as file:line:col.
+type table struct {
+	path  string
+	r     *csv.Reader
+	names []string
+	cols  map[string]int
+}
+
+func openTable(in io.Reader, path string) (*table, error) {
+	r := csv.NewReader(in)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	if strings.EqualFold(filepath.Ext(path), ".tsv") {
+		r.Comma = '\t'
+	}
+	t := &table{path: path, r: r, cols: map[string]int{}}
+	header, err := r.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, t.fail(pe.StartLine, pe.Column, "%v", pe.Err)
+		}
+		return nil, fmt.Errorf("%s: reading the header: %w", path, err)
+	}
+	if r.Comma == ',' && len(header) == 1 && strings.Contains(header[0], "\t") {
+		return nil, t.fail(1, 1, "the header has tabs: name the file .tsv")
+	}
+	for i, h := range header {
+		n := unquoteHeader(h)
+		t.cols[n] = i
+		t.names = append(t.names, n)
+	}
+	return t, nil
+}
+
+func (t *table) fail(line, col int, format string, args ...any) error {
+	return fmt.Errorf("%s:%d:%d: %s", t.path, line, col, fmt.Sprintf(format, args...))
+}
+
+// column finds a column by name; what says which column it is for.
+func (t *table) column(name, what string) (int, error) {
+	i, ok := t.cols[name]
+	if !ok {
+		return 0, t.fail(1, 1, "no %s column %q (columns: %s)", what, name, strings.Join(t.names, ", "))
+	}
+	return i, nil
+}
+
+// next returns the next row with at least need+1 fields, or nil at the end.
+func (t *table) next(need int) ([]string, error) {
+	rec, err := t.r.Read()
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, t.fail(pe.Line, pe.Column, "%v", pe.Err)
+		}
+		return nil, fmt.Errorf("%s: %w", t.path, err)
+	}
+	if len(rec) <= need {
+		line, _ := t.r.FieldPos(0)
+		return nil, t.fail(line, 1, "row has %d fields; the %q column is field %d", len(rec), t.names[need], need+1)
+	}
+	return rec, nil
+}
+
+// at is the line and column of field i of the last row.
+func (t *table) at(i int) (int, int) { return t.r.FieldPos(i) }
+
+// index maps codes to types and options, and lists dropped codes.
+type index struct {
+	typeOf, optionOf map[string]int
+	drop             map[string]bool
+	codes            []string
+}
+
+func (src Source) index() index {
+	ix := index{typeOf: map[string]int{}, optionOf: map[string]int{}, drop: map[string]bool{}}
+	for u, t := range src.Types {
+		for _, c := range t.Codes {
+			ix.typeOf[Code(c)] = u
+		}
+	}
+	for k, o := range src.Options {
+		ix.optionOf[Code(o.Code)] = k
+		ix.codes = append(ix.codes, o.Code)
+	}
+	for _, d := range src.Drop {
+		ix.drop[Code(d)] = true
+	}
+	return ix
+}
+
+func (src Source) emptyCounts() *Counts {
+	c := &Counts{Options: make([]string, len(src.Options)), N: make([][]float64, len(src.Types)),
+		Respondents: make([]int, len(src.Types)), Shares: make([]float64, len(src.Types))}
+	for k, o := range src.Options {
+		c.Options[k] = o.Label
+	}
+	for u, t := range src.Types {
+		c.Types = append(c.Types, t.Name)
+		c.N[u] = make([]float64, len(src.Options))
+	}
+	return c
+}
+
 // Read counts the answers to src.Question by type.
 func Read(src Source) (*Counts, error) {
 	f, err := os.Open(src.Path)
@@ -98,70 +207,25 @@ func Read(src Source) (*Counts, error) {
 }
 
 func read(in io.Reader, src Source) (*Counts, error) {
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	if strings.EqualFold(filepath.Ext(src.Path), ".tsv") {
-		r.Comma = '\t'
-	}
-	fail := func(line, col int, format string, args ...any) error {
-		return fmt.Errorf("%s:%d:%d: %s", src.Path, line, col, fmt.Sprintf(format, args...))
-	}
-	header, err := r.Read()
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, fail(pe.StartLine, pe.Column, "%v", pe.Err)
-		}
-		return nil, fmt.Errorf("%s: reading the header: %w", src.Path, err)
-	}
-	if r.Comma == ',' && len(header) == 1 && strings.Contains(header[0], "\t") {
-		return nil, fmt.Errorf("%s:1:1: the header has tabs: name the file .tsv", src.Path)
-	}
-	cols := map[string]int{}
-	var names []string
-	for i, h := range header {
-		n := unquoteHeader(h)
-		cols[n] = i
-		names = append(names, n)
-	}
-	column := func(name, what string) (int, error) {
-		i, ok := cols[name]
-		if !ok {
-			return 0, fail(1, 1, "no %s column %q (columns: %s)", what, name, strings.Join(names, ", "))
-		}
-		return i, nil
-	}
-	gcol, err := column(src.Group, "group")
+	t, err := openTable(in, src.Path)
 	if err != nil {
 		return nil, err
 	}
-	qcol, err := column(src.Question, "question")
+	gcol, err := t.column(src.Group, "group")
+	if err != nil {
+		return nil, err
+	}
+	qcol, err := t.column(src.Question, "question")
 	if err != nil {
 		return nil, err
 	}
 	wcol := -1
 	if src.Weight != "" {
-		if wcol, err = column(src.Weight, "weight"); err != nil {
+		if wcol, err = t.column(src.Weight, "weight"); err != nil {
 			return nil, err
 		}
 	}
-	typeOf := map[string]int{}
-	for u, t := range src.Types {
-		for _, c := range t.Codes {
-			typeOf[Code(c)] = u
-		}
-	}
-	optionOf := map[string]int{}
-	var codes []string
-	for k, o := range src.Options {
-		optionOf[Code(o.Code)] = k
-		codes = append(codes, o.Code)
-	}
-	drop := map[string]bool{}
-	for _, d := range src.Drop {
-		drop[Code(d)] = true
-	}
+	ix := src.index()
 	missing := map[string]bool{"": true, "NA": true, ".": true}
 	if src.Missing != nil {
 		missing = map[string]bool{"": true}
@@ -169,57 +233,40 @@ func read(in io.Reader, src Source) (*Counts, error) {
 			missing[strings.TrimSpace(m)] = true
 		}
 	}
-	c := &Counts{Options: make([]string, len(src.Options)), N: make([][]float64, len(src.Types)),
-		Respondents: make([]int, len(src.Types)), Shares: make([]float64, len(src.Types))}
-	for k, o := range src.Options {
-		c.Options[k] = o.Label
-	}
-	for u, t := range src.Types {
-		c.Types = append(c.Types, t.Name)
-		c.N[u] = make([]float64, len(src.Options))
-	}
+	c := src.emptyCounts()
 	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
+		rec, err := t.next(max(gcol, qcol, wcol))
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fail(pe.Line, pe.Column, "%v", pe.Err)
-			}
-			return nil, fmt.Errorf("%s: %w", src.Path, err)
+			return nil, err
 		}
-		line, _ := r.FieldPos(0)
-		need := max(gcol, qcol, wcol)
-		if len(rec) <= need {
-			return nil, fail(line, 1, "row has %d fields; the %q column is field %d", len(rec), names[need], need+1)
+		if rec == nil {
+			break
 		}
 		g := strings.TrimSpace(rec[gcol])
 		if missing[g] {
 			continue
 		}
-		u, ok := typeOf[Code(g)]
+		u, ok := ix.typeOf[Code(g)]
 		if !ok {
 			continue // a group no type claims
 		}
 		a := strings.TrimSpace(rec[qcol])
-		if missing[a] || drop[Code(a)] {
+		if missing[a] || ix.drop[Code(a)] {
 			continue
 		}
-		k, ok := optionOf[Code(a)]
+		k, ok := ix.optionOf[Code(a)]
 		if !ok {
-			l, col := r.FieldPos(qcol)
-			return nil, fail(l, col, "answer %q to %s is not an option code (options %s; drop %s)", a, src.Question,
-				strings.Join(codes, ", "), strings.Join(src.Drop, ", "))
+			l, col := t.at(qcol)
+			return nil, t.fail(l, col, "answer %q to %s is not an option code (options %s; drop %s)", a, src.Question,
+				strings.Join(ix.codes, ", "), strings.Join(src.Drop, ", "))
 		}
 		w := 1.0
 		if wcol >= 0 {
 			ws := strings.TrimSpace(rec[wcol])
 			w, err = strconv.ParseFloat(ws, 64)
 			if err != nil || w < 0 || math.IsInf(w, 0) || math.IsNaN(w) {
-				l, col := r.FieldPos(wcol)
-				return nil, fail(l, col, "weight %q is not a non-negative number", ws)
+				l, col := t.at(wcol)
+				return nil, t.fail(l, col, "weight %q is not a non-negative number", ws)
 			}
 		}
 		c.N[u][k] += w
@@ -250,7 +297,7 @@ type SharesColumns struct {
 // ReadShares reads a long table with one row per group, question and
 // option: the group code (column src.Group), the question name, the option
 // code and a share or count of the group's answers. Rows of other questions
-// and of groups no type claims are skipped; dropped and missing codes too.
+// and of groups no type claims are skipped; dropped and empty codes too.
 // N[u][k] sums the values of type u's groups. Shares are left zero: the
 // caller supplies type weights (a table of shares says nothing of group
 // sizes).
@@ -260,95 +307,45 @@ func ReadShares(src Source, cols SharesColumns) (*Counts, error) {
 		return nil, fmt.Errorf("reading survey shares: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	if strings.EqualFold(filepath.Ext(src.Path), ".tsv") {
-		r.Comma = '\t'
-	}
-	fail := func(line, col int, format string, args ...any) error {
-		return fmt.Errorf("%s:%d:%d: %s", src.Path, line, col, fmt.Sprintf(format, args...))
-	}
-	header, err := r.Read()
+	t, err := openTable(f, src.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the header: %w", src.Path, err)
-	}
-	idx := map[string]int{}
-	var names []string
-	for i, h := range header {
-		idx[unquoteHeader(h)] = i
-		names = append(names, unquoteHeader(h))
-	}
-	col := func(name string) (int, error) {
-		i, ok := idx[name]
-		if !ok {
-			return 0, fail(1, 1, "no column %q (columns: %s)", name, strings.Join(names, ", "))
-		}
-		return i, nil
+		return nil, err
 	}
 	var g, q, o, v int
 	for _, c := range []struct {
 		name string
 		dst  *int
 	}{{src.Group, &g}, {cols.Question, &q}, {cols.Option, &o}, {cols.Value, &v}} {
-		if *c.dst, err = col(c.name); err != nil {
+		if *c.dst, err = t.column(c.name, "shares"); err != nil {
 			return nil, err
 		}
 	}
-	typeOf := map[string]int{}
-	for u, t := range src.Types {
-		for _, c := range t.Codes {
-			typeOf[Code(c)] = u
-		}
-	}
-	optionOf := map[string]int{}
-	for k, op := range src.Options {
-		optionOf[Code(op.Code)] = k
-	}
-	drop := map[string]bool{}
-	for _, d := range src.Drop {
-		drop[Code(d)] = true
-	}
-	c := &Counts{Options: make([]string, len(src.Options)), N: make([][]float64, len(src.Types)),
-		Respondents: make([]int, len(src.Types)), Shares: make([]float64, len(src.Types))}
-	for k, op := range src.Options {
-		c.Options[k] = op.Label
-	}
-	for u, t := range src.Types {
-		c.Types = append(c.Types, t.Name)
-		c.N[u] = make([]float64, len(src.Options))
-	}
+	ix := src.index()
+	c := src.emptyCounts()
 	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
+		rec, err := t.next(max(g, q, o, v))
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fail(pe.Line, pe.Column, "%v", pe.Err)
-			}
 			return nil, err
 		}
-		line, _ := r.FieldPos(0)
-		if len(rec) <= max(g, q, o, v) {
-			return nil, fail(line, 1, "row has %d fields, want %d", len(rec), len(header))
+		if rec == nil {
+			break
 		}
 		if strings.TrimSpace(rec[q]) != src.Question {
 			continue
 		}
-		u, ok := typeOf[Code(rec[g])]
-		if !ok || drop[Code(rec[o])] || strings.TrimSpace(rec[o]) == "" {
+		u, ok := ix.typeOf[Code(rec[g])]
+		if !ok || ix.drop[Code(rec[o])] || strings.TrimSpace(rec[o]) == "" {
 			continue
 		}
-		k, ok := optionOf[Code(rec[o])]
+		k, ok := ix.optionOf[Code(rec[o])]
 		if !ok {
-			l, cc := r.FieldPos(o)
-			return nil, fail(l, cc, "option %q of %s is not an option code", rec[o], src.Question)
+			l, cc := t.at(o)
+			return nil, t.fail(l, cc, "option %q of %s is not an option code", rec[o], src.Question)
 		}
 		x, err := strconv.ParseFloat(strings.TrimSpace(rec[v]), 64)
 		if err != nil || x < 0 || math.IsInf(x, 0) {
-			l, cc := r.FieldPos(v)
-			return nil, fail(l, cc, "value %q is not a non-negative number", rec[v])
+			l, cc := t.at(v)
+			return nil, t.fail(l, cc, "value %q is not a non-negative number", rec[v])
 		}
 		c.N[u][k] += x
 		c.Respondents[u]++

@@ -150,7 +150,7 @@ func TestReadShares(t *testing.T) {
 	if _, err := ReadShares(source(bad), SharesColumns{"question", "option", "share"}); err == nil || !strings.Contains(err.Error(), "b.csv:2:") {
 		t.Errorf("bad value: %v", err)
 	}
-	if _, err := ReadShares(source(p), SharesColumns{"question", "option", "count"}); err == nil || !strings.Contains(err.Error(), `no column "count"`) {
+	if _, err := ReadShares(source(p), SharesColumns{"question", "option", "count"}); err == nil || !strings.Contains(err.Error(), `column "count"`) {
 		t.Errorf("missing column: %v", err)
 	}
 }

@@ -98,36 +98,52 @@ func FitCorrected(ds *analytic.Dataset, ref []float64, cfg CorrectedConfig) (*Re
 		}
 		return f
 	}
+	theta, gnorm, iters, err := minimizeLBFGS(n, start.LogRatio, 1e-6,
+		func(theta, grad []float64) float64 { return eval(theta, grad) },
+		func(theta, grad []float64) { eval(theta, grad) })
+	if err != nil {
+		return nil, fmt.Errorf("corrected-dpo: %w", err)
+	}
+	return &Result{Policy: analytic.Tilt(ref, theta, 1), LogRatio: theta, DataUsed: 1, GradNorm: gnorm,
+		Iterations: iters}, nil
+}
+
+// minimizeLBFGS minimises a loss of the log-ratios θ (n of them, the last
+// pinned to 0) by gonum's L-BFGS from start, and returns θ centred, the
+// final ∞-norm of the gradient, and the iterations; it fails when the
+// gradient is still above tol. value computes the loss and gradient,
+// gradient only the gradient (for losses whose value is costly).
+func minimizeLBFGS(n int, start []float64, tol float64, value func(theta, grad []float64) float64,
+	gradient func(theta, grad []float64)) ([]float64, float64, int, error) {
 	full := func(x []float64) []float64 { return append(append(make([]float64, 0, n), x...), 0) }
 	g := make([]float64, n)
 	p := optimize.Problem{
-		Func: func(x []float64) float64 { return eval(full(x), g) },
+		Func: func(x []float64) float64 { return value(full(x), g) },
 		Grad: func(grad, x []float64) {
-			eval(full(x), g)
+			gradient(full(x), g)
 			copy(grad, g[:n-1])
 		},
 	}
 	x0 := make([]float64, n-1)
 	for i := range x0 {
-		x0[i] = start.LogRatio[i] - start.LogRatio[n-1]
+		x0[i] = start[i] - start[n-1]
 	}
-	res, err := optimize.Minimize(p, x0, &optimize.Settings{GradientThreshold: 1e-10, MajorIterations: 2000}, &optimize.LBFGS{})
+	res, err := optimize.Minimize(p, x0, &optimize.Settings{GradientThreshold: tol / 100, MajorIterations: 2000}, &optimize.LBFGS{})
 	if err != nil && res == nil {
-		return nil, fmt.Errorf("corrected-dpo: %w", err)
+		return nil, 0, 0, err
 	}
 	theta := full(res.X)
-	eval(theta, g)
+	gradient(theta, g)
 	var gnorm, mean float64
 	for i, t := range theta {
 		gnorm = math.Max(gnorm, math.Abs(g[i]))
 		mean += t / float64(n)
 	}
-	if gnorm > 1e-6 || math.IsNaN(gnorm) {
-		return nil, fmt.Errorf("corrected-dpo: L-BFGS stopped at gradient %.3g (%v)", gnorm, res.Status)
+	if gnorm > tol || math.IsNaN(gnorm) {
+		return nil, gnorm, res.Stats.MajorIterations, fmt.Errorf("L-BFGS stopped at gradient %.3g (%v)", gnorm, res.Status)
 	}
 	for i := range theta {
 		theta[i] -= mean
 	}
-	return &Result{Policy: analytic.Tilt(ref, theta, 1), LogRatio: theta, DataUsed: 1, GradNorm: gnorm,
-		Iterations: res.Stats.MajorIterations}, nil
+	return theta, gnorm, res.Stats.MajorIterations, nil
 }

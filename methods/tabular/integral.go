@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/integrate/quad"
-	"gonum.org/v1/gonum/optimize"
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"
@@ -59,36 +58,12 @@ func FitIntegral(ds *analytic.Dataset, ref []float64, beta float64, types int) (
 		}
 		return f
 	}
-	full := func(x []float64) []float64 { return append(append(make([]float64, 0, n), x...), 0) }
-	g := make([]float64, n)
-	p := optimize.Problem{
-		Func: func(x []float64) float64 { return eval(full(x), g, true) },
-		Grad: func(grad, x []float64) {
-			eval(full(x), g, false)
-			copy(grad, g[:n-1])
-		},
-	}
-	x0 := make([]float64, n-1)
-	for i := range x0 {
-		x0[i] = start.LogRatio[i] - start.LogRatio[n-1]
-	}
-	res, err := optimize.Minimize(p, x0, &optimize.Settings{GradientThreshold: 1e-11, MajorIterations: 2000}, &optimize.LBFGS{})
-	if err != nil && res == nil {
+	theta, gnorm, iters, err := minimizeLBFGS(n, start.LogRatio, 1e-7,
+		func(theta, grad []float64) float64 { return eval(theta, grad, true) },
+		func(theta, grad []float64) { eval(theta, grad, false) })
+	if err != nil {
 		return nil, fmt.Errorf("consistent-integral: %w", err)
 	}
-	theta := full(res.X)
-	eval(theta, g, false)
-	var gnorm, mean float64
-	for i, t := range theta {
-		gnorm = math.Max(gnorm, math.Abs(g[i]))
-		mean += t / float64(n)
-	}
-	if gnorm > 1e-7 || math.IsNaN(gnorm) {
-		return nil, fmt.Errorf("consistent-integral: L-BFGS stopped at gradient %.3g (%v)", gnorm, res.Status)
-	}
-	for i := range theta {
-		theta[i] -= mean
-	}
 	return &Result{Policy: analytic.Tilt(ref, theta, 1), LogRatio: theta, DataUsed: start.DataUsed,
-		GradNorm: gnorm, Iterations: res.Stats.MajorIterations}, nil
+		GradNorm: gnorm, Iterations: iters}, nil
 }

@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"hetalign/methods"
@@ -201,7 +200,7 @@ func cellLabel(names []string, labels map[string]string) string {
 func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step) int) (*reports.ExperimentLayout, spec.Errors) {
 	base := x.Base
 	xl := &reports.ExperimentLayout{Name: x.Name, Description: base.Description,
-		Alternatives: base.Alternatives(), Types: typeNames(base)}
+		Alternatives: base.Alternatives(), Types: base.TypeNames()}
 	xl.Methods = x.MethodOrder
 	var axisNames []string
 	for _, a := range x.Axes {
@@ -304,7 +303,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 	if a := cfg.Alternatives(); !slices.Equal(a, xl.Alternatives) {
 		alts = a
 	}
-	if !slices.Equal(typeNames(cfg), xl.Types) {
+	if !slices.Equal(cfg.TypeNames(), xl.Types) {
 		return fmt.Errorf("the sweep changes the user types; declare every type in the spec")
 	}
 	for n := range cfg.Methods {
@@ -373,13 +372,4 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 		}
 	}
 	return nil
-}
-
-func typeNames(c *spec.Config) []string {
-	names := make([]string, 0, len(c.Population.Types))
-	for n := range c.Population.Types {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

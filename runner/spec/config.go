@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"sort"
 
 	"hetalign/metrics"
 )
@@ -323,4 +324,15 @@ func (c *Config) applyDefaults() {
 		}
 		c.Report.Tables[n] = t
 	}
+}
+
+// TypeNames lists the user types in sorted order, the order every step
+// uses for per-type vectors.
+func (c *Config) TypeNames() []string {
+	names := make([]string, 0, len(c.Population.Types))
+	for n := range c.Population.Types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

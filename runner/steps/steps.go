@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"sort"
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"
@@ -79,15 +78,6 @@ func NewTruthParams(c *spec.Config) (*TruthParams, error) {
 	return nil, fmt.Errorf("env kind %q is not supported", c.Env.Kind)
 }
 
-func typeNames(c *spec.Config) []string {
-	names := make([]string, 0, len(c.Population.Types))
-	for n := range c.Population.Types {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // distribution normalises weights keyed by alternative (uniform when nil).
 func distribution(field string, alts []string, m map[string]float64) ([]float64, error) {
 	v := make([]float64, len(alts))
@@ -105,7 +95,7 @@ func distribution(field string, alts []string, m map[string]float64) ([]float64,
 }
 
 func analyticParams(c *spec.Config) (*TruthParams, error) {
-	names := typeNames(c)
+	names := c.TypeNames()
 	raw := make([]float64, len(names))
 	rewards := make([][]float64, len(names))
 	for i, n := range names {
@@ -149,7 +139,7 @@ func surveyParams(c *spec.Config) (*TruthParams, error) {
 		path = filepath.Join(c.Dir, path)
 	}
 	src := survey.Source{Path: path, Group: c.Env.Group, Weight: c.Env.Weight, Question: c.Env.Question, Missing: c.Env.Missing}
-	names := typeNames(c)
+	names := c.TypeNames()
 	for _, n := range names {
 		t := survey.Type{Name: n}
 		for _, code := range c.Population.Types[n].Codes {
@@ -201,7 +191,7 @@ func surveyParams(c *spec.Config) (*TruthParams, error) {
 }
 
 func circleParams(c *spec.Config) (*TruthParams, error) {
-	names := typeNames(c)
+	names := c.TypeNames()
 	raw := make([]float64, len(names))
 	var types []CircleType
 	for i, n := range names {
