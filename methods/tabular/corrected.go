@@ -128,7 +128,7 @@ func minimizeLBFGS(n int, start []float64, tol float64, value func(theta, grad [
 	for i := range x0 {
 		x0[i] = start[i] - start[n-1]
 	}
-	res, err := optimize.Minimize(p, x0, &optimize.Settings{GradientThreshold: tol / 100, MajorIterations: 2000}, &optimize.LBFGS{})
+	res, err := optimize.Minimize(p, x0, &optimize.Settings{GradientThreshold: tol * 1e-4, MajorIterations: 2000}, &optimize.LBFGS{})
 	if err != nil && res == nil {
 		return nil, 0, 0, err
 	}
