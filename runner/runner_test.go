@@ -312,3 +312,31 @@ func TestSGDDeterministic(t *testing.T) {
 		t.Error("two seeds trained identical MLPs")
 	}
 }
+
+// The quick profile of specs/paper/circular.cue (exact fits and the MLP on
+// GoMLX) gives the same report.json on 1 and 2 workers.
+func TestCircularReportDeterministic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the circular spec twice")
+	}
+	o1, o2 := opts(t, 1), opts(t, 2)
+	for _, o := range []Options{o1, o2} {
+		if _, err := Run(context.Background(), load(t, "../specs/paper/circular.cue"), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, r := readReport(t, o1, "circular")
+	b, _ := readReport(t, o2, "circular")
+	if string(a) != string(b) {
+		t.Error("circular report.json differs between --jobs 1 and --jobs 2")
+	}
+	// The published training reproduces Fig. 4's shapes at the quick size:
+	// π* peaks at ±10, DPO near 0.
+	peak := table(t, r, "population", "summary")
+	if v := cell(t, peak, "dpo", "argmax").Value.Number; v != 0 {
+		t.Errorf("population DPO peaks at δ = %v", v)
+	}
+	if v := cell(t, peak, "oracle", "argmax").Value.Number; math.Abs(v) != 10 {
+		t.Errorf("π* peaks at δ = %v", v)
+	}
+}
