@@ -80,7 +80,11 @@ func BenchmarkPaperDPO1000Steps(b *testing.B) {
 		won[x] = ds.Won
 	}
 	tu := FromPairs(won, d.Mass)
-	be, err := Backend(os.Getenv("BENCH_BACKEND"))
+	name := os.Getenv("BENCH_BACKEND") // default: what the runner uses
+	if name == "" {
+		name = "go:ops_sequential"
+	}
+	be, err := Backend(name)
 	if err != nil {
 		b.Fatal(err)
 	}
