@@ -24,7 +24,7 @@ const (
 )
 
 // Regimes lists every regime.
-var Regimes = []string{Anonymous, Full, Consensus, Typed}
+var Regimes = []string{Anonymous, Full, Consensus, Typed, Paired}
 
 // Dataset is a pairwise preference dataset over a finite alternative set,
 // reduced to the statistics the tabular losses need. Pairs (y1, y2) are drawn
@@ -71,6 +71,8 @@ func (e *Env) PopulationDataset(regime string) (*Dataset, error) {
 	tp := e.TypePrefs()
 	ds := &Dataset{Regime: regime, Won: square(n)}
 	d := e.Sampling
+	// Paired data's first tuples are anonymous tuples; the pairs themselves
+	// are drawn by World.PairedSampler when the joint model trains.
 	agree := func(a, b int) (float64, float64) {
 		pab, pba := 1.0, 1.0
 		for u := range tp {
@@ -168,7 +170,7 @@ func (e *Env) Sample(regime string, tuples int, seed uint64) (*Dataset, error) {
 		y1 := draw(cdfD, rng)
 		y2 := draw(cdfD, rng)
 		switch regime {
-		case Anonymous, Typed:
+		case Anonymous, Typed, Paired:
 			u := draw(cdfW, rng)
 			if rng.Float64() < tp[u][y2][y1] {
 				won[y2][y1]++

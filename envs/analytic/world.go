@@ -30,8 +30,10 @@ const (
 // each normalised within its prompt, and the share of tuples each prompt
 // holds.
 type Data struct {
-	Regime  string     `json:"regime"`
-	Tuples  int        `json:"tuples"`
+	Regime string `json:"regime"`
+	Tuples int    `json:"tuples"`
+	// Seed of a sampled dataset (paired data draws its pairs from it).
+	Seed    uint64     `json:"seed,omitempty"`
 	Mass    []float64  `json:"mass"`
 	Prompts []*Dataset `json:"prompts"`
 }
@@ -74,7 +76,7 @@ func (w *World) Sample(regime string, tuples int, seed uint64) (*Data, error) {
 			counts[draw(cdf, rng)]++
 		}
 	}
-	d := &Data{Regime: regime, Tuples: tuples}
+	d := &Data{Regime: regime, Tuples: tuples, Seed: seed}
 	for x, c := range counts {
 		d.Mass = append(d.Mass, float64(c)/float64(tuples))
 		if c == 0 {
@@ -105,4 +107,73 @@ func splitmix(z uint64) uint64 {
 // Single wraps the truth of a one-prompt environment as a World.
 func Single(t *Truth) *World {
 	return &World{View: ViewAlternatives, Labels: t.Alternatives, Prior: []float64{1}, Prompts: []*Truth{t}}
+}
+
+// Paired is the regime of Section 5.3: pairs of tuples labelled by the
+// same annotator, for the joint-likelihood model J.
+const Paired = "paired"
+
+// PairedSampler returns a function that draws n paired preferences: two
+// tuples (x, a, b) and (x2, c, d), prompts from the prior and responses
+// from each prompt's D, labelled by one annotator. With tuples = 0 (the
+// population) every draw is fresh and its label is the exact probability
+// Σ_u w_u σ_u(b ≻ a | x) σ_u(d ≻ c | x2) that the annotator prefers b and d;
+// otherwise tuples paired samples with 0/1 labels o·o′ are drawn once
+// (type u ~ w, each preference from σ_u) and batches are drawn from them
+// with replacement. Everything depends only on seed.
+func (w *World) PairedSampler(tuples int, seed uint64) func(n int) (x, a, b, x2, c, d []int32, label []float64) {
+	rng := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
+	prior := cumulative(w.Prior)
+	var ds [][]float64
+	var prefs [][][][]float64 // [x][u][a][b]
+	var weights []float64
+	for _, t := range w.Prompts {
+		ds = append(ds, cumulative(t.Sampling))
+		prefs = append(prefs, t.Env().TypePrefs())
+		weights = t.Weights
+	}
+	wcdf := cumulative(weights)
+	drawTuple := func() (int, int, int) {
+		x := draw(prior, rng)
+		return x, draw(ds[x], rng), draw(ds[x], rng)
+	}
+	one := func(soft bool) (x, a, b, x2, c, d int, label float64) {
+		x, a, b = drawTuple()
+		x2, c, d = drawTuple()
+		if soft {
+			for u, wu := range weights {
+				label += wu * prefs[x][u][b][a] * prefs[x2][u][d][c]
+			}
+			return
+		}
+		u := draw(wcdf, rng)
+		if rng.Float64() < prefs[x][u][b][a] && rng.Float64() < prefs[x2][u][d][c] {
+			label = 1
+		}
+		return
+	}
+	type sample struct {
+		x, a, b, x2, c, d int32
+		label             float64
+	}
+	var fixed []sample
+	for range tuples {
+		x, a, b, x2, c, d, l := one(false)
+		fixed = append(fixed, sample{int32(x), int32(a), int32(b), int32(x2), int32(c), int32(d), l})
+	}
+	return func(n int) (x, a, b, x2, c, d []int32, label []float64) {
+		x, a, b = make([]int32, n), make([]int32, n), make([]int32, n)
+		x2, c, d = make([]int32, n), make([]int32, n), make([]int32, n)
+		label = make([]float64, n)
+		for i := range n {
+			if tuples > 0 {
+				s := fixed[rng.IntN(len(fixed))]
+				x[i], a[i], b[i], x2[i], c[i], d[i], label[i] = s.x, s.a, s.b, s.x2, s.c, s.d, s.label
+				continue
+			}
+			xi, ai, bi, x2i, ci, di, l := one(true)
+			x[i], a[i], b[i], x2[i], c[i], d[i], label[i] = int32(xi), int32(ai), int32(bi), int32(x2i), int32(ci), int32(di), l
+		}
+		return
+	}
 }

@@ -98,3 +98,36 @@ func BenchmarkPaperDPO1000Steps(b *testing.B) {
 		})
 	}
 }
+
+// The joint-likelihood model, trained on exact paired probabilities,
+// recovers the variance term V(x, a, b) = Var_u[σ_u] closely enough that
+// its ordering over pairs matches the exact one.
+func TestJointModelVariance(t *testing.T) {
+	e := circle(8)
+	w, _ := e.World()
+	sample := w.PairedSampler(0, 3)
+	next := func(int) PairBatch {
+		x, a, b, x2, c, d, l := sample(512)
+		return PairBatch{X: x, A: a, B: b, X2: x2, C: c, D: d, Label: l}
+	}
+	be, _ := Backend("go:ops_sequential")
+	j, err := TrainJoint(be, next, 8, 8, 3, Optim{LR: 0.02, Batch: 512, Steps: 1500}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errSum, exactSum float64
+	for x, p := range w.Prompts {
+		exact := tabular.PreferenceVariance(p.Env())
+		for a := range 8 {
+			for b := range 8 {
+				errSum += math.Abs(j.Variance(x, a, b) - exact[a][b])
+				exactSum += exact[a][b]
+			}
+		}
+	}
+	rel := errSum / exactSum
+	t.Logf("mean relative error of V from J: %.3f", rel)
+	if rel > 0.05 {
+		t.Errorf("V from the joint model is off by %.0f%% on average", 100*rel)
+	}
+}

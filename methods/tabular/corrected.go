@@ -25,6 +25,8 @@ type CorrectedConfig struct {
 	Epsilon float64
 	// V[a][b] is the variance term of each pair.
 	V [][]float64
+	// L2 adds (L2/2)·Σ_y (θ(y) − mean θ)², as for Fit.
+	L2 float64
 }
 
 // PreferenceVariance is V(a, b) = Σ_u w_u σ_u(a≻b)² − (Σ_u w_u σ_u(a≻b))²
@@ -62,7 +64,7 @@ func FitCorrected(ds *analytic.Dataset, ref []float64, cfg CorrectedConfig) (*Re
 	if cfg.Epsilon == 0 {
 		cfg.Epsilon = 1e-6
 	}
-	start, err := Fit(ds, ref, Config{Kind: "dpo", Beta: cfg.Beta})
+	start, err := Fit(ds, ref, Config{Kind: "dpo", Beta: cfg.Beta, L2: cfg.L2})
 	if err != nil {
 		return nil, fmt.Errorf("corrected-dpo warm start: %w", err)
 	}
@@ -94,6 +96,16 @@ func FitCorrected(ds *analytic.Dataset, ref []float64, cfg CorrectedConfig) (*Re
 				g := -w / q * (1 + cfg.Alpha*dc) * ss * cfg.Beta
 				grad[a] += g
 				grad[b] -= g
+			}
+		}
+		if cfg.L2 > 0 {
+			var mean float64
+			for _, t := range theta {
+				mean += t / float64(n)
+			}
+			for i, t := range theta {
+				f += cfg.L2 / 2 * (t - mean) * (t - mean)
+				grad[i] += cfg.L2 * (t - mean)
 			}
 		}
 		return f

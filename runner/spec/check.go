@@ -152,6 +152,8 @@ func (x *Experiment) checkMethods(cfg *Config) Errors {
 			} else if !k.Accepts(d.Regime) {
 				errs = append(errs, x.errAt("methods."+mn+".data", "method kind %s needs data of regime %s, but dataset %q has regime %q",
 					m.Kind, strings.Join(k.Regimes, " or "), m.Data, d.Regime))
+			} else if m.Variance == "joint" && d.Regime != "paired" {
+				errs = append(errs, x.errAt("methods."+mn+".variance", "variance \"joint\" trains J on paired data, but dataset %q has regime %q", m.Data, d.Regime))
 			}
 		}
 	}

@@ -132,8 +132,11 @@ type MethodConfig struct {
 	Tau  *float64 `json:"tau,omitempty"`
 	L2   float64  `json:"l2,omitempty"`
 
-	Alpha *float64 `json:"alpha,omitempty"`
-	Clamp float64  `json:"clamp,omitempty"`
+	Alpha      *float64         `json:"alpha,omitempty"`
+	Clamp      float64          `json:"clamp,omitempty"`
+	Variance   string           `json:"variance,omitempty"`
+	Components int              `json:"components,omitempty"`
+	Joint      *OptimizerConfig `json:"joint,omitempty"`
 
 	Model     *ModelConfig     `json:"model,omitempty"`
 	Optimizer *OptimizerConfig `json:"optimizer,omitempty"`
@@ -304,6 +307,26 @@ func (c *Config) applyDefaults() {
 			}
 			if m.Clamp == 0 {
 				m.Clamp = 0.1
+			}
+			if m.Variance == "" {
+				m.Variance = "exact"
+			}
+			if m.Variance == "joint" {
+				if m.Components == 0 {
+					m.Components = len(c.Population.Types)
+				}
+				if m.Joint == nil {
+					m.Joint = &OptimizerConfig{}
+				}
+				if m.Joint.LR == 0 {
+					m.Joint.LR = 1e-2
+				}
+				if m.Joint.Batch == 0 {
+					m.Joint.Batch = 1024
+				}
+				if m.Joint.Steps == 0 {
+					m.Joint.Steps = 2000
+				}
 			}
 		}
 		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "consistent-integral" || m.Kind == "relabel-dpo" || m.Kind == "corrected-dpo") && m.Beta == nil {

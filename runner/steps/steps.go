@@ -11,6 +11,8 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/gomlx/gomlx/backends"
+
 	"hetalign/envs"
 	"hetalign/envs/analytic"
 	"hetalign/envs/circular"
@@ -258,9 +260,13 @@ type TrainParams struct {
 	Tau   *float64 `json:"tau,omitempty"`
 	Types int      `json:"types,omitempty"`
 	L2    float64  `json:"l2,omitempty"`
-	// Corrected DPO: the correction's strength and clamp.
-	Alpha *float64 `json:"alpha,omitempty"`
-	Clamp float64  `json:"clamp,omitempty"`
+	// Corrected DPO: the correction's strength and clamp, where V comes
+	// from, and the joint model's size and training.
+	Alpha      *float64              `json:"alpha,omitempty"`
+	Clamp      float64               `json:"clamp,omitempty"`
+	Variance   string                `json:"variance,omitempty"`
+	Components int                   `json:"components,omitempty"`
+	Joint      *spec.OptimizerConfig `json:"joint,omitempty"`
 	// SGD fits (GoMLX): the network, Adam's settings, and the cell's seed
 	// (initial weights and minibatches differ from seed to seed).
 	Model     *spec.ModelConfig     `json:"model,omitempty"`
@@ -270,12 +276,12 @@ type TrainParams struct {
 
 // SGD reports whether the step trains on GoMLX (its key then names the
 // backend).
-func (p TrainParams) SGD() bool { return p.Optimizer != nil }
+func (p TrainParams) SGD() bool { return p.Optimizer != nil || p.Variance == "joint" }
 
 // NewTrainParams resolves a method of a cell with seed.
 func NewTrainParams(c *spec.Config, m spec.MethodConfig, seed int) TrainParams {
 	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2, Model: m.Model, Optimizer: m.Optimizer,
-		Alpha: m.Alpha, Clamp: m.Clamp}
+		Alpha: m.Alpha, Clamp: m.Clamp, Variance: m.Variance, Components: m.Components, Joint: m.Joint}
 	if m.SGD() {
 		p.Seed = &seed
 	}
@@ -426,8 +432,14 @@ func train(p TrainParams, inputs [][]byte, seed uint64, opts Options) ([]byte, e
 	if len(d.Prompts) != len(w.Prompts) {
 		return nil, fmt.Errorf("dataset has %d prompts, truth %d", len(d.Prompts), len(w.Prompts))
 	}
-	if p.SGD() {
+	if p.Optimizer != nil {
 		return trainSGD(p, w, d, seed, opts)
+	}
+	var joint *neural.Joint
+	if p.Variance == "joint" {
+		if joint, err = trainJoint(p, w, d, seed, opts); err != nil {
+			return nil, err
+		}
 	}
 	cfg := tabular.Config{Kind: p.Kind, Types: p.Types, L2: p.L2}
 	if p.Beta != nil {
@@ -446,8 +458,16 @@ func train(p TrainParams, inputs [][]byte, seed uint64, opts Options) ([]byte, e
 		case "consistent-integral":
 			res, err = tabular.FitIntegral(ds, w.Prompts[x].Reference, cfg.Beta, p.Types)
 		case "corrected-dpo":
+			v := tabular.PreferenceVariance(w.Prompts[x].Env())
+			if joint != nil {
+				for a := range v {
+					for b := range v[a] {
+						v[a][b] = joint.Variance(x, a, b)
+					}
+				}
+			}
 			res, err = tabular.FitCorrected(ds, w.Prompts[x].Reference, tabular.CorrectedConfig{
-				Beta: cfg.Beta, Alpha: *p.Alpha, Clamp: p.Clamp, V: tabular.PreferenceVariance(w.Prompts[x].Env())})
+				Beta: cfg.Beta, Alpha: *p.Alpha, Clamp: p.Clamp, V: v, L2: p.L2})
 		default:
 			res, err = tabular.Fit(ds, w.Prompts[x].Reference, cfg)
 		}
@@ -477,6 +497,43 @@ func logRatio(pol, ref []float64) []float64 {
 		out[i] -= mean
 	}
 	return out
+}
+
+// gomlxBackend opens the backend GoMLX steps compute on.
+func gomlxBackend(opts Options) (backends.Backend, error) {
+	name := opts.Backend
+	if name == "" || name == "go" {
+		// One training runs its small ops in sequence; steps run side by side.
+		name = "go:ops_sequential"
+	}
+	return neural.Backend(name)
+}
+
+// trainJoint fits the joint-likelihood model J (Section 5.3) on the
+// paired samples of d (or on exact paired probabilities for population
+// data), for corrected DPO's variance term.
+func trainJoint(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64, opts Options) (*neural.Joint, error) {
+	be, err := gomlxBackend(opts)
+	if err != nil {
+		return nil, err
+	}
+	pairSeed := d.Seed
+	if d.Tuples == 0 {
+		pairSeed = seed
+	}
+	sample := w.PairedSampler(d.Tuples, pairSeed)
+	batch := p.Joint.Batch
+	next := func(int) neural.PairBatch {
+		x, a, b, x2, c, dd, l := sample(batch)
+		return neural.PairBatch{X: x, A: a, B: b, X2: x2, C: c, D: dd, Label: l}
+	}
+	nY := len(w.Prompts[0].Alternatives)
+	j, err := neural.TrainJoint(be, next, len(w.Prompts), nY, p.Components,
+		neural.Optim{LR: p.Joint.LR, Batch: batch, Steps: p.Joint.Steps}, seed)
+	if err != nil {
+		return nil, fmt.Errorf("joint-likelihood model: %w", err)
+	}
+	return j, nil
 }
 
 // trainSGD fits the method with Adam on GoMLX over all prompts at once.
@@ -520,12 +577,7 @@ func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64, o
 	default:
 		return nil, fmt.Errorf("method kind %s cannot be fit by SGD", p.Kind)
 	}
-	name := opts.Backend
-	if name == "" || name == "go" {
-		// One training runs its small ops in sequence; steps run side by side.
-		name = "go:ops_sequential"
-	}
-	be, err := neural.Backend(name)
+	be, err := gomlxBackend(opts)
 	if err != nil {
 		return nil, err
 	}
