@@ -44,7 +44,7 @@ func TestPopulationDatasetSumsToOne(t *testing.T) {
 	if got := sum(ds.Unanimous); math.Abs(got-want) > 1e-14 {
 		t.Errorf("Σ Unanimous = %v, want %v", got, want)
 	}
-	if _, err := e.PopulationDataset("paired"); err == nil {
+	if _, err := e.PopulationDataset("bogus"); err == nil {
 		t.Error("unknown regime accepted")
 	}
 }
