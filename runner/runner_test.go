@@ -339,4 +339,11 @@ func TestCircularReportDeterministic(t *testing.T) {
 	if v := cell(t, peak, "oracle", "argmax").Value.Number; math.Abs(v) != 10 {
 		t.Errorf("π* peaks at δ = %v", v)
 	}
+	// Corrected DPO at α = 2 with V estimated by the joint model lands
+	// where the exact V puts it.
+	est := table(t, r, "corrected", "estimated")
+	a, b := cell(t, est, "corrected", "tv").Value.Number, cell(t, est, "estimated", "tv").Value.Number
+	if math.Abs(a-b) > 0.005 || math.Abs(cell(t, est, "estimated", "argmax").Value.Number) != 10 {
+		t.Errorf("corrected DPO: TV %v with exact V, %v with J's", a, b)
+	}
 }
