@@ -342,8 +342,8 @@ func TestCircularReportDeterministic(t *testing.T) {
 	// Corrected DPO at α = 2 with V estimated by the joint model lands
 	// where the exact V puts it.
 	est := table(t, r, "corrected", "estimated")
-	a, b := cell(t, est, "corrected", "tv").Value.Number, cell(t, est, "estimated", "tv").Value.Number
-	if math.Abs(a-b) > 0.005 || math.Abs(cell(t, est, "estimated", "argmax").Value.Number) != 10 {
-		t.Errorf("corrected DPO: TV %v with exact V, %v with J's", a, b)
+	exactTV, jointTV := cell(t, est, "corrected", "tv").Value.Number, cell(t, est, "estimated", "tv").Value.Number
+	if math.Abs(exactTV-jointTV) > 0.005 || math.Abs(cell(t, est, "estimated", "argmax").Value.Number) != 10 {
+		t.Errorf("corrected DPO: TV %v with exact V, %v with J's", exactTV, jointTV)
 	}
 }
