@@ -47,8 +47,16 @@ type Optim struct {
 
 // Loss picks the objective.
 type Loss struct {
-	// Kind is "dpo", "consistent" or "ipo".
+	// Kind is "dpo", "ipo" or "corrected" (the consistent loss is "dpo"
+	// with Scale |U| on agreed labels).
 	Kind string
+	// Alpha, Clamp and Epsilon of corrected DPO (Eqs. 17–19, as published):
+	// the likelihood is q = s + α·c, c = ½(1 − 2s)·V/(s(1 − s)) clamped to
+	// ±Clamp, loss −[p log max(q, ε) + (1 − p) log max(1 − q, ε)], with V
+	// per tuple (Tuples.V) held constant. The first WarmSteps steps train
+	// plain DPO (α = 0), as the published code does.
+	Alpha, Clamp, Epsilon float64
+	WarmSteps             int
 	// Beta is DPO's β.
 	Beta float64
 	// Scale multiplies h: |U| for the consistent loss, 1 for DPO.
@@ -66,6 +74,8 @@ type Tuples struct {
 	X, Y1, Y2 []int32
 	Label     []float64
 	Weight    []float64
+	// V is corrected DPO's variance term per tuple (nil otherwise).
+	V []float64
 }
 
 // Len is the number of tuples.
@@ -166,6 +176,14 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	lossFn := func(labels, pred []*Node) *Node {
 		z, p := pred[0], labels[0]
 		switch loss.Kind {
+		case "corrected":
+			v, alpha := labels[1], labels[2]
+			s := Sigmoid(MulScalar(z, loss.Beta))
+			ss := Mul(s, OneMinus(s))
+			c := ClipScalar(Div(Mul(MulScalar(OneMinus(MulScalar(s, 2)), 0.5), v), ss), -loss.Clamp, loss.Clamp)
+			q := Add(s, Mul(alpha, c))
+			l := Add(Mul(p, Log(MaxScalar(q, loss.Epsilon))), Mul(OneMinus(p), Log(MaxScalar(OneMinus(q), loss.Epsilon))))
+			return Neg(ReduceAllMean(l))
 		case "ipo":
 			c := 1 / (2 * loss.Tau)
 			a, b := AddScalar(z, -c), AddScalar(Neg(z), -c)
@@ -192,6 +210,11 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	y1 := make([]int32, opt.Batch)
 	y2 := make([]int32, opt.Batch)
 	lab := make([]float64, opt.Batch)
+	vs := make([]float64, opt.Batch)
+	alphas := make([]float64, opt.Batch)
+	if loss.Kind == "corrected" && len(data.V) != data.Len() {
+		return nil, fmt.Errorf("corrected DPO needs a variance per tuple")
+	}
 	var tail []float64
 	for step := range opt.Steps {
 		for i := range opt.Batch {
@@ -200,10 +223,21 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 				k = data.Len() - 1
 			}
 			x[i], y1[i], y2[i], lab[i] = data.X[k], data.Y1[k], data.Y2[k], data.Label[k]
+			if loss.Kind == "corrected" {
+				vs[i] = data.V[k]
+				alphas[i] = loss.Alpha
+				if step < loss.WarmSteps {
+					alphas[i] = 0
+				}
+			}
 		}
 		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, opt.Batch),
 			tensors.FromFlatDataAndDimensions(y1, opt.Batch), tensors.FromFlatDataAndDimensions(y2, opt.Batch)}
-		ms, err := trainer.TrainStep(nil, in, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, opt.Batch)})
+		labels := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, opt.Batch)}
+		if loss.Kind == "corrected" {
+			labels = append(labels, tensors.FromFlatDataAndDimensions(vs, opt.Batch), tensors.FromFlatDataAndDimensions(alphas, opt.Batch))
+		}
+		ms, err := trainer.TrainStep(nil, in, labels)
 		if err != nil {
 			return nil, fmt.Errorf("training step %d: %w", step, err)
 		}

@@ -131,3 +131,46 @@ func TestJointModelVariance(t *testing.T) {
 		t.Errorf("V from the joint model is off by %.0f%% on average", 100*rel)
 	}
 }
+
+// The corrected loss with α = 0 is DPO's; with α = 2 and the exact
+// variance on population data, SGD lands near the exact corrected
+// minimiser that methods/tabular finds by L-BFGS.
+func TestCorrectedSGD(t *testing.T) {
+	e := circle(8)
+	w, _ := e.World()
+	d, _ := w.PopulationData(analytic.Anonymous)
+	won := make([][][]float64, len(d.Prompts))
+	for x, ds := range d.Prompts {
+		won[x] = ds.Won
+	}
+	tu := FromPairs(won, d.Mass)
+	vs := make([][][]float64, 8)
+	for x := range 8 {
+		vs[x] = tabular.PreferenceVariance(w.Prompts[x].Env())
+	}
+	for i := range tu.X {
+		tu.V = append(tu.V, vs[tu.X[i]][tu.Y1[i]][tu.Y2[i]])
+	}
+	be, _ := Backend("go:ops_sequential")
+	for _, alpha := range []float64{0, 2} {
+		res, err := Train(be, tu, 8, 8, Loss{Kind: "corrected", Beta: 1, Alpha: alpha, Clamp: 0.1, Epsilon: 1e-6, WarmSteps: 3000}, Arch{Kind: "tabular"}, Optim{LR: 0.02, Batch: 1024, Steps: 6000}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst float64
+		for x, ds := range d.Prompts {
+			ex, err := tabular.FitCorrected(ds, w.Prompts[x].Reference, tabular.CorrectedConfig{Beta: 1, Alpha: alpha, Clamp: 0.1, V: vs[x]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tv float64
+			for y := range ex.Policy {
+				tv += math.Abs(ex.Policy[y]-res.Policy[x][y]) / 2
+			}
+			worst = math.Max(worst, tv)
+		}
+		if worst > 0.01 {
+			t.Errorf("α = %v: SGD is %v (TV) from the exact corrected minimiser", alpha, worst)
+		}
+	}
+}

@@ -137,6 +137,7 @@ type MethodConfig struct {
 	Variance   string           `json:"variance,omitempty"`
 	Components int              `json:"components,omitempty"`
 	Joint      *OptimizerConfig `json:"joint,omitempty"`
+	Warm       *int             `json:"warm,omitempty"`
 
 	Model     *ModelConfig     `json:"model,omitempty"`
 	Optimizer *OptimizerConfig `json:"optimizer,omitempty"`
@@ -310,6 +311,13 @@ func (c *Config) applyDefaults() {
 			}
 			if m.Variance == "" {
 				m.Variance = "exact"
+			}
+			if m.SGD() && m.Warm == nil {
+				w := 0
+				if m.Optimizer != nil {
+					w = m.Optimizer.Steps * 4 / 5
+				}
+				m.Warm = &w
 			}
 			if m.Variance == "joint" {
 				if m.Components == 0 {

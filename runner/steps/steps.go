@@ -267,6 +267,7 @@ type TrainParams struct {
 	Variance   string                `json:"variance,omitempty"`
 	Components int                   `json:"components,omitempty"`
 	Joint      *spec.OptimizerConfig `json:"joint,omitempty"`
+	Warm       *int                  `json:"warm,omitempty"`
 	// SGD fits (GoMLX): the network, Adam's settings, and the cell's seed
 	// (initial weights and minibatches differ from seed to seed).
 	Model     *spec.ModelConfig     `json:"model,omitempty"`
@@ -281,7 +282,7 @@ func (p TrainParams) SGD() bool { return p.Optimizer != nil || p.Variance == "jo
 // NewTrainParams resolves a method of a cell with seed.
 func NewTrainParams(c *spec.Config, m spec.MethodConfig, seed int) TrainParams {
 	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2, Model: m.Model, Optimizer: m.Optimizer,
-		Alpha: m.Alpha, Clamp: m.Clamp, Variance: m.Variance, Components: m.Components, Joint: m.Joint}
+		Alpha: m.Alpha, Clamp: m.Clamp, Variance: m.Variance, Components: m.Components, Joint: m.Joint, Warm: m.Warm}
 	if m.SGD() {
 		p.Seed = &seed
 	}
@@ -432,14 +433,14 @@ func train(p TrainParams, inputs [][]byte, seed uint64, opts Options) ([]byte, e
 	if len(d.Prompts) != len(w.Prompts) {
 		return nil, fmt.Errorf("dataset has %d prompts, truth %d", len(d.Prompts), len(w.Prompts))
 	}
-	if p.Optimizer != nil {
-		return trainSGD(p, w, d, seed, opts)
-	}
 	var joint *neural.Joint
 	if p.Variance == "joint" {
 		if joint, err = trainJoint(p, w, d, seed, opts); err != nil {
 			return nil, err
 		}
+	}
+	if p.Optimizer != nil {
+		return trainSGD(p, w, d, joint, seed, opts)
 	}
 	cfg := tabular.Config{Kind: p.Kind, Types: p.Types, L2: p.L2}
 	if p.Beta != nil {
@@ -458,14 +459,7 @@ func train(p TrainParams, inputs [][]byte, seed uint64, opts Options) ([]byte, e
 		case "consistent-integral":
 			res, err = tabular.FitIntegral(ds, w.Prompts[x].Reference, cfg.Beta, p.Types)
 		case "corrected-dpo":
-			v := tabular.PreferenceVariance(w.Prompts[x].Env())
-			if joint != nil {
-				for a := range v {
-					for b := range v[a] {
-						v[a][b] = joint.Variance(x, a, b)
-					}
-				}
-			}
+			v := variance(w, joint, x)
 			res, err = tabular.FitCorrected(ds, w.Prompts[x].Reference, tabular.CorrectedConfig{
 				Beta: cfg.Beta, Alpha: *p.Alpha, Clamp: p.Clamp, V: v, L2: p.L2})
 		default:
@@ -497,6 +491,20 @@ func logRatio(pol, ref []float64) []float64 {
 		out[i] -= mean
 	}
 	return out
+}
+
+// variance is corrected DPO's V for prompt x: from the joint model when
+// there is one, else exact from the environment.
+func variance(w *analytic.World, joint *neural.Joint, x int) [][]float64 {
+	v := tabular.PreferenceVariance(w.Prompts[x].Env())
+	if joint != nil {
+		for a := range v {
+			for b := range v[a] {
+				v[a][b] = joint.Variance(x, a, b)
+			}
+		}
+	}
+	return v
 }
 
 // gomlxBackend opens the backend GoMLX steps compute on.
@@ -537,7 +545,7 @@ func trainJoint(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64,
 }
 
 // trainSGD fits the method with Adam on GoMLX over all prompts at once.
-func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64, opts Options) ([]byte, error) {
+func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, joint *neural.Joint, seed uint64, opts Options) ([]byte, error) {
 	loss := neural.Loss{Kind: p.Kind, Scale: 1}
 	if p.Beta != nil {
 		loss.Beta = *p.Beta
@@ -548,11 +556,14 @@ func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64, o
 	pairs := make([][][]float64, len(d.Prompts))
 	used := 1.0
 	switch p.Kind {
-	case "dpo", "ipo":
+	case "dpo", "ipo", "corrected-dpo":
 		for x, ds := range d.Prompts {
 			if ds != nil {
 				pairs[x] = ds.Won
 			}
+		}
+		if p.Kind == "corrected-dpo" {
+			loss.Kind, loss.Alpha, loss.Clamp, loss.Epsilon, loss.WarmSteps = "corrected", *p.Alpha, p.Clamp, 1e-6, *p.Warm
 		}
 	case "consistent":
 		loss.Scale = float64(p.Types)
@@ -584,7 +595,17 @@ func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64, o
 	nY := len(w.Prompts[0].Alternatives)
 	arch := neural.Arch{Kind: p.Model.Kind, Depth: p.Model.Depth, Width: p.Model.Width, Activation: p.Model.Activation}
 	opt := neural.Optim{LR: p.Optimizer.LR, Batch: p.Optimizer.Batch, Steps: p.Optimizer.Steps}
-	res, err := neural.Train(be, neural.FromPairs(pairs, d.Mass), len(w.Prompts), nY, loss, arch, opt, seed)
+	tuples := neural.FromPairs(pairs, d.Mass)
+	if p.Kind == "corrected-dpo" {
+		vs := make([][][]float64, len(w.Prompts))
+		for x := range w.Prompts {
+			vs[x] = variance(w, joint, x)
+		}
+		for i := range tuples.X {
+			tuples.V = append(tuples.V, vs[tuples.X[i]][tuples.Y1[i]][tuples.Y2[i]])
+		}
+	}
+	res, err := neural.Train(be, tuples, len(w.Prompts), nY, loss, arch, opt, seed)
 	if err != nil {
 		return nil, err
 	}
