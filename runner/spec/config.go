@@ -333,7 +333,7 @@ func (c *Config) applyDefaults() {
 					m.Joint.Batch = 1024
 				}
 				if m.Joint.Steps == 0 {
-					m.Joint.Steps = 2000
+					m.Joint.Steps = 10_000
 				}
 			}
 		}
