@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"image/color"
 	"math"
 	"slices"
 	"sort"
@@ -31,6 +32,10 @@ type PlotLayout struct {
 	// Normalize rescales each series to [0, 1] (min to max), so that
 	// series on different scales — r̄ and NBC — can be compared by order.
 	Normalize bool `json:"normalize,omitempty"`
+	// Band names a table with the same rows and columns whose numbers are
+	// half-widths drawn as a shaded band around each line (the paper's
+	// Fig. 4 shades ± one standard error over prompts).
+	Band string `json:"band,omitempty"`
 }
 
 // Figure is a rendered plot.
@@ -56,7 +61,19 @@ func (x *Experiment) Figures() ([]Figure, error) {
 			if t.Name != p.Table {
 				continue
 			}
-			f, err := drawFigure(p, t)
+			var band *Table
+			if p.Band != "" {
+				for k := range x.Tables {
+					b := &x.Tables[k]
+					if b.Name == p.Band && b.EachValue == t.EachValue {
+						band = b
+					}
+				}
+				if band == nil {
+					return nil, fmt.Errorf("plot %s: no band table %q", p.Name, p.Band)
+				}
+			}
+			f, err := drawFigure(p, t, band)
 			if err != nil {
 				return nil, fmt.Errorf("plot %s of %s: %w", p.Name, x.Name, err)
 			}
@@ -71,9 +88,10 @@ type series struct {
 	name string
 	x    []float64
 	y    []float64
+	e    []float64 // band half-widths, when a band table is given
 }
 
-func drawFigure(p PlotLayout, t *Table) (Figure, error) {
+func drawFigure(p PlotLayout, t *Table, band *Table) (Figure, error) {
 	title := p.Title
 	if title == "" {
 		title = t.FullTitle()
@@ -111,6 +129,13 @@ func drawFigure(p PlotLayout, t *Table) (Figure, error) {
 			}
 			s.x = append(s.x, x)
 			s.y = append(s.y, v.Number)
+			if band != nil {
+				e := 0.0
+				if bc := slices.Index(band.Columns, col); bc >= 0 && i < len(band.Rows) && !band.Rows[i].Cells[bc].Value.None {
+					e = band.Rows[i].Cells[bc].Value.Number
+				}
+				s.e = append(s.e, e)
+			}
 		}
 		if len(s.y) > 0 {
 			ss = append(ss, s)
@@ -185,6 +210,23 @@ func drawFigure(p PlotLayout, t *Table) (Figure, error) {
 		pl.X.Label.Text = t.RowAxis
 	default: // lines
 		for k, s := range ss {
+			if s.e != nil && !p.Normalize {
+				poly := make(plotter.XYs, 0, 2*len(s.x))
+				for i := range s.x {
+					poly = append(poly, plotter.XY{X: s.x[i], Y: s.y[i] - s.e[i]})
+				}
+				for i := len(s.x) - 1; i >= 0; i-- {
+					poly = append(poly, plotter.XY{X: s.x[i], Y: s.y[i] + s.e[i]})
+				}
+				pg, err := plotter.NewPolygon(poly)
+				if err != nil {
+					return Figure{}, err
+				}
+				r, g, b, _ := plotutil.Color(k).RGBA()
+				pg.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 60}
+				pg.LineStyle.Width = 0
+				pl.Add(pg)
+			}
 			pts := make(plotter.XYs, len(s.x))
 			for i := range s.x {
 				pts[i] = plotter.XY{X: s.x[i], Y: s.y[i]}

@@ -237,7 +237,7 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 			kind = "lines"
 		}
 		xl.Plots = append(xl.Plots, reports.PlotLayout{Name: pn, Title: p.Title, Table: p.Table, Kind: kind,
-			Columns: p.Columns, Normalize: p.Normalize})
+			Columns: p.Columns, Normalize: p.Normalize, Band: p.Band})
 	}
 	var truthMetrics, methodMetrics []string
 	for _, m := range metrics.All() {

@@ -347,6 +347,9 @@ func (x *Experiment) checkPlots() Errors {
 		if _, ok := x.Base.Report.Tables[p.Table]; !ok {
 			errs = append(errs, x.errAt("report.plots."+pn+".table", "no table %q (tables: %s)", p.Table, strings.Join(sortedKeys(x.Base.Report.Tables), ", ")))
 		}
+		if _, ok := x.Base.Report.Tables[p.Band]; p.Band != "" && !ok {
+			errs = append(errs, x.errAt("report.plots."+pn+".band", "no table %q (tables: %s)", p.Band, strings.Join(sortedKeys(x.Base.Report.Tables), ", ")))
+		}
 	}
 	return errs
 }

@@ -174,6 +174,7 @@ type PlotConfig struct {
 	Kind      string   `json:"kind"`
 	Columns   []string `json:"columns,omitempty"`
 	Normalize bool     `json:"normalize,omitempty"`
+	Band      string   `json:"band,omitempty"`
 }
 
 // TableConfig is #Table. Cell is a metric name or a list of them.
