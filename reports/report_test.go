@@ -207,3 +207,18 @@ func TestFigures(t *testing.T) {
 		t.Error("empty plot drawn")
 	}
 }
+
+func TestFigureBand(t *testing.T) {
+	l, evals := layout()
+	l.Experiments[0].Plots = []PlotLayout{{Name: "p", Table: "tv", Kind: "lines", Band: "tv"}}
+	r, _ := Build(l, evals)
+	figs, err := r.Experiments[0].Figures()
+	if err != nil || len(figs) != 1 || !bytes.Contains(figs[0].SVG, []byte("fill")) {
+		t.Fatalf("band figure: %v", err)
+	}
+	l.Experiments[0].Plots[0].Band = "missing"
+	r, _ = Build(l, evals)
+	if _, err := r.Experiments[0].Figures(); err == nil {
+		t.Error("a band from a missing table was drawn")
+	}
+}
