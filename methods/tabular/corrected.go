@@ -98,17 +98,7 @@ func FitCorrected(ds *analytic.Dataset, ref []float64, cfg CorrectedConfig) (*Re
 				grad[b] -= g
 			}
 		}
-		if cfg.L2 > 0 {
-			var mean float64
-			for _, t := range theta {
-				mean += t / float64(n)
-			}
-			for i, t := range theta {
-				f += cfg.L2 / 2 * (t - mean) * (t - mean)
-				grad[i] += cfg.L2 * (t - mean)
-			}
-		}
-		return f
+		return f + centredL2(theta, grad, cfg.L2)
 	}
 	theta, gnorm, iters, err := minimizeLBFGS(n, start.LogRatio, 1e-6,
 		func(theta, grad []float64) float64 { return eval(theta, grad) },

@@ -133,24 +133,16 @@ func (l pairLoss) eval(theta []float64, grad []float64, hess *mat.SymDense) floa
 			}
 		}
 	}
-	if l.l2 > 0 {
-		var mean float64
-		for _, t := range theta {
-			mean += t / float64(n)
-		}
-		for i, t := range theta {
-			f += l.l2 / 2 * (t - mean) * (t - mean)
-			if grad != nil {
-				grad[i] += l.l2 * (t - mean)
-			}
-			if hess != nil {
-				for j := i; j < n; j++ {
-					h := -l.l2 / float64(n)
-					if i == j {
-						h += l.l2
-					}
-					hess.SetSym(i, j, hess.At(i, j)+h)
+	f += centredL2(theta, grad, l.l2)
+	if hess != nil && l.l2 > 0 {
+		// Hessian of (l2/2)·Σ(θ − mean θ)²: l2·(I − 11ᵀ/n).
+		for i := range n {
+			for j := i; j < n; j++ {
+				h := -l.l2 / float64(n)
+				if i == j {
+					h += l.l2
 				}
+				hess.SetSym(i, j, hess.At(i, j)+h)
 			}
 		}
 	}
@@ -216,6 +208,26 @@ func square(n int) [][]float64 {
 		m[i] = make([]float64, n)
 	}
 	return m
+}
+
+// centredL2 is (l2/2)·Σ_y (θ(y) − mean θ)², a Gaussian prior on the
+// log-ratios that is blind to the constant θ is identified up to; its
+// gradient l2·(θ − mean θ) is added to grad when grad is not nil.
+func centredL2(theta, grad []float64, l2 float64) float64 {
+	if l2 == 0 {
+		return 0
+	}
+	var mean, f float64
+	for _, t := range theta {
+		mean += t / float64(len(theta))
+	}
+	for i, t := range theta {
+		f += l2 / 2 * (t - mean) * (t - mean)
+		if grad != nil {
+			grad[i] += l2 * (t - mean)
+		}
+	}
+	return f
 }
 
 // Fit minimises the loss of cfg on ds and returns the tabular policy

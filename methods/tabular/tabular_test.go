@@ -299,3 +299,27 @@ func TestIntegralLossRecoversOptimal(t *testing.T) {
 		}
 	}
 }
+
+// A Gaussian prior keeps a fit finite where the MLE does not exist, and a
+// very strong one pulls the policy to the reference.
+func TestL2(t *testing.T) {
+	ds := &analytic.Dataset{Regime: analytic.Anonymous, Tuples: 10,
+		Won: [][]float64{{0, 1, 0}, {0, 0, 0}, {0, 0, 0}}}
+	ref := []float64{1. / 3, 1. / 3, 1. / 3}
+	r, err := Fit(ds, ref, Config{Kind: "dpo", Beta: 1, L2: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(r.Policy[0] > r.Policy[2] && r.Policy[2] > r.Policy[1]) {
+		t.Errorf("policy %v: the winner should lead, the unseen one sit between", r.Policy)
+	}
+	strong, _ := Fit(ds, ref, Config{Kind: "dpo", Beta: 1, L2: 1e6})
+	for y, p := range strong.Policy {
+		if math.Abs(p-ref[y]) > 1e-5 {
+			t.Errorf("l2 = 1e6: π(%d) = %v, want the reference %v", y, p, ref[y])
+		}
+	}
+	if _, err := Fit(ds, ref, Config{Kind: "dpo", Beta: 1, L2: -1}); err == nil {
+		t.Error("negative l2 accepted")
+	}
+}
