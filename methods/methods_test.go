@@ -9,7 +9,7 @@ func TestKinds(t *testing.T) {
 		accepts   []string
 		rejects   []string
 	}{
-		{"dpo", true, []string{"anonymous", "full", "paired"}, []string{"typed", "consensus"}},
+		{"dpo", true, []string{"anonymous", "full", "paired", "typed"}, []string{"consensus"}},
 		{"ipo", true, []string{"anonymous"}, nil},
 		{"consistent", true, []string{"full"}, []string{"anonymous"}},
 		{"oracle", false, nil, []string{"anonymous"}},

@@ -47,8 +47,9 @@ type Optim struct {
 
 // Loss picks the objective.
 type Loss struct {
-	// Kind is "dpo", "ipo" or "corrected" (the consistent loss is "dpo"
-	// with Scale |U| on agreed labels).
+	// Kind is "dpo", "ipo", "corrected" or "integral" (Appendix C; Scale
+	// is |U|). The consistent loss of Eq. 20 is "dpo" with Scale |U| on
+	// agreed labels.
 	Kind string
 	// Alpha, Clamp and Epsilon of corrected DPO (Eqs. 17–19, as published):
 	// the likelihood is q = s + α·c, c = ½(1 − 2s)·V/(s(1 − s)) clamped to
@@ -176,6 +177,23 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	lossFn := func(labels, pred []*Node) *Node {
 		z, p := pred[0], labels[0]
 		switch loss.Kind {
+		case "integral":
+			// Appendix C: a unanimous tuple won by y2 costs −(s + I(s)),
+			// s = σ(h), h = scale·β·z, whose derivative in h is
+			// −s(1 − s)(1 + e^{−U·h}); with soft label p the expected
+			// gradient mixes both orientations. I(s) has no closed form for
+			// every U, so the graph carries this gradient directly (the
+			// reported loss value is h's mean, not the loss).
+			u := loss.Scale
+			h := MulScalar(z, loss.Beta)
+			hh := IdentityWithCustomGradient(h, func(x, v *Node) *Node {
+				s := Sigmoid(x)
+				ss := Mul(s, OneMinus(s))
+				win := Mul(p, OnePlus(Exp(MulScalar(Neg(x), u))))
+				lose := Mul(OneMinus(p), OnePlus(Exp(MulScalar(x, u))))
+				return Mul(v, Neg(Mul(ss, Sub(win, lose))))
+			})
+			return ReduceAllMean(hh)
 		case "corrected":
 			v, alpha := labels[1], labels[2]
 			s := Sigmoid(MulScalar(z, loss.Beta))

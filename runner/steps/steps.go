@@ -544,6 +544,71 @@ func trainJoint(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64,
 	return j, nil
 }
 
+// relabelSGD is relabelled DPO's first half by SGD: one reward model per
+// type (the policy network trained with the BT loss, β = 1, on that type's
+// labels; its logits are the rewards, the softmax normaliser cancelling in
+// differences), averaged with the types' shares of the data, then every
+// pair labelled again with σ(r̄(a) − r̄(b)). It returns the relabelled pair
+// statistics per prompt for DPO.
+func relabelSGD(p TrainParams, w *analytic.World, d *analytic.Data, seed uint64, opts Options) ([][][]float64, error) {
+	be, err := gomlxBackend(opts)
+	if err != nil {
+		return nil, err
+	}
+	nX, nY := len(w.Prompts), len(w.Prompts[0].Alternatives)
+	arch := neural.Arch{Kind: p.Model.Kind, Depth: p.Model.Depth, Width: p.Model.Width, Activation: p.Model.Activation}
+	opt := neural.Optim{LR: p.Optimizer.LR, Batch: p.Optimizer.Batch, Steps: p.Optimizer.Steps}
+	avg := make([][]float64, nX)
+	for x := range avg {
+		avg[x] = make([]float64, nY)
+	}
+	var total float64
+	nTypes := len(w.Prompts[0].Types)
+	for u := range nTypes {
+		byType := make([][][]float64, nX)
+		var share float64
+		for x, ds := range d.Prompts {
+			if ds == nil || ds.ByType == nil {
+				return nil, fmt.Errorf("relabel-dpo: prompt %d has no per-type labels (needs regime %q)", x, analytic.Typed)
+			}
+			byType[x] = ds.ByType[u]
+			for _, row := range ds.ByType[u] {
+				for _, v := range row {
+					share += d.Mass[x] * v
+				}
+			}
+		}
+		if share == 0 {
+			continue
+		}
+		res, err := neural.Train(be, neural.FromPairs(byType, d.Mass), nX, nY, neural.Loss{Kind: "dpo", Beta: 1, Scale: 1},
+			arch, opt, seed+uint64(u)+1)
+		if err != nil {
+			return nil, fmt.Errorf("reward model of type %s: %w", w.Prompts[0].Types[u], err)
+		}
+		for x := range avg {
+			for y := range avg[x] {
+				avg[x][y] += share * math.Log(res.Policy[x][y])
+			}
+		}
+		total += share
+	}
+	out := make([][][]float64, nX)
+	for x, ds := range d.Prompts {
+		n := len(ds.Won)
+		out[x] = make([][]float64, n)
+		for a := range n {
+			out[x][a] = make([]float64, n)
+			for b := range n {
+				if a != b {
+					out[x][a][b] = (ds.Won[a][b] + ds.Won[b][a]) * envs.Sigmoid((avg[x][a]-avg[x][b])/total)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // trainSGD fits the method with Adam on GoMLX over all prompts at once.
 func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, joint *neural.Joint, seed uint64, opts Options) ([]byte, error) {
 	loss := neural.Loss{Kind: p.Kind, Scale: 1}
@@ -565,13 +630,13 @@ func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, joint *neural.
 		if p.Kind == "corrected-dpo" {
 			loss.Kind, loss.Alpha, loss.Clamp, loss.Epsilon, loss.WarmSteps = "corrected", *p.Alpha, p.Clamp, 1e-6, *p.Warm
 		}
-	case "consistent":
+	case "consistent", "consistent-integral":
 		loss.Scale = float64(p.Types)
 		used = 0
 		for x, ds := range d.Prompts {
 			switch {
 			case ds == nil:
-			case ds.Regime == analytic.Consensus:
+			case ds.Regime == analytic.Consensus && p.Kind == "consistent":
 				pairs[x], used = ds.Won, 1
 			case ds.Unanimous != nil:
 				pairs[x] = ds.Unanimous
@@ -585,6 +650,15 @@ func trainSGD(p TrainParams, w *analytic.World, d *analytic.Data, joint *neural.
 			}
 		}
 		loss.Kind = "dpo"
+		if p.Kind == "consistent-integral" {
+			loss.Kind = "integral"
+		}
+	case "relabel-dpo":
+		rel, err := relabelSGD(p, w, d, seed, opts)
+		if err != nil {
+			return nil, err
+		}
+		pairs = rel
 	default:
 		return nil, fmt.Errorf("method kind %s cannot be fit by SGD", p.Kind)
 	}
