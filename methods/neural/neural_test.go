@@ -11,6 +11,17 @@ import (
 	"hetalign/methods/tabular"
 )
 
+// tuplesOf reduces each prompt's statistic pick(ds) of d to Tuples.
+func tuplesOf(d *analytic.Data, pick func(*analytic.Dataset) [][]float64) *Tuples {
+	w := make([][][]float64, len(d.Prompts))
+	for x, ds := range d.Prompts {
+		w[x] = pick(ds)
+	}
+	return FromPairs(w, d.Mass)
+}
+
+func wonOf(ds *analytic.Dataset) [][]float64 { return ds.Won }
+
 func circle(n int) *circular.Env {
 	u := make([]float64, n)
 	for i := range u {
@@ -37,15 +48,11 @@ func TestTabularSGDMatchesExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := w.PopulationData(analytic.Anonymous)
-	won := make([][][]float64, len(d.Prompts))
-	for x, ds := range d.Prompts {
-		won[x] = ds.Won
-	}
 	b, err := Backend("go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Train(b, FromPairs(won, d.Mass), 8, 8, Loss{Kind: "dpo", Beta: 1, Scale: 1},
+	res, err := Train(b, tuplesOf(d, wonOf), 8, 8, Loss{Kind: "dpo", Beta: 1, Scale: 1},
 		Arch{Kind: "tabular"}, Optim{LR: 0.05, Batch: 512, Steps: 1500}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -75,11 +82,7 @@ func BenchmarkPaperDPO1000Steps(b *testing.B) {
 	e := circle(40)
 	w, _ := e.World()
 	d, _ := w.Sample(analytic.Anonymous, 500_000, 1)
-	won := make([][][]float64, len(d.Prompts))
-	for x, ds := range d.Prompts {
-		won[x] = ds.Won
-	}
-	tu := FromPairs(won, d.Mass)
+	tu := tuplesOf(d, wonOf)
 	name := os.Getenv("BENCH_BACKEND") // default: what the runner uses
 	if name == "" {
 		name = "go:ops_sequential"
@@ -139,11 +142,7 @@ func TestCorrectedSGD(t *testing.T) {
 	e := circle(8)
 	w, _ := e.World()
 	d, _ := w.PopulationData(analytic.Anonymous)
-	won := make([][][]float64, len(d.Prompts))
-	for x, ds := range d.Prompts {
-		won[x] = ds.Won
-	}
-	tu := FromPairs(won, d.Mass)
+	tu := tuplesOf(d, wonOf)
 	vs := make([][][]float64, 8)
 	for x := range 8 {
 		vs[x] = tabular.PreferenceVariance(w.Prompts[x].Env())
@@ -181,12 +180,8 @@ func TestIntegralSGD(t *testing.T) {
 	e := circle(8)
 	w, _ := e.World()
 	d, _ := w.PopulationData(analytic.Full)
-	un := make([][][]float64, len(d.Prompts))
-	for x, ds := range d.Prompts {
-		un[x] = ds.Unanimous
-	}
 	be, _ := Backend("go:ops_sequential")
-	res, err := Train(be, FromPairs(un, d.Mass), 8, 8, Loss{Kind: "integral", Beta: 1, Scale: 3},
+	res, err := Train(be, tuplesOf(d, func(ds *analytic.Dataset) [][]float64 { return ds.Unanimous }), 8, 8, Loss{Kind: "integral", Beta: 1, Scale: 3},
 		Arch{Kind: "tabular"}, Optim{LR: 0.02, Batch: 1024, Steps: 3000}, 1)
 	if err != nil {
 		t.Fatal(err)

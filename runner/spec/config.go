@@ -158,6 +158,19 @@ type OptimizerConfig struct {
 	Steps int     `json:"steps,omitempty"`
 }
 
+// fill sets the fields left at zero to the given defaults.
+func (o *OptimizerConfig) fill(lr float64, batch, steps int) {
+	if o.LR == 0 {
+		o.LR = lr
+	}
+	if o.Batch == 0 {
+		o.Batch = batch
+	}
+	if o.Steps == 0 {
+		o.Steps = steps
+	}
+}
+
 // SGD reports whether the method is fit by stochastic gradient descent.
 func (m MethodConfig) SGD() bool { return m.Model != nil || m.Optimizer != nil }
 
@@ -292,15 +305,7 @@ func (c *Config) applyDefaults() {
 					m.Model.Activation = "tanh"
 				}
 			}
-			if m.Optimizer.LR == 0 {
-				m.Optimizer.LR = 1e-3
-			}
-			if m.Optimizer.Batch == 0 {
-				m.Optimizer.Batch = 1024
-			}
-			if m.Optimizer.Steps == 0 {
-				m.Optimizer.Steps = 10_000
-			}
+			m.Optimizer.fill(1e-3, 1024, 10_000)
 		}
 		if m.Kind == "corrected-dpo" {
 			if m.Alpha == nil {
@@ -327,18 +332,11 @@ func (c *Config) applyDefaults() {
 				if m.Joint == nil {
 					m.Joint = &OptimizerConfig{}
 				}
-				if m.Joint.LR == 0 {
-					m.Joint.LR = 1e-2
-				}
-				if m.Joint.Batch == 0 {
-					m.Joint.Batch = 1024
-				}
-				if m.Joint.Steps == 0 {
-					m.Joint.Steps = 10_000
-				}
+				m.Joint.fill(1e-2, 1024, 10_000)
 			}
 		}
-		if (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "consistent-integral" || m.Kind == "relabel-dpo" || m.Kind == "corrected-dpo") && m.Beta == nil {
+		// Every kind with a β in the schema: all but ipo and the references.
+		if m.Kind != "ipo" && m.Kind != "oracle" && m.Kind != "nbc" && m.Beta == nil {
 			b := c.Env.Beta
 			m.Beta = &b
 		}
