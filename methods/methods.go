@@ -30,6 +30,8 @@ func Kinds() []Kind {
 			Doc: "temperature-adjusted DPO, −log σ(|U|·h) (Eq. 20): on the unanimous tuples of full data, or on every tuple of consensus data; consistent for π* under BT with equal weights"},
 		{Name: "consistent-integral", Regimes: []string{"full"},
 			Doc: "Appendix C's consistent loss on unanimous tuples, −(s + I(s)) with I(θ) = ∫₁^θ (1/t − 1)^|U| dt; its minimiser is π* for any |U|"},
+		{Name: "consistent-reward", Regimes: []string{"consensus"},
+			Doc: "the consistent loss for reward learning (Appendix F): Eq. 20 with h replaced by r(y2) − r(y1), −log σ(|U|·Δr), on consensus data; sequence env"},
 		{Name: "corrected-dpo", Regimes: []string{"anonymous", "full", "paired"},
 			Doc: "first-order corrected DPO (Eqs. 17–19): likelihood s + α·½(1 − 2s)V/(s(1 − s)), clamped; V = Var_u[σ_u] exact from the environment or estimated by the joint-likelihood model J on paired data (Section 5.3); warm-started from DPO"},
 		{Name: "dpo", Regimes: []string{"anonymous", "full", "paired", "typed"},
@@ -40,6 +42,8 @@ func Kinds() []Kind {
 		{Name: "oracle", Doc: "π* itself (Eq. 10), the reference every method is measured against"},
 		{Name: "relabel-dpo", Regimes: []string{"typed"},
 			Doc: "one Bradley–Terry reward model per type, averaged with the types' shares, relabels the pairs; DPO on the result (end of Section 6)"},
+		{Name: "reward", Regimes: []string{"anonymous", "typed", "consensus"},
+			Doc: "Bradley–Terry reward learning, −log σ(r(y_w) − r(y_l)), ignoring heterogeneity on anonymous data (Section 7.3); sequence env"},
 	}
 }
 

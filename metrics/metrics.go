@@ -74,6 +74,11 @@ func All() []Info {
 		{"flip_pairs", Truth, Text, "every NBC-ordered pair 'a>b' with the smallest TV that reverses it (or 'never'), smallest first"},
 		{"can_flip", Truth, Number, "1 when some D with full support reverses an NBC-ordered pair, else 0"},
 		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0"},
+		{"test_pairs", Truth, Number, "sequence env: test pairs with r̄(y1) ≠ r̄(y2)"},
+		{"majority_agreement", Truth, Number, "sequence env: fraction of test pairs where Σ_u w_u σ(Δr_u) − ½ has the sign of Δr̄"},
+		{"ties", Method, Number, "sequence env: fraction of test pairs the model scores equally"},
+		{"score_profile", Method, Vector, "sequence env: mean model score of test sequences by length, centred"},
+		{"final_loss", Method, Number, "sequence env: mean training loss over the last 10% of steps"},
 	}
 }
 
@@ -425,11 +430,7 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 				out[n] = Num(float64(agree) / float64(total))
 			}
 		case "data_used":
-			if m.DataUsed == nil {
-				out[n] = NA()
-			} else {
-				out[n] = Num(*m.DataUsed)
-			}
+			out[n] = optional(m.DataUsed)
 		}
 	}
 	return out, nil

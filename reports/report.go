@@ -61,6 +61,8 @@ type TableLayout struct {
 	Each    string            `json:"each,omitempty"`
 	Summary []string          `json:"summary,omitempty"`
 	Digits  int               `json:"digits"`
+	// Show keeps these values of the column axis, in this order.
+	Show []string `json:"show,omitempty"`
 }
 
 // CellRef points a cell (axis labels and method, "" for the truth) at the
@@ -240,6 +242,14 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 	rows, cols := values(tl.Rows), values(tl.Columns)
 	if rows == nil || cols == nil {
 		return nil, fmt.Errorf("unknown axis in %q × %q", tl.Rows, tl.Columns)
+	}
+	if len(tl.Show) > 0 {
+		for _, c := range tl.Show {
+			if !slices.Contains(cols, c) {
+				return nil, fmt.Errorf("show: %q is not a value of axis %s (values: %s)", c, tl.Columns, strings.Join(cols, ", "))
+			}
+		}
+		cols = tl.Show
 	}
 	t := &Table{Name: tl.Name, Title: tl.Title, RowAxis: tl.Rows, ColAxis: tl.Columns, Columns: cols}
 	for _, r := range rows {

@@ -6,12 +6,16 @@
 package runner
 
 import (
+	"sync"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gomlx/gomlx/backends"
+	"hetalign/methods/neural"
 	"io"
 	"os"
 	"os/exec"
@@ -38,8 +42,16 @@ type Options struct {
 	Cache string
 	// Out is the directory that receives <report>/ directories.
 	Out string
-	// Backend names the compute backend (recorded in keys and provenance).
+	// Backend names the compute backend and its device (recorded in the
+	// keys of computing steps and in provenance): "go", or e.g.
+	// "cuda@<device description>".
 	Backend string
+	// Compute is the GoMLX backend configuration GoMLX steps open ("go"
+	// when empty); Device describes what computes ("cpu" when empty); GPU
+	// steps take the single GPU slot.
+	Compute string
+	Device  string
+	GPU     bool
 	// Code identifies the running code (see CodeID).
 	Code string
 	// Version of hetalign, for provenance.
@@ -49,6 +61,14 @@ type Options struct {
 	// Log receives logs; Stdout receives the report tables.
 	Log    zerolog.Logger
 	Stdout io.Writer
+}
+
+// device is what computes, for provenance.
+func (o Options) device() string {
+	if o.Device == "" {
+		return "cpu"
+	}
+	return o.Device
 }
 
 // CodeID is the SHA-256 of the running executable: any change to the code
@@ -74,7 +94,7 @@ func CodeID() (string, error) {
 // before for the same spec digests and code is read back instead of
 // evaluating every cell again, and a new graph is stored.
 func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error) {
-	po := plan.Options{Code: opts.Code, Backend: opts.Backend, Workers: opts.Jobs}
+	po := plan.Options{Code: opts.Code, Backend: opts.Backend, Workers: opts.Jobs, GPU: opts.GPU}
 	key := plan.CacheKey(files, po)
 	if st != nil {
 		if b, ok := st.Plan(key); ok {
@@ -165,8 +185,19 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		return nil, err
 	}
 	opts.Log.Info().Int("steps", len(g.Steps)).Int("jobs", opts.Jobs).Str("cache", opts.Cache).Msg("running")
+	so := steps.Options{Backend: opts.Compute}
+	if opts.Compute != "" && opts.Compute != "go" {
+		// One XLA client for the whole run, opened on first use.
+		var once sync.Once
+		var shared backends.Backend
+		var openErr error
+		so.Open = func() (backends.Backend, error) {
+			once.Do(func() { shared, openErr = neural.Backend(opts.Compute) })
+			return shared, openErr
+		}
+	}
 	fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
-		return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs, steps.Options{Backend: opts.Backend})
+		return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs, so)
 	}
 	outs := rexec.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log})
 	res := &Result{Steps: len(g.Steps)}
@@ -352,7 +383,7 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 	prov := Provenance{
 		Report: f.Name, Spec: f.Path, Profile: f.Profile, Tags: opts.Tags,
 		Created: time.Now().UTC().Format(time.RFC3339), Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH,
-		Go: runtime.Version(), Hetalign: opts.Version, Code: opts.Code, Backend: opts.Backend, Device: "cpu",
+		Go: runtime.Version(), Hetalign: opts.Version, Code: opts.Code, Backend: opts.Backend, Device: opts.device(),
 		Git:      gitInfo(filepath.Dir(f.Path)),
 		Steps:    map[string]int{"total": res.Steps, "computed": res.Computed, "cached": res.Cached, "not_needed": res.Skipped, "failed": res.Failed},
 		Seconds:  took.Seconds(),

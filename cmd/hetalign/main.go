@@ -52,6 +52,7 @@ usage:
   hetalign diff   [flags] A.json B.json
   hetalign diff   [flags] --rev R1 [--rev R2] REPORT
   hetalign cache  ls|verify|gc [flags]
+  hetalign bench  [flags]             transformer training throughput (tokens/s) on a backend
   hetalign --version
 
 Run 'hetalign COMMAND -h' for the flags of a command.
@@ -148,6 +149,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDiff(rest, stdout, stderr)
 	case "cache":
 		return runCache(rest, stdout, stderr)
+	case "bench":
+		return runBench(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "hetalign: unknown command %q\n\n%s", cmd, usage)
 	return exitInvalid
@@ -161,7 +164,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	var tags multi
 	fs.Var(&tags, "t", "set a spec tag, key=value (repeatable), e.g. -t profile=paper")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "number of steps computed in parallel")
-	backend := fs.String("backend", "go", "compute backend: go (pure Go)")
+	backend := fs.String("backend", "", "compute backend: go (pure Go, the default), xla:cpu, cuda (finds JAX's CUDA PJRT plugin) or xla:<plugin path>; default: the specs' backend field, else go")
 	cache := fs.String("cache", defaultCache(), "cache directory (default $HETALIGN_CACHE or .hetalign)")
 	out := fs.String("out", "reports", "directory that receives <report>/")
 	quiet := fs.Bool("q", false, "plan: print only the summary line")
@@ -178,10 +181,6 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hetalign %s: name at least one spec file\n", cmd)
 		return exitInvalid
 	}
-	if *backend != "go" {
-		fmt.Fprintf(stderr, "hetalign: backend %q is not available in this build; the analytic steps compute in pure Go (use --backend go)\n", *backend)
-		return exitInvalid
-	}
 	if *jobs < 1 {
 		fmt.Fprintln(stderr, "hetalign: --jobs must be at least 1")
 		return exitInvalid
@@ -191,10 +190,15 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
+	be, err := chooseBackend(*backend, files)
+	if err != nil {
+		fmt.Fprintln(stderr, "hetalign:", err)
+		return exitInvalid
+	}
 	if cmd == "vet" {
 		// Planning evaluates every sweep cell and reads data files, so it
 		// finds what loading alone cannot.
-		g, err := runner.Plan(files, runner.Options{Jobs: *jobs, Backend: *backend, Log: log}, nil)
+		g, err := runner.Plan(files, runner.Options{Jobs: *jobs, Backend: be.key, GPU: be.gpu, Log: log}, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitInvalid
@@ -211,8 +215,14 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hetalign:", err)
 		return exitFailed
 	}
-	opts := runner.Options{Jobs: *jobs, Cache: *cache, Out: *out, Backend: *backend, Code: code,
-		Version: version, Tags: tags, Log: log, Stdout: stdout}
+	if cmd == "run" {
+		if err := be.open(log); err != nil {
+			fmt.Fprintln(stderr, "hetalign:", err)
+			return exitFailed
+		}
+	}
+	opts := runner.Options{Jobs: *jobs, Cache: *cache, Out: *out, Backend: be.key, Compute: be.Config, Device: be.device,
+		GPU: be.gpu, Code: code, Version: version, Tags: tags, Log: log, Stdout: stdout}
 	switch cmd {
 	case "plan":
 		return printPlan(files, opts, *quiet, stdout, stderr)

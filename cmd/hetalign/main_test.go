@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"hetalign/runner/device"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,8 +53,25 @@ func TestVersionAndUsage(t *testing.T) {
 	if _, _, code := cli(t, "frobnicate"); code != exitInvalid {
 		t.Errorf("unknown command exit %d", code)
 	}
-	if _, _, code := cli(t, "run", "--backend", "cuda", "x.cue"); code != exitInvalid {
-		t.Errorf("unavailable backend exit %d", code)
+	if _, _, code := cli(t, "run", "--backend", "tpu", "x.cue"); code != exitInvalid {
+		t.Errorf("unknown backend exit %d", code)
+	}
+}
+
+// --backend cuda on a machine without the plugin fails before computing,
+// listing every place it looked.
+func TestCUDAWithoutPlugin(t *testing.T) {
+	if p, _ := device.FindCUDAPlugin(device.OS()); p != "" {
+		t.Skipf("this machine has a CUDA plugin (%s)", p)
+	}
+	dir := t.TempDir()
+	good := writeSpec(t, dir, "good.cue", quickstart(t))
+	_, stderr, code := cli(t, "run", "--backend", "cuda", "--cache", filepath.Join(dir, "c"), "--out", filepath.Join(dir, "o"), good)
+	if code != exitInvalid || !(strings.Contains(stderr, "in any of these places") || strings.Contains(stderr, "without the XLA backend")) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "o")); err == nil {
+		t.Error("reports written although the backend was missing")
 	}
 }
 

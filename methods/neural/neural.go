@@ -174,45 +174,7 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	model := func(ctx *context.Context, _ any, in []*Node) []*Node {
 		return []*Node{arch.logRatioDiff(ctx, in[0], in[1], in[2], nX, nY)}
 	}
-	lossFn := func(labels, pred []*Node) *Node {
-		z, p := pred[0], labels[0]
-		switch loss.Kind {
-		case "integral":
-			// Appendix C: a unanimous tuple won by y2 costs −(s + I(s)),
-			// s = σ(h), h = scale·β·z, whose derivative in h is
-			// −s(1 − s)(1 + e^{−U·h}); with soft label p the expected
-			// gradient mixes both orientations. I(s) has no closed form for
-			// every U, so the graph carries this gradient directly (the
-			// reported loss value is h's mean, not the loss).
-			u := loss.Scale
-			h := MulScalar(z, loss.Beta)
-			hh := IdentityWithCustomGradient(h, func(x, v *Node) *Node {
-				s := Sigmoid(x)
-				ss := Mul(s, OneMinus(s))
-				win := Mul(p, OnePlus(Exp(MulScalar(Neg(x), u))))
-				lose := Mul(OneMinus(p), OnePlus(Exp(MulScalar(x, u))))
-				return Mul(v, Neg(Mul(ss, Sub(win, lose))))
-			})
-			return ReduceAllMean(hh)
-		case "corrected":
-			v, alpha := labels[1], labels[2]
-			s := Sigmoid(MulScalar(z, loss.Beta))
-			ss := Mul(s, OneMinus(s))
-			c := ClipScalar(Div(Mul(MulScalar(OneMinus(MulScalar(s, 2)), 0.5), v), ss), -loss.Clamp, loss.Clamp)
-			q := Add(s, Mul(alpha, c))
-			l := Add(Mul(p, Log(MaxScalar(q, loss.Epsilon))), Mul(OneMinus(p), Log(MaxScalar(OneMinus(q), loss.Epsilon))))
-			return Neg(ReduceAllMean(l))
-		case "ipo":
-			c := 1 / (2 * loss.Tau)
-			a, b := AddScalar(z, -c), AddScalar(Neg(z), -c)
-			return ReduceAllMean(Add(Mul(p, Square(a)), Mul(OneMinus(p), Square(b))))
-		default: // dpo, consistent: binary cross-entropy of σ(scale·β·z)
-			h := MulScalar(z, loss.Beta*loss.Scale)
-			// −[p log σ(h) + (1 − p) log σ(−h)], computed stably.
-			l := Add(Sub(Max(h, ZerosLike(h)), Mul(h, p)), Log1P(Exp(Neg(Abs(h)))))
-			return ReduceAllMean(l)
-		}
-	}
+	lossFn := func(labels, pred []*Node) *Node { return PairLoss(loss, pred[0], labels) }
 	trainer := train.NewTrainer(backend, ctx, model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
 	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
 	cdf := make([]float64, data.Len())
@@ -338,4 +300,55 @@ func FromPairs(w [][][]float64, mass []float64) *Tuples {
 		}
 	}
 	return t
+}
+
+// PairLoss is the mean loss of a minibatch of labelled pairs given
+// z = score(y2) − score(y1), the difference of the model's log-probabilities
+// (policies) or rewards (reward models); labels[0] is the probability p that
+// y2 is preferred and, for "corrected", labels[1] and labels[2] are V and α
+// per pair. It knows nothing of the environment or the model that produced
+// z, so tabular policies, MLPs and transformers share it:
+//
+//	dpo, consistent: −[p log σ(h) + (1 − p) log σ(−h)], h = Scale·β·z (Eqs. 6, 20)
+//	ipo: p(z − 1/(2τ))² + (1 − p)(−z − 1/(2τ))²
+//	corrected: −[p log max(q, ε) + (1 − p) log max(1 − q, ε)], q = σ(βz) + α·c (Eqs. 17–19)
+//	integral: Appendix C's loss, through its gradient
+func PairLoss(loss Loss, z *Node, labels []*Node) *Node {
+	p := labels[0]
+	switch loss.Kind {
+	case "integral":
+		// Appendix C: a unanimous tuple won by y2 costs −(s + I(s)),
+		// s = σ(h), h = scale·β·z, whose derivative in h is
+		// −s(1 − s)(1 + e^{−U·h}); with soft label p the expected
+		// gradient mixes both orientations. I(s) has no closed form for
+		// every U, so the graph carries this gradient directly (the
+		// reported loss value is h's mean, not the loss).
+		u := loss.Scale
+		h := MulScalar(z, loss.Beta)
+		hh := IdentityWithCustomGradient(h, func(x, v *Node) *Node {
+			s := Sigmoid(x)
+			ss := Mul(s, OneMinus(s))
+			win := Mul(p, OnePlus(Exp(MulScalar(Neg(x), u))))
+			lose := Mul(OneMinus(p), OnePlus(Exp(MulScalar(x, u))))
+			return Mul(v, Neg(Mul(ss, Sub(win, lose))))
+		})
+		return ReduceAllMean(hh)
+	case "corrected":
+		v, alpha := labels[1], labels[2]
+		s := Sigmoid(MulScalar(z, loss.Beta))
+		ss := Mul(s, OneMinus(s))
+		c := ClipScalar(Div(Mul(MulScalar(OneMinus(MulScalar(s, 2)), 0.5), v), ss), -loss.Clamp, loss.Clamp)
+		q := Add(s, Mul(alpha, c))
+		l := Add(Mul(p, Log(MaxScalar(q, loss.Epsilon))), Mul(OneMinus(p), Log(MaxScalar(OneMinus(q), loss.Epsilon))))
+		return Neg(ReduceAllMean(l))
+	case "ipo":
+		c := 1 / (2 * loss.Tau)
+		a, b := AddScalar(z, -c), AddScalar(Neg(z), -c)
+		return ReduceAllMean(Add(Mul(p, Square(a)), Mul(OneMinus(p), Square(b))))
+	default: // dpo, consistent: binary cross-entropy of σ(scale·β·z)
+		h := MulScalar(z, loss.Beta*loss.Scale)
+		// −[p log σ(h) + (1 − p) log σ(−h)], computed stably.
+		l := Add(Sub(Max(h, ZerosLike(h)), Mul(h, p)), Log1P(Exp(Neg(Abs(h)))))
+		return ReduceAllMean(l)
+	}
 }

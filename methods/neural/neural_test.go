@@ -1,6 +1,7 @@
 package neural
 
 import (
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"math"
 	"os"
 	"testing"
@@ -91,8 +92,18 @@ func BenchmarkPaperDPO1000Steps(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, arch := range []Arch{{Kind: "mlp", Depth: 2, Width: 15, Activation: "tanh"}, {Kind: "tabular"}} {
-		b.Run(arch.Kind, func(b *testing.B) {
+	mlp := Arch{Kind: "mlp", Depth: 2, Width: 15, Activation: "tanh"}
+	for _, tc := range []struct {
+		name    string
+		arch    Arch
+		generic bool // GoMLX's own Dot gradients, for comparison
+	}{{"mlp", mlp, false}, {"mlp-generic-dot-vjp", mlp, true}, {"tabular", Arch{Kind: "tabular"}, false}} {
+		arch := tc.arch
+		b.Run(tc.name, func(b *testing.B) {
+			if tc.generic {
+				VJPRegistration[NodeTypeDotGeneral], VJPRegistration[NodeTypeDot] = genericDotGeneralVJP, genericDotVJP
+				defer func() { VJPRegistration[NodeTypeDotGeneral], VJPRegistration[NodeTypeDot] = dotGeneralVJP, dotVJP }()
+			}
 			for b.Loop() {
 				if _, err := Train(be, tu, 40, 40, Loss{Kind: "dpo", Beta: 1, Scale: 1}, arch, Optim{LR: 1e-3, Batch: 1024, Steps: 1000}, 1); err != nil {
 					b.Fatal(err)

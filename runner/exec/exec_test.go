@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -185,5 +186,59 @@ func TestErrorStepFails(t *testing.T) {
 		if g.Steps[i].Kind != steps.Report && o.Err == nil {
 			t.Errorf("%s succeeded without its truth", g.Steps[i].Label)
 		}
+	}
+}
+
+// With a GPU backend, computing steps take the single GPU slot: never two
+// at once, while CPU steps (datasets) keep running beside them.
+func TestGPUSlot(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.cue")
+	sgd := strings.Replace(src, `dpo: {kind: "dpo", data: "pop"}`, `dpo: {kind: "dpo", data: "pop", optimizer: steps: 10}`, 1)
+	sgd = strings.Replace(sgd, "seeds: [0, 1, 2, 3]", "seeds: [0, 1, 2, 3, 4, 5, 6, 7]", 1)
+	os.WriteFile(p, []byte(sgd), 0o644)
+	files, err := spec.Load([]string{p}, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := plan.Build(files, plan.Options{Code: "test", Backend: "cuda@fake", GPU: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nGPU := 0
+	for _, s := range g.Steps {
+		if s.GPU != (s.Kind == steps.Train && strings.Contains(s.Label, "dpo")) {
+			t.Fatalf("step %s: GPU = %v", s.Label, s.GPU)
+		}
+		if s.GPU {
+			nGPU++
+		}
+	}
+	if nGPU != 8 {
+		t.Fatalf("%d GPU steps, want one per seed", nGPU)
+	}
+	var gpuNow, gpuMax, overlap atomic.Int32
+	fake := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
+		if s.GPU {
+			n := gpuNow.Add(1)
+			defer gpuNow.Add(-1)
+			for m := gpuMax.Load(); n > m && !gpuMax.CompareAndSwap(m, n); m = gpuMax.Load() {
+			}
+			time.Sleep(30 * time.Millisecond)
+			return []byte("{}"), nil
+		}
+		if s.Kind == steps.Dataset {
+			time.Sleep(15 * time.Millisecond)
+			if gpuNow.Load() > 0 {
+				overlap.Add(1)
+			}
+		}
+		return []byte("{}"), nil
+	}
+	Execute(context.Background(), g, openStore(t), fake, Options{Jobs: 4, Log: zerolog.Nop()})
+	if gpuMax.Load() != 1 {
+		t.Errorf("%d GPU steps ran at once", gpuMax.Load())
+	}
+	if overlap.Load() == 0 {
+		t.Error("no CPU step ran while a GPU step did")
 	}
 }

@@ -14,7 +14,7 @@ import (
 // evaluates CUE once per cell and dominates large sweeps).
 func CacheKey(files []*spec.File, opts Options) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "plan v1\ncode %s\nbackend %s\n", opts.Code, opts.Backend)
+	fmt.Fprintf(h, "plan v1\ncode %s\nbackend %s\ngpu %v\n", opts.Code, opts.Backend, opts.GPU)
 	for _, f := range files {
 		fmt.Fprintf(h, "spec %q %q %s\n", f.Path, f.Name, f.Digest)
 	}

@@ -35,6 +35,8 @@ type Options struct {
 	Code string
 	// Backend is the compute backend of steps that compute on one.
 	Backend string
+	// GPU marks computing steps (those keyed by Backend) as GPU steps.
+	GPU bool
 	// Workers evaluate sweep cells in parallel (each with its own copy of
 	// the spec); the graph does not depend on it.
 	Workers int
@@ -138,7 +140,7 @@ func (g *Graph) add(kind string, params any, inputs []*Step, names []string, com
 	copy(material[:], m.Sum(nil))
 	s := &Step{Index: len(g.Steps), Key: key, Kind: kind, Label: label, Params: p,
 		Inputs: inputs, InputNames: names, Seed: binary.BigEndian.Uint64(material[:8]), Roles: []string{role},
-		material: material}
+		GPU: compute && g.Options.GPU, material: material}
 	g.byKey[key] = s
 	g.Steps = append(g.Steps, s)
 	return s, nil
@@ -228,7 +230,7 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 			}
 		}
 		xl.Tables = append(xl.Tables, reports.TableLayout{Name: tn, Title: t.Title, Rows: t.Rows,
-			Columns: t.Columns, Cells: t.Cells(), Where: where, Each: t.Each, Summary: t.Summary, Digits: t.Digits})
+			Columns: t.Columns, Cells: t.Cells(), Where: where, Each: t.Each, Summary: t.Summary, Digits: t.Digits, Show: t.Show})
 	}
 	for _, pn := range x.PlotOrder {
 		p := base.Report.Plots[pn]
@@ -327,7 +329,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 		}
 		at := prefix + cellLabel(append(slices.Clone(axisNames), spec.AxisSeed), cl)
 		if len(truthMetrics) > 0 {
-			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: truthMetrics}, []*Step{truth}, []string{"truth"}, false,
+			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: truthMetrics, Env: seqEnv(cfg)}, []*Step{truth}, []string{"truth"}, false,
 				"eval truth "+at, at+"/eval/truth")
 			if err != nil {
 				return err
@@ -340,7 +342,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			inputs, names := []*Step{truth}, []string{"truth"}
 			if kind.NeedsData() {
 				d := cfg.Data[m.Data]
-				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs}
+				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs, Env: seqEnv(cfg)}
 				if d.Pairs > 0 {
 					s := seed
 					dp.Seed = &s
@@ -363,7 +365,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			if len(methodMetrics) == 0 {
 				continue
 			}
-			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: methodMetrics}, []*Step{truth, tr}, []string{"truth", "train"}, false,
+			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: methodMetrics, Env: seqEnv(cfg)}, []*Step{truth, tr}, []string{"truth", "train"}, false,
 				fmt.Sprintf("eval %s %s", mn, at), at+"/eval/"+mn)
 			if err != nil {
 				return err
@@ -372,4 +374,14 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 		}
 	}
 	return nil
+}
+
+// seqEnv names the environment in dataset and eval parameters when its
+// truth is not an analytic World ("sequence"); "" keeps the other keys as
+// they were.
+func seqEnv(c *spec.Config) string {
+	if c.Env.Kind == "sequence" {
+		return c.Env.Kind
+	}
+	return ""
 }

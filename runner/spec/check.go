@@ -29,10 +29,64 @@ func (x *Experiment) Check(cfg *Config) Errors {
 				errs = append(errs, x.errAt("population.types."+tn, "type %s needs decay > 0 on a circular env", tn))
 			}
 		}
+	case "sequence":
+		errs = x.checkSequence(cfg)
 	default:
 		errs = x.checkAnalytic(cfg)
 	}
 	return append(errs, x.checkMethods(cfg)...)
+}
+
+// Method kinds and regimes of the sequence environment.
+var (
+	sequenceKinds   = []string{"reward", "consistent-reward", "dpo", "consistent", "relabel-dpo"}
+	sequenceRegimes = []string{"anonymous", "typed", "consensus"}
+)
+
+// checkSequence checks a sequence env: length rewards on every type, the
+// prompt range, regimes and methods it can run, transformer models.
+func (x *Experiment) checkSequence(cfg *Config) Errors {
+	var errs Errors
+	for _, tn := range sortedKeys(cfg.Population.Types) {
+		t := cfg.Population.Types[tn]
+		if t.Length == nil {
+			errs = append(errs, x.errAt("population.types."+tn, "type %s needs a length reward on a sequence env", tn))
+		}
+		if t.Reward != nil || t.Codes != nil {
+			errs = append(errs, x.errAt("population.types."+tn, "a sequence env computes rewards from length; remove reward and codes"))
+		}
+	}
+	e := cfg.Env
+	if e.Prompt.Min > e.Prompt.Max || e.Prompt.Max >= e.Length {
+		errs = append(errs, x.errAt("env.prompt", "prompt lengths [%d, %d] must be ordered and below length %d", e.Prompt.Min, e.Prompt.Max, e.Length))
+	}
+	if n := int(e.Test*float64(e.Prompts) + 0.5); n < 1 || n >= e.Prompts {
+		errs = append(errs, x.errAt("env.test", "test fraction %v of %d prompts leaves no train or no test prompt", e.Test, e.Prompts))
+	}
+	for _, dn := range sortedKeys(cfg.Data) {
+		d := cfg.Data[dn]
+		if !slices.Contains(sequenceRegimes, d.Regime) {
+			errs = append(errs, x.errAt("data."+dn+".regime", "a sequence env samples %s data, not %q", strings.Join(sequenceRegimes, ", "), d.Regime))
+		}
+		if d.Regime == "typed" && d.Pairs == 0 {
+			errs = append(errs, x.errAt("data."+dn+".pairs", "typed data records one labeller per tuple: set pairs > 0"))
+		}
+	}
+	for _, mn := range sortedKeys(cfg.Methods) {
+		m := cfg.Methods[mn]
+		if !slices.Contains(sequenceKinds, m.Kind) {
+			errs = append(errs, x.errAt("methods."+mn+".kind", "a sequence env trains %s, not %q", strings.Join(sequenceKinds, ", "), m.Kind))
+			continue
+		}
+		if m.Model == nil || m.Model.Kind != "transformer" {
+			errs = append(errs, x.errAt("methods."+mn, "method %s on a sequence env needs model: kind: \"transformer\"", mn))
+			continue
+		}
+		if m.Model.Width%m.Model.Heads != 0 {
+			errs = append(errs, x.errAt("methods."+mn+".model", "width %d is not a multiple of heads %d", m.Model.Width, m.Model.Heads))
+		}
+	}
+	return errs
 }
 
 func (x *Experiment) checkAnalytic(cfg *Config) Errors {
@@ -134,6 +188,15 @@ func (x *Experiment) checkMethods(cfg *Config) Errors {
 	dataNames := sortedKeys(cfg.Data)
 	for _, mn := range sortedKeys(cfg.Methods) {
 		m := cfg.Methods[mn]
+		if cfg.Env.Kind != "sequence" {
+			if m.Kind == "reward" || m.Kind == "consistent-reward" {
+				errs = append(errs, x.errAt("methods."+mn+".kind", "method kind %s learns a reward model of text: it needs env kind \"sequence\"", m.Kind))
+				continue
+			}
+			if m.Model != nil && m.Model.Kind == "transformer" {
+				errs = append(errs, x.errAt("methods."+mn+".model.kind", "a transformer reads token sequences: it needs env kind \"sequence\""))
+			}
+		}
 		k, ok := methods.Lookup(m.Kind)
 		if !ok {
 			errs = append(errs, x.errAt("methods."+mn+".kind", "unknown method kind %q", m.Kind))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"hetalign/envs/sequence"
 	"hetalign/metrics"
 )
 
@@ -40,6 +41,20 @@ type TypeConfig struct {
 	Scale float64 `json:"scale,omitempty"`
 	Decay float64 `json:"decay,omitempty"`
 	Shape string  `json:"shape,omitempty"`
+	// Length reward (env kind "sequence").
+	Length *LengthConfig `json:"length,omitempty"`
+}
+
+// LengthConfig is #Length: a reward of the token count (envs/sequence).
+type LengthConfig struct {
+	Shape     string  `json:"shape"`
+	Rate      float64 `json:"rate,omitempty"`
+	Divisor   float64 `json:"divisor,omitempty"`
+	Cap       float64 `json:"cap,omitempty"`
+	Center    float64 `json:"center,omitempty"`
+	Width     float64 `json:"width,omitempty"`
+	Slope     float64 `json:"slope,omitempty"`
+	Intercept float64 `json:"intercept,omitempty"`
 }
 
 // PreferenceConfig is #Preference.
@@ -69,6 +84,21 @@ type EnvConfig struct {
 	Question  string                    `json:"question,omitempty"`
 	Questions map[string]QuestionConfig `json:"questions,omitempty"`
 	Rewards   *RewardsConfig            `json:"rewards,omitempty"`
+
+	// Sequence fields (kind "sequence").
+	Corpus  string        `json:"corpus,omitempty"`
+	Length  int           `json:"length,omitempty"`
+	Prompts int           `json:"prompts,omitempty"`
+	Test    float64       `json:"test,omitempty"`
+	Prompt  *PromptConfig `json:"prompt,omitempty"`
+	Cut     int           `json:"cut,omitempty"`
+	Grid    int           `json:"grid,omitempty"`
+}
+
+// PromptConfig bounds prompt lengths in tokens.
+type PromptConfig struct {
+	Min int `json:"min,omitempty"`
+	Max int `json:"max,omitempty"`
 }
 
 // QuestionConfig is #Question: options as [code, label] pairs.
@@ -114,6 +144,13 @@ func (c *Config) Alternatives() []string {
 			out[i] = fmt.Sprint(i - c.Env.N/2)
 		}
 		return out
+	case "sequence":
+		// The length views: token counts of prompt plus response.
+		var out []string
+		for _, x := range sequence.GridX(c.Env.Prompt.Min+1, c.Env.Length, c.Env.Grid) {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
 	}
 	return c.Env.Alternatives
 }
@@ -141,6 +178,11 @@ type MethodConfig struct {
 
 	Model     *ModelConfig     `json:"model,omitempty"`
 	Optimizer *OptimizerConfig `json:"optimizer,omitempty"`
+
+	// Reference policy of sequence DPO: "uniform" (as published) or
+	// "pretrained" (a language model fit with Pretrain's settings).
+	Reference string           `json:"reference,omitempty"`
+	Pretrain  *OptimizerConfig `json:"pretrain,omitempty"`
 }
 
 // ModelConfig is a method's policy network (SGD fits).
@@ -149,6 +191,10 @@ type ModelConfig struct {
 	Depth      int    `json:"depth,omitempty"`
 	Width      int    `json:"width,omitempty"`
 	Activation string `json:"activation,omitempty"`
+	// Transformer (env kind "sequence"): attention heads and the
+	// feed-forward expansion factor.
+	Heads int `json:"heads,omitempty"`
+	FF    int `json:"ff,omitempty"`
 }
 
 // OptimizerConfig is Adam's settings (SGD fits).
@@ -200,6 +246,7 @@ type TableConfig struct {
 	Each    string         `json:"each,omitempty"`
 	Summary []string       `json:"summary,omitempty"`
 	Digits  int            `json:"digits"`
+	Show    []string       `json:"show,omitempty"`
 }
 
 // Cells returns the table's metrics as a list.
@@ -252,6 +299,9 @@ func (c *Config) applyDefaults() {
 	if c.Env.Beta == 0 {
 		c.Env.Beta = 1
 	}
+	if c.Env.Kind == "sequence" {
+		c.Env.fillSequence()
+	}
 	if c.Env.Kind == "survey" {
 		if c.Env.Rewards == nil {
 			c.Env.Rewards = &RewardsConfig{}
@@ -294,6 +344,20 @@ func (c *Config) applyDefaults() {
 			if m.Model.Kind == "" {
 				m.Model.Kind = "tabular"
 			}
+			if m.Model.Kind == "transformer" {
+				if m.Model.Depth == 0 {
+					m.Model.Depth = 1
+				}
+				if m.Model.Width == 0 {
+					m.Model.Width = 16
+				}
+				if m.Model.Heads == 0 {
+					m.Model.Heads = 2
+				}
+				if m.Model.FF == 0 {
+					m.Model.FF = 2
+				}
+			}
 			if m.Model.Kind == "mlp" {
 				if m.Model.Depth == 0 {
 					m.Model.Depth = 2
@@ -306,6 +370,17 @@ func (c *Config) applyDefaults() {
 				}
 			}
 			m.Optimizer.fill(1e-3, 1024, 10_000)
+			if m.Model.Kind == "transformer" && (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "relabel-dpo") {
+				if m.Reference == "" {
+					m.Reference = "uniform"
+				}
+				if m.Reference == "pretrained" {
+					if m.Pretrain == nil {
+						m.Pretrain = &OptimizerConfig{}
+					}
+					m.Pretrain.fill(m.Optimizer.LR, m.Optimizer.Batch, m.Optimizer.Steps)
+				}
+			}
 		}
 		if m.Kind == "corrected-dpo" {
 			if m.Alpha == nil {
@@ -353,6 +428,28 @@ func (c *Config) applyDefaults() {
 			t.Summary = []string{"mean", "p25", "p75"}
 		}
 		c.Report.Tables[n] = t
+	}
+}
+
+// fillSequence sets the sequence environment's defaults.
+func (e *EnvConfig) fillSequence() {
+	if e.Corpus == "" {
+		e.Corpus = sequence.DefaultCorpus
+	}
+	if e.Test == 0 {
+		e.Test = 0.2
+	}
+	if e.Prompt == nil {
+		e.Prompt = &PromptConfig{}
+	}
+	if e.Prompt.Min == 0 {
+		e.Prompt.Min = 1
+	}
+	if e.Prompt.Max == 0 {
+		e.Prompt.Max = max(e.Prompt.Min, e.Length/4)
+	}
+	if e.Grid == 0 {
+		e.Grid = 17
 	}
 }
 

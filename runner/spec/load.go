@@ -43,6 +43,8 @@ type File struct {
 	Name string
 	// Profile is the spec's profile field, "" when it has none.
 	Profile string
+	// Backend is the spec's default compute backend, "" when it has none.
+	Backend string
 	// Digest is the SHA-256 of everything the spec's meaning depends on:
 	// the schema, the tags, and the bytes of every CUE file loaded (the
 	// spec's own and those it imports). Equal digests plan equally.
@@ -148,6 +150,9 @@ func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replic
 	}
 	if p := u.LookupPath(cue.ParsePath("profile")); p.Exists() {
 		f.Profile, _ = p.String()
+	}
+	if b := u.LookupPath(cue.ParsePath("backend")); b.Exists() {
+		f.Backend, _ = b.String()
 	}
 	it, err := u.LookupPath(cue.ParsePath("experiments")).Fields()
 	if err != nil {

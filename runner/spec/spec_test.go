@@ -99,7 +99,7 @@ func TestVetErrors(t *testing.T) {
 		{"misspelled top-level key", `	sweep:`, `	swep: 1
 	sweep:`, "swep:", "field not allowed"},
 		{"wrong type", `temperature: 1`, `temperature: "hot"`, `"hot"`, "mismatched types"},
-		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, `"circle" is not one of "analytic", "circular", "survey"`},
+		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, `"circle" is not one of "analytic", "circular", "sequence", "survey"`},
 		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, kindList()},
 		{"missing dataset", `data: "anon", beta`, `data: "paired", beta`, `data: "paired"`, `needs dataset "paired", which data does not define`},
 		{"wrong regime", `data: anon: {regime: "anonymous"}
@@ -124,29 +124,31 @@ func TestVetErrors(t *testing.T) {
 		{"sweep value that does not fit", `[1, 2]`, `[1, -2]`, "-2", "does not fit"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if !strings.Contains(valid, tc.from) {
-				t.Fatalf("%q not in the valid spec", tc.from)
-			}
-			src := strings.Replace(valid, tc.from, tc.to, 1)
-			path := write(t, src)
-			_, err := Load([]string{path}, Options{})
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("err = %v, want Errors", err)
-			}
-			want := path + ":" + pos(t, src, tc.marker)
-			found := false
-			for _, e := range errs {
-				if strings.HasPrefix(e.String(), want) && strings.Contains(e.Msg, tc.message) {
-					found = true
-				}
-			}
-			if !found {
-				t.Errorf("want an error at %s containing %q; got:\n%v", want, tc.message, err)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkMutation(t, valid, tc.from, tc.to, tc.marker, tc.message) })
 	}
+}
+
+// checkMutation replaces from by to in a valid spec and wants an error
+// containing message at the first occurrence of marker in the result.
+func checkMutation(t *testing.T, valid, from, to, marker, message string) {
+	t.Helper()
+	if !strings.Contains(valid, from) {
+		t.Fatalf("%q not in the valid spec", from)
+	}
+	src := strings.Replace(valid, from, to, 1)
+	path := write(t, src)
+	_, err := Load([]string{path}, Options{})
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want Errors", err)
+	}
+	want := path + ":" + pos(t, src, marker)
+	for _, e := range errs {
+		if strings.HasPrefix(e.String(), want) && strings.Contains(e.Msg, message) {
+			return
+		}
+	}
+	t.Errorf("want an error at %s containing %q; got:\n%v", want, message, err)
 }
 
 // Every independent mistake is reported in one pass, each at its place.
@@ -204,5 +206,44 @@ func TestPaperSpecsAreValid(t *testing.T) {
 		if _, err := Load([]string{p}, Options{}); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+const validSequence = `experiments: lengths: {
+	population: types: {
+		long: length: shape: "rising"
+		short: length: shape: "falling"
+	}
+	env: {kind: "sequence", length: 16, prompts: 100}
+	data: {anon: {regime: "anonymous", pairs: 80}, cons: {regime: "consensus", pairs: 80}}
+	methods: {
+		rm: {kind: "reward", data: "anon", model: kind: "transformer"}
+		pol: {kind: "consistent", data: "cons", model: {kind: "transformer", width: 8, heads: 2}}
+	}
+	metrics: ["agreement"]
+	report: tables: t: {rows: "method", columns: "metric", cell: "agreement"}
+}
+`
+
+func TestVetSequenceErrors(t *testing.T) {
+	if _, err := Load([]string{write(t, validSequence)}, Options{}); err != nil {
+		t.Fatalf("valid sequence spec: %v", err)
+	}
+	tests := []struct{ name, from, to, marker, message string }{
+		{"type without a length reward", `short: length: shape: "falling"`, `short: weight: 1`, "short: weight", "type short needs a length reward"},
+		{"unknown length shape", `"falling"`, `"cubic"`, `"cubic"`, `"cubic" is not one of`},
+		{"regime the env cannot sample", `cons: {regime: "consensus"`, `cons: {regime: "full"`, `regime: "full"`, "a sequence env samples"},
+		{"method without a transformer", `rm: {kind: "reward", data: "anon", model: kind: "transformer"}`, `rm: {kind: "reward", data: "anon"}`, `rm: {kind`, `needs model: kind: "transformer"`},
+		{"width not a multiple of heads", `width: 8, heads: 2`, `width: 9, heads: 2`, `model: {kind: "transformer", width: 9`, "width 9 is not a multiple of heads 2"},
+		{"consistent reward on anonymous data", `kind: "reward", data: "anon"`, `kind: "consistent-reward", data: "anon"`, `data: "anon", model`, `needs data of regime consensus`},
+		{"prompt longer than L", `length: 16, prompts: 100`, `length: 16, prompts: 100, prompt: max: 20`, `prompt: max`, "must be ordered and below length 16"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkMutation(t, validSequence, tc.from, tc.to, tc.marker, tc.message) })
+	}
+	// Reward learning and transformers need text.
+	src := strings.Replace(valid, `{kind: "oracle"}`, `{kind: "reward", data: "anon"}`, 1)
+	if _, err := Load([]string{write(t, src)}, Options{}); err == nil || !strings.Contains(err.Error(), `needs env kind "sequence"`) {
+		t.Errorf("reward on an analytic env: %v", err)
 	}
 }

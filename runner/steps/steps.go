@@ -5,6 +5,8 @@
 package steps
 
 import (
+	"github.com/gomlx/gomlx/backends"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,6 +53,8 @@ type TruthParams struct {
 	// Weights, Sampling and Reference (over responses).
 	N      int          `json:"n,omitempty"`
 	Circle []CircleType `json:"circle,omitempty"`
+	// Sequence cells (env "sequence").
+	Sequence *SequenceParams `json:"sequence,omitempty"`
 }
 
 // CircleType is one type of the circular environment.
@@ -71,6 +75,8 @@ func NewTruthParams(c *spec.Config) (*TruthParams, error) {
 		return surveyParams(c)
 	case "circular":
 		return circleParams(c)
+	case "sequence":
+		return sequenceParams(c)
 	}
 	return nil, fmt.Errorf("env kind %q is not supported", c.Env.Kind)
 }
@@ -245,6 +251,9 @@ type DatasetParams struct {
 	Regime string `json:"regime"`
 	Pairs  int    `json:"pairs"`
 	Seed   *int   `json:"seed,omitempty"`
+	// Env is set for environments whose truth is not an analytic World
+	// ("sequence").
+	Env string `json:"env,omitempty"`
 }
 
 // TrainParams describes a train step: the method's own resolved settings
@@ -268,6 +277,9 @@ type TrainParams struct {
 	Model     *spec.ModelConfig     `json:"model,omitempty"`
 	Optimizer *spec.OptimizerConfig `json:"optimizer,omitempty"`
 	Seed      *int                  `json:"seed,omitempty"`
+	// Sequence DPO: the reference policy and its pre-training.
+	Reference string                `json:"reference,omitempty"`
+	Pretrain  *spec.OptimizerConfig `json:"pretrain,omitempty"`
 }
 
 // SGD reports whether the step trains on GoMLX (its key then names the
@@ -277,11 +289,12 @@ func (p TrainParams) SGD() bool { return p.Optimizer != nil || p.Variance == "jo
 // NewTrainParams resolves a method of a cell with seed.
 func NewTrainParams(c *spec.Config, m spec.MethodConfig, seed int) TrainParams {
 	p := TrainParams{Kind: m.Kind, Beta: m.Beta, Tau: m.Tau, L2: m.L2, Model: m.Model, Optimizer: m.Optimizer,
-		Alpha: m.Alpha, Clamp: m.Clamp, Variance: m.Variance, Components: m.Components, Joint: m.Joint, Warm: m.Warm}
+		Alpha: m.Alpha, Clamp: m.Clamp, Variance: m.Variance, Components: m.Components, Joint: m.Joint, Warm: m.Warm,
+		Reference: m.Reference, Pretrain: m.Pretrain}
 	if m.SGD() {
 		p.Seed = &seed
 	}
-	if m.Kind == "consistent" || m.Kind == "consistent-integral" {
+	if m.Kind == "consistent" || m.Kind == "consistent-integral" || m.Kind == "consistent-reward" {
 		p.Types = len(c.Population.Types)
 	}
 	return p
@@ -290,12 +303,19 @@ func NewTrainParams(c *spec.Config, m spec.MethodConfig, seed int) TrainParams {
 // EvalParams lists the metrics an eval step computes.
 type EvalParams struct {
 	Metrics []string `json:"metrics"`
+	// Env as in DatasetParams.
+	Env string `json:"env,omitempty"`
 }
 
 // Options carry what a step needs besides its parameters.
 type Options struct {
-	// Backend is the GoMLX backend name for SGD steps ("go").
+	// Backend is the GoMLX backend configuration for SGD steps ("go" or
+	// empty: the pure-Go backend, one per step).
 	Backend string
+	// Open, when set, returns the backend to use for any other
+	// configuration: the runner opens an XLA backend (a GPU client) once
+	// per run and shares it.
+	Open func() (backends.Backend, error)
 }
 
 // Run executes one step. inputs are the outputs of the step's inputs, in
@@ -312,6 +332,13 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("truth params: %w", err)
 		}
+		if p.Sequence != nil {
+			w, err := p.sequenceWorld()
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(w)
+		}
 		w, err := p.World()
 		if err != nil {
 			return nil, err
@@ -321,6 +348,17 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		var p DatasetParams
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("dataset params: %w", err)
+		}
+		if p.Env == "sequence" {
+			w, err := sequenceInput(inputs)
+			if err != nil {
+				return nil, err
+			}
+			d, err := w.Sample(p.Regime, p.Pairs, seed)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(d)
 		}
 		w, err := worldInput(inputs)
 		if err != nil {
@@ -341,11 +379,17 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("train params: %w", err)
 		}
+		if p.Model != nil && p.Model.Kind == "transformer" {
+			return trainSequence(p, inputs, seed, opts)
+		}
 		return train(p, inputs, seed, opts)
 	case Eval:
 		var p EvalParams
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("eval params: %w", err)
+		}
+		if p.Env == "sequence" {
+			return evalSequence(p, inputs)
 		}
 		w, err := worldInput(inputs)
 		if err != nil {

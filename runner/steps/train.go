@@ -139,8 +139,13 @@ func variance(w *analytic.World, joint *neural.Joint, x int) [][]float64 {
 func gomlxBackend(opts Options) (backends.Backend, error) {
 	name := opts.Backend
 	if name == "" || name == "go" {
-		// One training runs its small ops in sequence; steps run side by side.
-		name = "go:ops_sequential"
+		// One training runs its small ops in sequence; steps run side by
+		// side. (The parallel executor of GoMLX v0.26 also deadlocked on
+		// transformer graphs here.)
+		return neural.Backend("go:ops_sequential")
+	}
+	if opts.Open != nil {
+		return opts.Open()
 	}
 	return neural.Backend(name)
 }
