@@ -10,6 +10,7 @@ package envs
 import (
 	"fmt"
 	"math"
+	"sort"
 )
 
 // Sigmoid is the logistic function σ(z) = 1/(1+e^{−z}), computed without
@@ -88,4 +89,29 @@ func Normalise(v []float64) ([]float64, error) {
 		out[i] = x / sum
 	}
 	return out, nil
+}
+
+// Categorical draws indices in proportion to non-negative weights by
+// inverting their running sum: index k with probability w_k / Σ w.
+type Categorical struct {
+	cdf   []float64
+	total float64
+}
+
+// NewCategorical prepares draws from weights; they must have a positive sum.
+func NewCategorical(weights []float64) (*Categorical, error) {
+	c := &Categorical{cdf: make([]float64, len(weights))}
+	for i, w := range weights {
+		c.total += w
+		c.cdf[i] = c.total
+	}
+	if !(c.total > 0) {
+		return nil, fmt.Errorf("weights have no positive sum")
+	}
+	return c, nil
+}
+
+// Draw maps u, uniform in [0, 1), to an index.
+func (c *Categorical) Draw(u float64) int {
+	return min(sort.SearchFloat64s(c.cdf, u*c.total), len(c.cdf)-1)
 }

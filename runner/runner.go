@@ -6,26 +6,25 @@
 package runner
 
 import (
-	"sync"
-
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gomlx/gomlx/backends"
-	"hetalign/methods/neural"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/rs/zerolog"
 
+	"hetalign/methods/neural"
 	"hetalign/reports"
 	rexec "hetalign/runner/exec"
 	"hetalign/runner/plan"

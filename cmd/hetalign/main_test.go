@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"hetalign/runner/device"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hetalign/runner/device"
 )
 
 // The test binary doubles as the CLI when HETALIGN_TEST_MAIN is set, so

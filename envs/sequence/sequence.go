@@ -353,11 +353,9 @@ func (w *World) Sample(regime string, pairs int, seed uint64) (*Data, error) {
 		count = n
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0xbf58476d1ce4e5b9))
-	cdf := make([]float64, len(w.Weights))
-	var c float64
-	for u, v := range w.Weights {
-		c += v
-		cdf[u] = c
+	pick, err := envs.NewCategorical(w.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("type weights: %w", err)
 	}
 	var rounds float64
 	for k := range count {
@@ -376,8 +374,7 @@ func (w *World) Sample(regime string, pairs int, seed uint64) (*Data, error) {
 					p += w.Weights[u] * envs.Sigmoid(dl/w.Temperature)
 				}
 			} else {
-				typ = sort.SearchFloat64s(cdf, rng.Float64()*c)
-				typ = min(typ, len(cdf)-1)
+				typ = pick.Draw(rng.Float64())
 				p = envs.Sigmoid(delta[typ] / w.Temperature)
 			}
 		}

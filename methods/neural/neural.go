@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend
@@ -25,6 +24,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+
+	"hetalign/envs"
 )
 
 // Arch is the policy network.
@@ -177,14 +178,9 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	lossFn := func(labels, pred []*Node) *Node { return PairLoss(loss, pred[0], labels) }
 	trainer := train.NewTrainer(backend, ctx, model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
 	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
-	cdf := make([]float64, data.Len())
-	var total float64
-	for i, w := range data.Weight {
-		total += w
-		cdf[i] = total
-	}
-	if !(total > 0) {
-		return nil, fmt.Errorf("tuples have no weight")
+	pick, err := envs.NewCategorical(data.Weight)
+	if err != nil {
+		return nil, fmt.Errorf("tuples: %w", err)
 	}
 	x := make([]int32, opt.Batch)
 	y1 := make([]int32, opt.Batch)
@@ -198,10 +194,7 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	var tail []float64
 	for step := range opt.Steps {
 		for i := range opt.Batch {
-			k := sort.SearchFloat64s(cdf, rng.Float64()*total)
-			if k >= data.Len() {
-				k = data.Len() - 1
-			}
+			k := pick.Draw(rng.Float64())
 			x[i], y1[i], y2[i], lab[i] = data.X[k], data.Y1[k], data.Y2[k], data.Label[k]
 			if loss.Kind == "corrected" {
 				vs[i] = data.V[k]

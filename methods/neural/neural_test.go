@@ -1,10 +1,11 @@
 package neural
 
 import (
-	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"math"
 	"os"
 	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -16,6 +15,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/layers"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+
+	"hetalign/envs"
 )
 
 // Heads of a sequence model.
@@ -227,14 +228,9 @@ func (m *SeqModel) Train(data *SeqPairs, loss Loss, opt Optim, seed uint64) erro
 	lossFn := func(labels, pred []*Node) *Node { return PairLoss(loss, pred[0], labels) }
 	trainer := train.NewTrainer(m.backend, m.graphCtx(), model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
 	rng := rand.New(rand.NewPCG(seed, seed^0x3c6ef372fe94f82b))
-	cdf := make([]float64, len(data.A))
-	var total float64
-	for i, w := range data.Weight {
-		total += w
-		cdf[i] = total
-	}
-	if !(total > 0) {
-		return fmt.Errorf("pairs have no weight")
+	pick, err := envs.NewCategorical(data.Weight)
+	if err != nil {
+		return fmt.Errorf("pairs: %w", err)
 	}
 	tok := make([]int32, 2*B*T)
 	lens := make([]int32, 2*B)
@@ -249,10 +245,7 @@ func (m *SeqModel) Train(data *SeqPairs, loss Loss, opt Optim, seed uint64) erro
 	var tail float64
 	for step := range opt.Steps {
 		for i := range B {
-			k := sort.SearchFloat64s(cdf, rng.Float64()*total)
-			if k >= len(cdf) {
-				k = len(cdf) - 1
-			}
+			k := pick.Draw(rng.Float64())
 			put(i, data.A[k])
 			put(B+i, data.B[k])
 			lab[i] = float32(data.Label[k])

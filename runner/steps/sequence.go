@@ -1,8 +1,6 @@
 package steps
 
 import (
-	"github.com/gomlx/gomlx/backends"
-
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/gomlx/gomlx/backends"
 
 	"hetalign/envs"
 	"hetalign/envs/sequence"

@@ -5,12 +5,12 @@
 package steps
 
 import (
-	"github.com/gomlx/gomlx/backends"
-
 	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+
+	"github.com/gomlx/gomlx/backends"
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"
