@@ -293,3 +293,43 @@ func TestSeedsSurviveNewCode(t *testing.T) {
 		}
 	}
 }
+
+// The backend and its device enter the keys of computing (GoMLX) steps
+// only: CPU and GPU results never share a cache entry, exact steps do,
+// and seeds are the same on both.
+func TestBackendInKeys(t *testing.T) {
+	files := loadSrc(t, `experiments: x: {
+	population: types: {A: reward: {y1: 1, y2: 2}, B: reward: {y1: 2, y2: 0}}
+	env: {kind: "analytic", alternatives: ["y1", "y2"]}
+	data: d: regime: "anonymous"
+	methods: {
+		exact: {kind: "dpo", data: "d"}
+		sgd: {kind: "dpo", data: "d", optimizer: steps: 10}
+	}
+	report: tables: t: {rows: "method", columns: "metric", cell: "tv"}
+}
+`)
+	cpu, err := Build(files, Options{Code: "c", Backend: "go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu, err := Build(files, Options{Code: "c", Backend: "cuda@NVIDIA H100", GPU: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := keysByRole(cpu), keysByRole(gpu)
+	for role, k := range a {
+		sgd := strings.HasSuffix(role, "/train/sgd")
+		if (k != b[role]) != (sgd || strings.Contains(role, "/eval/sgd") || strings.HasSuffix(role, "/report")) {
+			t.Errorf("%s: key changed = %v", role, k != b[role])
+		}
+	}
+	for i, s := range cpu.Steps {
+		if s.Seed != gpu.Steps[i].Seed {
+			t.Errorf("%s: seed differs between backends", s.Label)
+		}
+		if g := gpu.Steps[i]; g.GPU != (g.Kind == steps.Train && strings.Contains(g.Label, "sgd")) {
+			t.Errorf("%s: GPU = %v", g.Label, g.GPU)
+		}
+	}
+}
