@@ -16,7 +16,6 @@ type chosenBackend struct {
 	*device.Backend
 	key    string // in step keys: "go", or name@device
 	device string // provenance: "cpu" or the GPU's description
-	gpu    bool
 }
 
 // chooseBackend resolves --backend, or the specs' backend field when the
@@ -38,7 +37,7 @@ func chooseBackend(flagValue string, files []*spec.File) (*chosenBackend, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &chosenBackend{Backend: b, key: b.Name, device: b.Device, gpu: b.GPU()}
+	c := &chosenBackend{Backend: b, key: b.Name, device: b.Device}
 	if b.Name != "go" {
 		c.key = b.Name + "@" + b.Config
 	}

@@ -37,11 +37,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hetalign bench:", err)
 		return exitInvalid
 	}
-	cfg := b.Config
-	if cfg == "go" {
-		cfg = "go:ops_sequential"
-	}
-	be, err := neural.Backend(cfg)
+	be, err := neural.Backend(b.Config)
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign bench:", err)
 		return exitFailed

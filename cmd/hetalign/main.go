@@ -198,7 +198,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	if cmd == "vet" {
 		// Planning evaluates every sweep cell and reads data files, so it
 		// finds what loading alone cannot.
-		g, err := runner.Plan(files, runner.Options{Jobs: *jobs, Backend: be.key, GPU: be.gpu, Log: log}, nil)
+		g, err := runner.Plan(files, runner.Options{Jobs: *jobs, Backend: be.key, GPU: be.GPU(), Log: log}, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitInvalid
@@ -223,7 +223,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	opts := runner.Options{Jobs: *jobs, Cache: *cache, Out: *out, Backend: be.key, Compute: be.Config, Device: be.device,
-		GPU: be.gpu, Code: code, Version: version, Tags: tags, Log: log, Stdout: stdout}
+		GPU: be.GPU(), Code: code, Version: version, Tags: tags, Log: log, Stdout: stdout}
 	switch cmd {
 	case "plan":
 		return printPlan(files, opts, *quiet, stdout, stderr)

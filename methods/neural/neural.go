@@ -90,8 +90,14 @@ type Result struct {
 	FinalLoss float64
 }
 
-// Backend opens a GoMLX backend by name ("go" is the pure-Go one).
+// Backend opens a GoMLX backend by configuration. "go" (or "") is the
+// pure-Go backend with its ops run in sequence: one training is a chain of
+// small ops, and the runner runs steps side by side instead (GoMLX v0.26's
+// parallel executor also deadlocked on transformer graphs here).
 func Backend(name string) (backends.Backend, error) {
+	if name == "" || name == "go" {
+		name = "go:ops_sequential"
+	}
 	b, err := backends.NewWithConfig(name)
 	if err != nil {
 		return nil, fmt.Errorf("opening GoMLX backend %q: %w", name, err)

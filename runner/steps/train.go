@@ -137,17 +137,10 @@ func variance(w *analytic.World, joint *neural.Joint, x int) [][]float64 {
 
 // gomlxBackend opens the backend GoMLX steps compute on.
 func gomlxBackend(opts Options) (backends.Backend, error) {
-	name := opts.Backend
-	if name == "" || name == "go" {
-		// One training runs its small ops in sequence; steps run side by
-		// side. (The parallel executor of GoMLX v0.26 also deadlocked on
-		// transformer graphs here.)
-		return neural.Backend("go:ops_sequential")
-	}
-	if opts.Open != nil {
+	if opts.Open != nil { // set by the runner for XLA backends: one client per run
 		return opts.Open()
 	}
-	return neural.Backend(name)
+	return neural.Backend(opts.Backend)
 }
 
 // trainJoint fits the joint-likelihood model J (Section 5.3) on the
