@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"hetalign/envs/analytic"
+	"hetalign/envs/sequence"
 )
 
 // Scope says what a metric describes.
@@ -44,41 +45,64 @@ type Info struct {
 	Scope Scope
 	Shape Shape
 	Doc   string
+	// Needs says what the metric reads: "truth" (the environment alone),
+	// "policy" (a policy per prompt on finite alternatives) or "scores" (a
+	// sequence model's scores of the test sequences).
+	Needs string
 }
 
-// All lists every metric, in the order reports show them.
-func All() []Info {
-	return []Info{
-		{"avg_reward", Truth, Vector, "r̄(y) = Σ_u w_u r*(y;u) (Eq. 9)"},
-		{"nbc", Truth, Vector, "NBC(y) = Σ_{y'} D(y') Pr(y ≻ y') (Eq. 13)"},
-		{"pi_star", Truth, Vector, "π*(y) ∝ π_ref(y) exp(r̄(y)/β) (Eq. 10)"},
-		{"policy", Method, Vector, "π(y) of the method"},
-		{"log_ratio", Method, Vector, "log π(y)/π_ref(y), centred to mean 0"},
-		{"top", Method, Text, "the alternative(s) with the largest π(y); ties joined by '='"},
-		{"ranking", Method, Text, "alternatives ordered by π/π_ref, e.g. 'y2 > y1 = y3'"},
-		{"tv", Method, Number, "total variation ½ Σ_y |π(y) − π*(y)|"},
-		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))"},
-		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)"},
-		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at"},
-		{"policy_se", Method, Vector, "standard error of π across prompts along the δ view (0 for one prompt)"},
-		{"argmax", Method, Number, "the δ (a numeric label) where π's profile is largest; none for named alternatives"},
-		{"reward", Truth, Matrix, "r*(y; u) per type u and alternative y"},
-		{"type_weights", Truth, Text, "the types' weights w_u"},
-		{"avg_ranking", Truth, Text, "alternatives ordered by r̄"},
-		{"nbc_ranking", Truth, Text, "alternatives ordered by NBC"},
-		{"nbc_agrees", Truth, Number, "1 when NBC orders every pair with r̄(a) ≠ r̄(b) as r̄ does, else 0"},
-		{"flip_tv", Truth, Number, "smallest TV distance from uniform D that reverses an NBC-ordered pair (LP of App. E, ε = δ = 1e-5); none when no D can"},
-		{"flip_pair", Truth, Text, "the pair flip_tv reverses, as 'a>b' under uniform D"},
-		{"flip_q", Truth, Vector, "the sampling distribution that achieves flip_tv"},
-		{"top_flip_tv", Truth, Number, "smallest TV distance from uniform D that changes NBC's top choice; none when no D can"},
-		{"flip_pairs", Truth, Text, "every NBC-ordered pair 'a>b' with the smallest TV that reverses it (or 'never'), smallest first"},
-		{"can_flip", Truth, Number, "1 when some D with full support reverses an NBC-ordered pair, else 0"},
-		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0"},
-		{"test_pairs", Truth, Number, "sequence env: test pairs with r̄(y1) ≠ r̄(y2)"},
-		{"majority_agreement", Truth, Number, "sequence env: fraction of test pairs where Σ_u w_u σ(Δr_u) − ½ has the sign of Δr̄"},
-		{"ties", Method, Number, "sequence env: fraction of test pairs the model scores equally"},
-		{"score_profile", Method, Vector, "sequence env: mean model score of test sequences by length, centred"},
-		{"final_loss", Method, Number, "sequence env: mean training loss over the last 10% of steps"},
+// registered holds the metrics in the order reports show them; Register
+// appends at init.
+var registered []Info
+
+// Register adds a metric; it panics on a duplicate name (registration runs
+// at init, where a mistake is a bug).
+func Register(m Info) {
+	for _, r := range registered {
+		if r.Name == m.Name {
+			panic("metrics.Register: duplicate metric " + m.Name)
+		}
+	}
+	registered = append(registered, m)
+}
+
+// All lists every registered metric, in the order reports show them.
+func All() []Info { return append([]Info(nil), registered...) }
+
+func init() {
+	for _, m := range []Info{
+		{"avg_reward", Truth, Vector, "r̄(y) = Σ_u w_u r*(y;u) (Eq. 9)", "truth"},
+		{"nbc", Truth, Vector, "NBC(y) = Σ_{y'} D(y') Pr(y ≻ y') (Eq. 13)", "truth"},
+		{"pi_star", Truth, Vector, "π*(y) ∝ π_ref(y) exp(r̄(y)/β) (Eq. 10)", "truth"},
+		{"policy", Method, Vector, "π(y) of the method", "policy"},
+		{"log_ratio", Method, Vector, "log π(y)/π_ref(y), centred to mean 0", "policy"},
+		{"top", Method, Text, "the alternative(s) with the largest π(y); ties joined by '='", "policy"},
+		{"ranking", Method, Text, "alternatives ordered by π/π_ref, e.g. 'y2 > y1 = y3'", "policy"},
+		{"tv", Method, Number, "total variation ½ Σ_y |π(y) − π*(y)|", "policy"},
+		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))", "policy"},
+		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)", "policy"},
+		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at", "policy"},
+		{"policy_se", Method, Vector, "standard error of π across prompts along the δ view (0 for one prompt)", "policy"},
+		{"argmax", Method, Number, "the δ (a numeric label) where π's profile is largest; none for named alternatives", "policy"},
+		{"reward", Truth, Matrix, "r*(y; u) per type u and alternative y", "truth"},
+		{"type_weights", Truth, Text, "the types' weights w_u", "truth"},
+		{"avg_ranking", Truth, Text, "alternatives ordered by r̄", "truth"},
+		{"nbc_ranking", Truth, Text, "alternatives ordered by NBC", "truth"},
+		{"nbc_agrees", Truth, Number, "1 when NBC orders every pair with r̄(a) ≠ r̄(b) as r̄ does, else 0", "truth"},
+		{"flip_tv", Truth, Number, "smallest TV distance from uniform D that reverses an NBC-ordered pair (LP of App. E, ε = δ = 1e-5); none when no D can", "truth"},
+		{"flip_pair", Truth, Text, "the pair flip_tv reverses, as 'a>b' under uniform D", "truth"},
+		{"flip_q", Truth, Vector, "the sampling distribution that achieves flip_tv", "truth"},
+		{"top_flip_tv", Truth, Number, "smallest TV distance from uniform D that changes NBC's top choice; none when no D can", "truth"},
+		{"flip_pairs", Truth, Text, "every NBC-ordered pair 'a>b' with the smallest TV that reverses it (or 'never'), smallest first", "truth"},
+		{"can_flip", Truth, Number, "1 when some D with full support reverses an NBC-ordered pair, else 0", "truth"},
+		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0", "truth"},
+		{"test_pairs", Truth, Number, "sequence env: test pairs with r̄(y1) ≠ r̄(y2)", "truth"},
+		{"majority_agreement", Truth, Number, "sequence env: fraction of test pairs where Σ_u w_u σ(Δr_u) − ½ has the sign of Δr̄", "truth"},
+		{"ties", Method, Number, "sequence env: fraction of test pairs the model scores equally", "scores"},
+		{"score_profile", Method, Vector, "sequence env: mean model score of test sequences by length, centred", "scores"},
+		{"final_loss", Method, Number, "sequence env: mean training loss over the last 10% of steps", "scores"},
+	} {
+		Register(m)
 	}
 }
 
@@ -517,4 +541,32 @@ func RankingString(names []string, v []float64) string {
 		b.WriteString(names[i])
 	}
 	return b.String()
+}
+
+// Evaluate computes the named metrics of a world (a truth step's output,
+// decoded), and of a trained model when trained is not nil (a train step's
+// output bytes): truth metrics alone, or a method's against the truth.
+// Names that do not apply to the world are left out.
+func Evaluate(world any, trained []byte, names []string) (map[string]Value, error) {
+	switch w := world.(type) {
+	case *analytic.World:
+		if trained == nil {
+			return ComputeTruth(w, names)
+		}
+		var m Trained
+		if err := json.Unmarshal(trained, &m); err != nil {
+			return nil, fmt.Errorf("reading trained policy: %w", err)
+		}
+		return ComputeMethod(w, &m, names)
+	case *sequence.World:
+		if trained == nil {
+			return ComputeSequenceTruth(w, names)
+		}
+		var m SeqTrained
+		if err := json.Unmarshal(trained, &m); err != nil {
+			return nil, fmt.Errorf("reading trained model: %w", err)
+		}
+		return ComputeSequenceMethod(w, &m, names)
+	}
+	return nil, fmt.Errorf("no metrics for a world of type %T", world)
 }

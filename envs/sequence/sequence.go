@@ -148,6 +148,8 @@ type Item struct {
 // World is the cut corpus with the exact rewards: R[u][x] is type u's
 // reward of x tokens, Avg[x] = Σ_u w_u R[u][x] (Eq. 9), for x = 0 … L.
 type World struct {
+	// Tag is "sequence", the world codec of truth steps (envs.DecodeWorld).
+	Tag         string      `json:"world"`
 	Digest      string      `json:"digest"`
 	Text        []byte      `json:"text"`
 	L           int         `json:"l"`
@@ -191,7 +193,7 @@ func New(c Config) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &World{Digest: Digest(c.Text), Text: c.Text, L: c.L, Types: pop.Names, Weights: pop.Weights, Temperature: c.Temperature}
+	w := &World{Tag: WorldTag, Digest: Digest(c.Text), Text: c.Text, L: c.L, Types: pop.Names, Weights: pop.Weights, Temperature: c.Temperature}
 	if w.Temperature == 0 {
 		w.Temperature = 1
 	}

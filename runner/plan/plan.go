@@ -317,6 +317,9 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 	if err != nil {
 		return err
 	}
+	// The world codec, named in dataset and eval parameters for worlds
+	// other than finite alternatives.
+	world := cfg.EnvKind().World
 	where := cellLabel(axisNames, labels)
 	truth, err := g.add(steps.Truth, tp, nil, nil, false, fmt.Sprintf("truth %s%s", prefix, where), prefix+where+"/truth")
 	if err != nil {
@@ -329,7 +332,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 		}
 		at := prefix + cellLabel(append(slices.Clone(axisNames), spec.AxisSeed), cl)
 		if len(truthMetrics) > 0 {
-			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: truthMetrics, Env: seqEnv(cfg)}, []*Step{truth}, []string{"truth"}, false,
+			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: truthMetrics, Env: world}, []*Step{truth}, []string{"truth"}, false,
 				"eval truth "+at, at+"/eval/truth")
 			if err != nil {
 				return err
@@ -342,7 +345,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			inputs, names := []*Step{truth}, []string{"truth"}
 			if kind.NeedsData() {
 				d := cfg.Data[m.Data]
-				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs, Env: seqEnv(cfg)}
+				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs, Env: world}
 				if d.Pairs > 0 {
 					s := seed
 					dp.Seed = &s
@@ -356,8 +359,11 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			}
 			// The exact tabular solver computes in float64 Go whatever the
 			// backend, so its key names one only for SGD (GoMLX) fits.
-			tp := steps.NewTrainParams(cfg, m, seed)
-			tr, err := g.add(steps.Train, tp, inputs, names, tp.SGD(),
+			tp, sgd, err := steps.NewTrainParams(m, seed)
+			if err != nil {
+				return err
+			}
+			tr, err := g.add(steps.Train, tp, inputs, names, sgd,
 				fmt.Sprintf("train %s %s", mn, at), at+"/train/"+mn)
 			if err != nil {
 				return err
@@ -365,7 +371,7 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			if len(methodMetrics) == 0 {
 				continue
 			}
-			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: methodMetrics, Env: seqEnv(cfg)}, []*Step{truth, tr}, []string{"truth", "train"}, false,
+			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: methodMetrics, Env: world}, []*Step{truth, tr}, []string{"truth", "train"}, false,
 				fmt.Sprintf("eval %s %s", mn, at), at+"/eval/"+mn)
 			if err != nil {
 				return err
@@ -374,14 +380,4 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 		}
 	}
 	return nil
-}
-
-// seqEnv names the environment in dataset and eval parameters when its
-// truth is not an analytic World ("sequence"); "" keeps the other keys as
-// they were.
-func seqEnv(c *spec.Config) string {
-	if c.Env.Kind == "sequence" {
-		return c.Env.Kind
-	}
-	return ""
 }

@@ -6,200 +6,59 @@ import (
 	"sort"
 	"strings"
 
+	"hetalign/envs"
 	"hetalign/methods"
 	"hetalign/metrics"
 )
 
-// Check reports what the schema cannot express: rewards that do not match
-// the alternatives, survey settings that do not fit together, dataset
-// references, regimes a method cannot use. Positions come from the
-// experiment's base value.
+// Check reports what the schema cannot express, through the registered
+// kinds: the environment's own checks (rewards that do not match the
+// alternatives, survey settings that do not fit together), regimes the
+// environment cannot sample, dataset references, regimes and
+// environments a method cannot use, and each method's own checks.
+// Positions come from the experiment's base value.
 func (x *Experiment) Check(cfg *Config) Errors {
 	var errs Errors
-	switch cfg.Env.Kind {
-	case "survey":
-		errs = x.checkSurvey(cfg)
-	case "circular":
-		for _, tn := range sortedKeys(cfg.Population.Types) {
-			t := cfg.Population.Types[tn]
-			if t.Reward != nil || t.Codes != nil {
-				errs = append(errs, x.errAt("population.types."+tn, "a circular env computes rewards from shift, scale, decay and shape; remove reward and codes"))
-			}
-			if !(t.Decay > 0) {
-				errs = append(errs, x.errAt("population.types."+tn, "type %s needs decay > 0 on a circular env", tn))
+	ek := cfg.EnvKind()
+	for _, p := range cfg.Env.Params.Check(cfg.Setting()) {
+		errs = append(errs, x.errAt(p.Path, "%s", p.Msg))
+	}
+	dc, _ := cfg.Env.Params.(envs.DataChecker)
+	for _, dn := range sortedKeys(cfg.Data) {
+		d := cfg.Data[dn]
+		if !slices.Contains(ek.Regimes, d.Regime) {
+			errs = append(errs, x.errAt("data."+dn+".regime", "a %s env samples %s data, not %q", ek.Name, strings.Join(ek.Regimes, ", "), d.Regime))
+			continue
+		}
+		if dc != nil {
+			for _, p := range dc.CheckData(d.Regime, d.Pairs) {
+				errs = append(errs, x.errAt("data."+dn+"."+p.Path, "%s", p.Msg))
 			}
 		}
-	case "sequence":
-		errs = x.checkSequence(cfg)
-	default:
-		errs = x.checkAnalytic(cfg)
 	}
 	return append(errs, x.checkMethods(cfg)...)
 }
 
-// Method kinds and regimes of the sequence environment.
-var (
-	sequenceKinds   = []string{"reward", "consistent-reward", "dpo", "consistent", "relabel-dpo"}
-	sequenceRegimes = []string{"anonymous", "typed", "consensus"}
-)
-
-// checkSequence checks a sequence env: length rewards on every type, the
-// prompt range, regimes and methods it can run, transformer models.
-func (x *Experiment) checkSequence(cfg *Config) Errors {
-	var errs Errors
-	for _, tn := range sortedKeys(cfg.Population.Types) {
-		t := cfg.Population.Types[tn]
-		if t.Length == nil {
-			errs = append(errs, x.errAt("population.types."+tn, "type %s needs a length reward on a sequence env", tn))
-		}
-		if t.Reward != nil || t.Codes != nil {
-			errs = append(errs, x.errAt("population.types."+tn, "a sequence env computes rewards from length; remove reward and codes"))
-		}
-	}
-	e := cfg.Env
-	if e.Prompt.Min > e.Prompt.Max || e.Prompt.Max >= e.Length {
-		errs = append(errs, x.errAt("env.prompt", "prompt lengths [%d, %d] must be ordered and below length %d", e.Prompt.Min, e.Prompt.Max, e.Length))
-	}
-	if n := int(e.Test*float64(e.Prompts) + 0.5); n < 1 || n >= e.Prompts {
-		errs = append(errs, x.errAt("env.test", "test fraction %v of %d prompts leaves no train or no test prompt", e.Test, e.Prompts))
-	}
-	for _, dn := range sortedKeys(cfg.Data) {
-		d := cfg.Data[dn]
-		if !slices.Contains(sequenceRegimes, d.Regime) {
-			errs = append(errs, x.errAt("data."+dn+".regime", "a sequence env samples %s data, not %q", strings.Join(sequenceRegimes, ", "), d.Regime))
-		}
-		if d.Regime == "typed" && d.Pairs == 0 {
-			errs = append(errs, x.errAt("data."+dn+".pairs", "typed data records one labeller per tuple: set pairs > 0"))
-		}
-	}
-	for _, mn := range sortedKeys(cfg.Methods) {
-		m := cfg.Methods[mn]
-		if !slices.Contains(sequenceKinds, m.Kind) {
-			errs = append(errs, x.errAt("methods."+mn+".kind", "a sequence env trains %s, not %q", strings.Join(sequenceKinds, ", "), m.Kind))
-			continue
-		}
-		if m.Model == nil || m.Model.Kind != "transformer" {
-			errs = append(errs, x.errAt("methods."+mn, "method %s on a sequence env needs model: kind: \"transformer\"", mn))
-			continue
-		}
-		if m.Model.Width%m.Model.Heads != 0 {
-			errs = append(errs, x.errAt("methods."+mn+".model", "width %d is not a multiple of heads %d", m.Model.Width, m.Model.Heads))
-		}
-	}
-	return errs
-}
-
-func (x *Experiment) checkAnalytic(cfg *Config) Errors {
-	var errs Errors
-	alts := cfg.Env.Alternatives
-	isAlt := map[string]bool{}
-	for i, a := range alts {
-		if isAlt[a] {
-			errs = append(errs, x.errAt(fmt.Sprintf("env.alternatives[%d]", i), "alternative %q is listed twice", a))
-		}
-		isAlt[a] = true
-	}
-	altList := strings.Join(alts, ", ")
-	for _, tn := range sortedKeys(cfg.Population.Types) {
-		t := cfg.Population.Types[tn]
-		base := fmt.Sprintf("population.types.%s.reward", tn)
-		if t.Codes != nil {
-			errs = append(errs, x.errAt(fmt.Sprintf("population.types.%s.codes", tn), "codes are for env kind \"survey\"; an analytic env needs reward"))
-		}
-		for _, a := range alts {
-			if _, ok := t.Reward[a]; !ok {
-				errs = append(errs, x.errAt(base, "type %s has no reward for alternative %q", tn, a))
-			}
-		}
-		for _, k := range sortedKeys(t.Reward) {
-			if !isAlt[k] {
-				errs = append(errs, x.errAt(base+"."+quoteLabel(k), "%q is not an alternative (alternatives: %s)", k, altList))
-			}
-		}
-	}
-	errs = append(errs, x.checkWeights("env.sampling", cfg.Env.Sampling, alts)...)
-	return append(errs, x.checkWeights("env.reference", cfg.Env.Reference, alts)...)
-}
-
-// checkWeights checks that a map of weights names exactly the alternatives.
-func (x *Experiment) checkWeights(field string, m map[string]float64, alts []string) Errors {
-	if m == nil {
-		return nil
-	}
-	var errs Errors
-	isAlt := map[string]bool{}
-	for _, a := range alts {
-		isAlt[a] = true
-	}
-	for _, k := range sortedKeys(m) {
-		if !isAlt[k] {
-			errs = append(errs, x.errAt(field+"."+quoteLabel(k), "%q is not an alternative (alternatives: %s)", k, strings.Join(alts, ", ")))
-		}
-	}
-	for _, a := range alts {
-		if _, ok := m[a]; !ok {
-			errs = append(errs, x.errAt(field, "%s gives no weight to alternative %q", field, a))
-		}
-	}
-	return errs
-}
-
-func (x *Experiment) checkSurvey(cfg *Config) Errors {
-	var errs Errors
-	for _, tn := range sortedKeys(cfg.Population.Types) {
-		t := cfg.Population.Types[tn]
-		if len(t.Codes) == 0 {
-			errs = append(errs, x.errAt("population.types."+tn, "type %s needs codes: the group codes of its respondents", tn))
-		}
-		if t.Reward != nil {
-			errs = append(errs, x.errAt("population.types."+tn+".reward", "a survey estimates rewards from the answers; remove reward"))
-		}
-	}
-	qs := sortedKeys(cfg.Env.Questions)
-	for _, qn := range qs {
-		q := cfg.Env.Questions[qn]
-		at := "env.questions." + quoteLabel(qn) + ".options"
-		if len(q.Options) < 2 {
-			errs = append(errs, x.errAt(at, "question %s needs at least two options", qn))
-		}
-		seen := map[string]bool{}
-		for i, o := range q.Options {
-			if len(o) != 2 {
-				errs = append(errs, x.errAt(fmt.Sprintf("%s[%d]", at, i), "an option is [code, label]"))
-				continue
-			}
-			if l := fmt.Sprint(o[1]); seen[l] {
-				errs = append(errs, x.errAt(fmt.Sprintf("%s[%d]", at, i), "label %q is used twice", l))
-			} else {
-				seen[l] = true
-			}
-		}
-	}
-	q, ok := cfg.Env.Questions[cfg.Env.Question]
-	if !ok {
-		errs = append(errs, x.errAt("env.question", "question %q is not in env.questions (defined: %s)", cfg.Env.Question, listOrNone(qs)))
-		return errs
-	}
-	return append(errs, x.checkWeights("env.sampling", cfg.Env.Sampling, q.Labels())...)
-}
-
+// checkMethods checks each method against the registry: the env's world
+// is one it fits on, its dataset exists and has a regime it accepts, and
+// the kind's own checks pass.
 func (x *Experiment) checkMethods(cfg *Config) Errors {
 	var errs Errors
+	ek := cfg.EnvKind()
 	dataNames := sortedKeys(cfg.Data)
 	for _, mn := range sortedKeys(cfg.Methods) {
 		m := cfg.Methods[mn]
-		if cfg.Env.Kind != "sequence" {
-			if m.Kind == "reward" || m.Kind == "consistent-reward" {
-				errs = append(errs, x.errAt("methods."+mn+".kind", "method kind %s learns a reward model of text: it needs env kind \"sequence\"", m.Kind))
-				continue
-			}
-			if m.Model != nil && m.Model.Kind == "transformer" {
-				errs = append(errs, x.errAt("methods."+mn+".model.kind", "a transformer reads token sequences: it needs env kind \"sequence\""))
-			}
-		}
 		k, ok := methods.Lookup(m.Kind)
 		if !ok {
 			errs = append(errs, x.errAt("methods."+mn+".kind", "unknown method kind %q", m.Kind))
+			continue
+		}
+		if !k.Runs(ek.World) {
+			if on := methods.KindsOn(ek.World); ek.World != "" {
+				errs = append(errs, x.errAt("methods."+mn+".kind", "a %s env trains %s, not %q", ek.Name, strings.Join(on, ", "), m.Kind))
+			} else {
+				errs = append(errs, x.errAt("methods."+mn+".kind", "method kind %s does not fit on a %s env: it needs env kind %s", m.Kind, ek.Name, envsFor(k)))
+			}
 			continue
 		}
 		switch {
@@ -215,12 +74,32 @@ func (x *Experiment) checkMethods(cfg *Config) Errors {
 			} else if !k.Accepts(d.Regime) {
 				errs = append(errs, x.errAt("methods."+mn+".data", "method kind %s needs data of regime %s, but dataset %q has regime %q",
 					m.Kind, strings.Join(k.Regimes, " or "), m.Data, d.Regime))
-			} else if m.Variance == "joint" && d.Regime != "paired" {
-				errs = append(errs, x.errAt("methods."+mn+".variance", "variance \"joint\" trains J on paired data, but dataset %q has regime %q", m.Data, d.Regime))
 			}
+		}
+		for _, p := range m.Params.Check(cfg.methodContext(mn, m)) {
+			at := "methods." + mn
+			if p.Path != "" {
+				at += "." + p.Path
+			}
+			errs = append(errs, x.errAt(at, "%s", p.Msg))
 		}
 	}
 	return errs
+}
+
+// envsFor lists the environment kinds whose worlds a method kind fits on,
+// quoted.
+func envsFor(k methods.Kind) string {
+	var out []string
+	for _, e := range envs.Kinds() {
+		if k.Runs(e.World) {
+			out = append(out, fmt.Sprintf("%q", e.Name))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, " or ")
 }
 
 func listOrNone(s []string) string {

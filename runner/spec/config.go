@@ -1,15 +1,20 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 
-	"hetalign/envs/sequence"
+	"hetalign/envs"
+	"hetalign/methods"
 	"hetalign/metrics"
 )
 
 // Config is one experiment cell decoded from CUE into Go: the values every
-// later stage reads. Field meanings are documented in specs/schema/schema.cue.
+// later stage reads. Field meanings are documented in specs/schema/schema.cue
+// and in each kind's fragment. The environment's and each method's own
+// fields are decoded by their registered kinds (envs, methods): Config
+// knows only what every kind shares.
 type Config struct {
 	Description string                  `json:"description,omitempty"`
 	Population  PopulationConfig        `json:"population"`
@@ -30,31 +35,23 @@ type PopulationConfig struct {
 	Types map[string]TypeConfig `json:"types"`
 }
 
-// TypeConfig is #Type.
+// TypeConfig is #Type: the weight and label every type has, and the
+// environment's own fields (Raw, the type's JSON), which the env kind
+// decodes.
 type TypeConfig struct {
-	Weight float64            `json:"weight"`
-	Label  string             `json:"label,omitempty"`
-	Reward map[string]float64 `json:"reward,omitempty"`
-	Codes  []any              `json:"codes,omitempty"`
-	// Circle (env kind "circular").
-	Shift int     `json:"shift,omitempty"`
-	Scale float64 `json:"scale,omitempty"`
-	Decay float64 `json:"decay,omitempty"`
-	Shape string  `json:"shape,omitempty"`
-	// Length reward (env kind "sequence").
-	Length *LengthConfig `json:"length,omitempty"`
+	Weight float64         `json:"weight"`
+	Label  string          `json:"label,omitempty"`
+	Raw    json.RawMessage `json:"-"`
 }
 
-// LengthConfig is #Length: a reward of the token count (envs/sequence).
-type LengthConfig struct {
-	Shape     string  `json:"shape"`
-	Rate      float64 `json:"rate,omitempty"`
-	Divisor   float64 `json:"divisor,omitempty"`
-	Cap       float64 `json:"cap,omitempty"`
-	Center    float64 `json:"center,omitempty"`
-	Width     float64 `json:"width,omitempty"`
-	Slope     float64 `json:"slope,omitempty"`
-	Intercept float64 `json:"intercept,omitempty"`
+// UnmarshalJSON keeps the type's JSON for the env kind.
+func (t *TypeConfig) UnmarshalJSON(b []byte) error {
+	type plain TypeConfig
+	if err := json.Unmarshal(b, (*plain)(t)); err != nil {
+		return err
+	}
+	t.Raw = append(json.RawMessage(nil), b...)
+	return nil
 }
 
 // PreferenceConfig is #Preference.
@@ -63,96 +60,32 @@ type PreferenceConfig struct {
 	Temperature float64 `json:"temperature"`
 }
 
-// EnvConfig is #Env.
+// EnvConfig is #Env: the kind, β, and the kind's own settings (Params,
+// decoded from Raw by the registered kind).
 type EnvConfig struct {
-	Kind         string             `json:"kind"`
-	Alternatives []string           `json:"alternatives,omitempty"`
-	Sampling     map[string]float64 `json:"sampling,omitempty"`
-	Reference    map[string]float64 `json:"reference,omitempty"`
-	Beta         float64            `json:"beta"`
-
-	// N is the number of points of a circular env.
-	N int `json:"n,omitempty"`
-
-	// Survey fields (kind "survey").
-	File      string                    `json:"file,omitempty"`
-	Format    string                    `json:"format,omitempty"`
-	Shares    *SharesConfig             `json:"shares,omitempty"`
-	Group     string                    `json:"group,omitempty"`
-	Weight    string                    `json:"weight,omitempty"`
-	Missing   []string                  `json:"missing,omitempty"`
-	Question  string                    `json:"question,omitempty"`
-	Questions map[string]QuestionConfig `json:"questions,omitempty"`
-	Rewards   *RewardsConfig            `json:"rewards,omitempty"`
-
-	// Sequence fields (kind "sequence").
-	Corpus  string        `json:"corpus,omitempty"`
-	Length  int           `json:"length,omitempty"`
-	Prompts int           `json:"prompts,omitempty"`
-	Test    float64       `json:"test,omitempty"`
-	Prompt  *PromptConfig `json:"prompt,omitempty"`
-	Cut     int           `json:"cut,omitempty"`
-	Grid    int           `json:"grid,omitempty"`
+	Kind   string          `json:"kind"`
+	Beta   float64         `json:"beta"`
+	Raw    json.RawMessage `json:"-"`
+	Params envs.Config     `json:"-"`
 }
 
-// PromptConfig bounds prompt lengths in tokens.
-type PromptConfig struct {
-	Min int `json:"min,omitempty"`
-	Max int `json:"max,omitempty"`
-}
-
-// QuestionConfig is #Question: options as [code, label] pairs.
-type QuestionConfig struct {
-	Options [][]any `json:"options"`
-	Drop    []any   `json:"drop,omitempty"`
-}
-
-// Labels returns the option labels in table order.
-func (q QuestionConfig) Labels() []string {
-	out := make([]string, len(q.Options))
-	for i, o := range q.Options {
-		if len(o) == 2 {
-			out[i] = fmt.Sprint(o[1])
-		}
+// UnmarshalJSON keeps the env's JSON for its kind.
+func (e *EnvConfig) UnmarshalJSON(b []byte) error {
+	type plain EnvConfig
+	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
+		return err
 	}
-	return out
+	e.Raw = append(json.RawMessage(nil), b...)
+	return nil
 }
 
-// SharesConfig names the columns of a "shares" survey file.
-type SharesConfig struct {
-	Question string `json:"question,omitempty"`
-	Option   string `json:"option,omitempty"`
-	Value    string `json:"value,omitempty"`
-}
-
-// RewardsConfig is #LuceShepard.
-type RewardsConfig struct {
-	Smoothing   string  `json:"smoothing,omitempty"`
-	PseudoCount float64 `json:"pseudocount,omitempty"`
-}
-
-// Alternatives are the responses of a cell: env.alternatives, or the
-// option labels of the survey question.
+// Alternatives are the labels of a cell's "alternative" axis, as its
+// environment kind defines them.
 func (c *Config) Alternatives() []string {
-	switch c.Env.Kind {
-	case "survey":
-		return c.Env.Questions[c.Env.Question].Labels()
-	case "circular":
-		// The 1-D view over δ = y − x.
-		out := make([]string, c.Env.N)
-		for i := range out {
-			out[i] = fmt.Sprint(i - c.Env.N/2)
-		}
-		return out
-	case "sequence":
-		// The length views: token counts of prompt plus response.
-		var out []string
-		for _, x := range sequence.GridX(c.Env.Prompt.Min+1, c.Env.Length, c.Env.Grid) {
-			out = append(out, fmt.Sprint(x))
-		}
-		return out
+	if c.Env.Params == nil {
+		return nil
 	}
-	return c.Env.Alternatives
+	return c.Env.Params.Alternatives()
 }
 
 // DataConfig is #Data.
@@ -161,64 +94,24 @@ type DataConfig struct {
 	Pairs  int    `json:"pairs"`
 }
 
-// MethodConfig is #Method.
+// MethodConfig is #Method: the kind, the dataset's name, and the kind's
+// own settings (Params, decoded from Raw by the registered kind).
 type MethodConfig struct {
-	Kind string   `json:"kind"`
-	Data string   `json:"data,omitempty"`
-	Beta *float64 `json:"beta,omitempty"`
-	Tau  *float64 `json:"tau,omitempty"`
-	L2   float64  `json:"l2,omitempty"`
-
-	Alpha      *float64         `json:"alpha,omitempty"`
-	Clamp      float64          `json:"clamp,omitempty"`
-	Variance   string           `json:"variance,omitempty"`
-	Components int              `json:"components,omitempty"`
-	Joint      *OptimizerConfig `json:"joint,omitempty"`
-	Warm       *int             `json:"warm,omitempty"`
-
-	Model     *ModelConfig     `json:"model,omitempty"`
-	Optimizer *OptimizerConfig `json:"optimizer,omitempty"`
-
-	// Reference policy of sequence DPO: "uniform" (as published) or
-	// "pretrained" (a language model fit with Pretrain's settings).
-	Reference string           `json:"reference,omitempty"`
-	Pretrain  *OptimizerConfig `json:"pretrain,omitempty"`
+	Kind   string          `json:"kind"`
+	Data   string          `json:"data,omitempty"`
+	Raw    json.RawMessage `json:"-"`
+	Params methods.Params  `json:"-"`
 }
 
-// ModelConfig is a method's policy network (SGD fits).
-type ModelConfig struct {
-	Kind       string `json:"kind,omitempty"`
-	Depth      int    `json:"depth,omitempty"`
-	Width      int    `json:"width,omitempty"`
-	Activation string `json:"activation,omitempty"`
-	// Transformer (env kind "sequence"): attention heads and the
-	// feed-forward expansion factor.
-	Heads int `json:"heads,omitempty"`
-	FF    int `json:"ff,omitempty"`
-}
-
-// OptimizerConfig is Adam's settings (SGD fits).
-type OptimizerConfig struct {
-	LR    float64 `json:"lr,omitempty"`
-	Batch int     `json:"batch,omitempty"`
-	Steps int     `json:"steps,omitempty"`
-}
-
-// fill sets the fields left at zero to the given defaults.
-func (o *OptimizerConfig) fill(lr float64, batch, steps int) {
-	if o.LR == 0 {
-		o.LR = lr
+// UnmarshalJSON keeps the method's JSON for its kind.
+func (m *MethodConfig) UnmarshalJSON(b []byte) error {
+	type plain MethodConfig
+	if err := json.Unmarshal(b, (*plain)(m)); err != nil {
+		return err
 	}
-	if o.Batch == 0 {
-		o.Batch = batch
-	}
-	if o.Steps == 0 {
-		o.Steps = steps
-	}
+	m.Raw = append(json.RawMessage(nil), b...)
+	return nil
 }
-
-// SGD reports whether the method is fit by stochastic gradient descent.
-func (m MethodConfig) SGD() bool { return m.Model != nil || m.Optimizer != nil }
 
 // ReportConfig is #Report.
 type ReportConfig struct {
@@ -266,8 +159,12 @@ func (t TableConfig) Cells() []string {
 	return nil
 }
 
-// applyDefaults fills the optional fields the schema documents defaults for.
-func (c *Config) applyDefaults() {
+// applyDefaults fills the optional fields the schema documents defaults
+// for, and decodes the environment's and each method's own settings with
+// their registered kinds (which fill their own defaults). Kinds the
+// schema let through are registered, so a lookup cannot fail here unless
+// the registry and the schema disagree.
+func (c *Config) applyDefaults() error {
 	if c.Metrics == nil {
 		for _, m := range metrics.All() {
 			c.Metrics = append(c.Metrics, m.Name)
@@ -280,14 +177,6 @@ func (c *Config) applyDefaults() {
 		if t.Weight == 0 {
 			t.Weight = 1
 		}
-		if c.Env.Kind == "circular" {
-			if t.Scale == 0 {
-				t.Scale = 1
-			}
-			if t.Shape == "" {
-				t.Shape = "linear"
-			}
-		}
 		c.Population.Types[n] = t
 	}
 	if c.Preference.Model == "" {
@@ -299,122 +188,22 @@ func (c *Config) applyDefaults() {
 	if c.Env.Beta == 0 {
 		c.Env.Beta = 1
 	}
-	if c.Env.Kind == "sequence" {
-		c.Env.fillSequence()
+	ek, ok := envs.Lookup(c.Env.Kind)
+	if !ok {
+		return fmt.Errorf("env kind %q is not registered", c.Env.Kind)
 	}
-	if c.Env.Kind == "survey" {
-		if c.Env.Rewards == nil {
-			c.Env.Rewards = &RewardsConfig{}
-		}
-		if c.Env.Rewards.Smoothing == "" {
-			c.Env.Rewards.Smoothing = "additive"
-		}
-		if c.Env.Rewards.Smoothing == "additive" && c.Env.Rewards.PseudoCount == 0 {
-			c.Env.Rewards.PseudoCount = 0.5
-		}
-		if c.Env.Format == "" {
-			c.Env.Format = "responses"
-		}
-		if c.Env.Format == "shares" {
-			if c.Env.Shares == nil {
-				c.Env.Shares = &SharesConfig{}
-			}
-			for _, f := range []struct {
-				dst *string
-				def string
-			}{{&c.Env.Shares.Question, "question"}, {&c.Env.Shares.Option, "option"}, {&c.Env.Shares.Value, "share"}} {
-				if *f.dst == "" {
-					*f.dst = f.def
-				}
-			}
-		}
+	c.Env.Params = ek.New()
+	if err := envs.DecodeStrict(c.Env.Raw, c.Env.Params); err != nil {
+		return fmt.Errorf("env: %w", err)
 	}
+	c.Env.Params.Defaults(c.Setting())
 	for n, m := range c.Methods {
-		if m.Kind == "ipo" && m.Tau == nil {
-			one := 1.0
-			m.Tau = &one
+		p, err := methods.Decode(m.Kind, m.Raw)
+		if err != nil {
+			return fmt.Errorf("methods.%s: %w", n, err)
 		}
-		if m.SGD() {
-			if m.Model == nil {
-				m.Model = &ModelConfig{}
-			}
-			if m.Optimizer == nil {
-				m.Optimizer = &OptimizerConfig{}
-			}
-			if m.Model.Kind == "" {
-				m.Model.Kind = "tabular"
-			}
-			if m.Model.Kind == "transformer" {
-				if m.Model.Depth == 0 {
-					m.Model.Depth = 1
-				}
-				if m.Model.Width == 0 {
-					m.Model.Width = 16
-				}
-				if m.Model.Heads == 0 {
-					m.Model.Heads = 2
-				}
-				if m.Model.FF == 0 {
-					m.Model.FF = 2
-				}
-			}
-			if m.Model.Kind == "mlp" {
-				if m.Model.Depth == 0 {
-					m.Model.Depth = 2
-				}
-				if m.Model.Width == 0 {
-					m.Model.Width = 15
-				}
-				if m.Model.Activation == "" {
-					m.Model.Activation = "tanh"
-				}
-			}
-			m.Optimizer.fill(1e-3, 1024, 10_000)
-			if m.Model.Kind == "transformer" && (m.Kind == "dpo" || m.Kind == "consistent" || m.Kind == "relabel-dpo") {
-				if m.Reference == "" {
-					m.Reference = "uniform"
-				}
-				if m.Reference == "pretrained" {
-					if m.Pretrain == nil {
-						m.Pretrain = &OptimizerConfig{}
-					}
-					m.Pretrain.fill(m.Optimizer.LR, m.Optimizer.Batch, m.Optimizer.Steps)
-				}
-			}
-		}
-		if m.Kind == "corrected-dpo" {
-			if m.Alpha == nil {
-				one := 1.0
-				m.Alpha = &one
-			}
-			if m.Clamp == 0 {
-				m.Clamp = 0.1
-			}
-			if m.Variance == "" {
-				m.Variance = "exact"
-			}
-			if m.SGD() && m.Warm == nil {
-				w := 0
-				if m.Optimizer != nil {
-					w = m.Optimizer.Steps * 4 / 5
-				}
-				m.Warm = &w
-			}
-			if m.Variance == "joint" {
-				if m.Components == 0 {
-					m.Components = len(c.Population.Types)
-				}
-				if m.Joint == nil {
-					m.Joint = &OptimizerConfig{}
-				}
-				m.Joint.fill(1e-2, 1024, 10_000)
-			}
-		}
-		// Every kind with a β in the schema: all but ipo and the references.
-		if m.Kind != "ipo" && m.Kind != "oracle" && m.Kind != "nbc" && m.Beta == nil {
-			b := c.Env.Beta
-			m.Beta = &b
-		}
+		p.Defaults(c.methodContext(n, m))
+		m.Params = p
 		c.Methods[n] = m
 	}
 	for n, t := range c.Report.Tables {
@@ -429,28 +218,32 @@ func (c *Config) applyDefaults() {
 		}
 		c.Report.Tables[n] = t
 	}
+	return nil
 }
 
-// fillSequence sets the sequence environment's defaults.
-func (e *EnvConfig) fillSequence() {
-	if e.Corpus == "" {
-		e.Corpus = sequence.DefaultCorpus
+// Setting is what the environment kind reads besides its own fields.
+func (c *Config) Setting() envs.Setting {
+	s := envs.Setting{Model: c.Preference.Model, Temperature: c.Preference.Temperature, Dir: c.Dir}
+	for _, n := range c.TypeNames() {
+		t := c.Population.Types[n]
+		s.Types = append(s.Types, envs.Type{Name: n, Weight: t.Weight, Raw: t.Raw})
 	}
-	if e.Test == 0 {
-		e.Test = 0.2
+	return s
+}
+
+// EnvKind is the registered kind of the cell's environment.
+func (c *Config) EnvKind() envs.Kind {
+	k, _ := envs.Lookup(c.Env.Kind)
+	return k
+}
+
+// methodContext is what method n's defaults and checks may read.
+func (c *Config) methodContext(n string, m MethodConfig) methods.Context {
+	ctx := methods.Context{Name: n, EnvBeta: c.Env.Beta, Types: len(c.Population.Types), World: c.EnvKind().World, Data: m.Data}
+	if d, ok := c.Data[m.Data]; ok {
+		ctx.Regime = d.Regime
 	}
-	if e.Prompt == nil {
-		e.Prompt = &PromptConfig{}
-	}
-	if e.Prompt.Min == 0 {
-		e.Prompt.Min = 1
-	}
-	if e.Prompt.Max == 0 {
-		e.Prompt.Max = max(e.Prompt.Min, e.Length/4)
-	}
-	if e.Grid == 0 {
-		e.Grid = 17
-	}
+	return ctx
 }
 
 // TypeNames lists the user types in sorted order, the order every step
@@ -462,4 +255,20 @@ func (c *Config) TypeNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// DecodeConfig reads one cell from JSON (as a spec's experiment encodes)
+// and completes it with the defaults and the registered kinds' own
+// settings; dir is the folder relative data paths start from. It does not
+// check the cell against the rules Load checks.
+func DecodeConfig(js []byte, dir string) (*Config, error) {
+	var c Config
+	if err := json.Unmarshal(js, &c); err != nil {
+		return nil, fmt.Errorf("decoding a cell: %w", err)
+	}
+	c.Dir = dir
+	if err := c.applyDefaults(); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }

@@ -55,13 +55,13 @@ func (es Errors) sorted() Errors {
 	// once, where the user can fix it.
 	inUser := map[string]bool{}
 	for _, e := range es {
-		if e.File != schema.Filename {
+		if !schema.IsSchemaFile(e.File) {
 			inUser[e.Path+"\x00"+e.Msg] = true
 		}
 	}
 	kept := es[:0]
 	for _, e := range es {
-		if e.File == schema.Filename && inUser[e.Path+"\x00"+e.Msg] {
+		if schema.IsSchemaFile(e.File) && inUser[e.Path+"\x00"+e.Msg] {
 			continue
 		}
 		kept = append(kept, e)
@@ -215,7 +215,7 @@ func fromCUE(err error, fallbackFile string) Errors {
 	for _, ce := range errors.Errors(err) {
 		var pos token.Pos
 		for _, p := range errors.Positions(ce) {
-			if p.Filename() != schema.Filename {
+			if !schema.IsSchemaFile(p.Filename()) {
 				pos = p
 				break
 			}

@@ -107,11 +107,10 @@ func Canonical(v any) string {
 // problem found in all of them as Errors.
 func Load(paths []string, opts Options) ([]*File, error) {
 	ctx := cuecontext.New()
-	sch := ctx.CompileString(schema.Source, cue.Filename(schema.Filename))
-	if err := sch.Err(); err != nil {
-		return nil, fmt.Errorf("compiling the embedded schema: %w", err)
+	def, err := compileSchema(ctx)
+	if err != nil {
+		return nil, err
 	}
-	def := sch.LookupPath(cue.ParsePath("#Spec"))
 	var files []*File
 	var errs Errors
 	for _, p := range paths {
@@ -176,19 +175,14 @@ func withDataFiles(f *File) string {
 	h := sha256.New()
 	h.Write([]byte(f.Digest))
 	for _, x := range f.Experiments {
-		if x.Base.Env.Kind != "survey" {
-			continue
+		for _, p := range x.Base.Env.Params.DataFiles(x.Base.Dir) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				b = []byte("unreadable: " + err.Error())
+			}
+			fmt.Fprintf(h, "data %q %d\n", p, len(b))
+			h.Write(b)
 		}
-		p := x.Base.Env.File
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(x.Base.Dir, p)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			b = []byte("unreadable: " + err.Error())
-		}
-		fmt.Fprintf(h, "data %q %d\n", p, len(b))
-		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -196,7 +190,9 @@ func withDataFiles(f *File) string {
 // digest hashes the schema, the tags and every file of inst and its imports.
 func digest(inst *build.Instance, tags []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "schema %d\n%s\n", len(schema.Source), schema.Source)
+	for _, f := range SchemaFiles() {
+		fmt.Fprintf(h, "schema %q %d\n%s\n", f.Name, len(f.Source), f.Source)
+	}
 	for _, t := range tags {
 		fmt.Fprintf(h, "tag %q\n", t)
 	}
@@ -265,7 +261,7 @@ func validateAll(ctx *cue.Context, def cue.Value, inst *build.Instance, path str
 			seen[e.String()] = true
 			all = append(all, e)
 			for _, p := range cueerrors.Positions(ce) {
-				if p.Filename() != schema.Filename {
+				if !schema.IsSchemaFile(p.Filename()) {
 					prune = append(prune, p)
 					break
 				}
@@ -332,11 +328,17 @@ func pruneFields(files []*ast.File, positions []token.Pos) bool {
 func decodeExperiment(name, path string, v, user cue.Value, opts Options, replica bool) (*Experiment, Errors) {
 	x := &Experiment{Name: name, File: path, value: v, user: user, opts: opts, replica: replica}
 	var cfg Config
-	if err := v.Decode(&cfg); err != nil {
+	js, err := v.MarshalJSON()
+	if err != nil {
 		return nil, fromCUE(err, path)
 	}
-	cfg.applyDefaults()
+	if err := json.Unmarshal(js, &cfg); err != nil {
+		return nil, Errors{{File: path, Path: "experiments." + name, Msg: err.Error()}}
+	}
 	cfg.Dir = filepath.Dir(path)
+	if err := cfg.applyDefaults(); err != nil {
+		return nil, Errors{{File: path, Path: "experiments." + name, Msg: err.Error()}}
+	}
 	x.Base = &cfg
 	x.Seeds = cfg.Seeds
 	x.MethodOrder = fieldOrder(v.LookupPath(cue.ParsePath("methods")))
@@ -523,7 +525,10 @@ func (x *Experiment) Cells(choices [][]int, workers int) ([]*Config, []error) {
 	copies := []*Experiment{x}
 	for range workers - 1 {
 		ctx := cuecontext.New()
-		def := ctx.CompileString(schema.Source, cue.Filename(schema.Filename)).LookupPath(cue.ParsePath("#Spec"))
+		def, err := compileSchema(ctx)
+		if err != nil {
+			break
+		}
 		f, es := loadFile(ctx, def, x.File, x.opts, true)
 		if len(es) > 0 || f == nil {
 			break
@@ -580,8 +585,10 @@ func (x *Experiment) Cell(choice []int) (*Config, error) {
 	if err := json.Unmarshal(js, &cfg); err != nil {
 		return nil, fmt.Errorf("decoding cell of %s: %w", x.Name, err)
 	}
-	cfg.applyDefaults()
 	cfg.Dir = filepath.Dir(x.File)
+	if err := cfg.applyDefaults(); err != nil {
+		return nil, fmt.Errorf("cell of %s: %w", x.Name, err)
+	}
 	if errs := x.Check(&cfg); len(errs) > 0 {
 		return nil, errs
 	}

@@ -78,8 +78,8 @@ func TestLoadValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *cfg.Methods["dpo"].Beta != 2 {
-		t.Errorf("cell 1: beta = %v, want 2", *cfg.Methods["dpo"].Beta)
+	if b := *cfg.Methods["dpo"].Params.(*methods.DPO).Beta; b != 2 {
+		t.Errorf("cell 1: beta = %v, want 2", b)
 	}
 	// Defaults documented in the schema.
 	if cfg.Seeds[0] != 0 || cfg.Env.Beta != 1 || len(cfg.Metrics) == 0 || cfg.Preference.Model != "bt" {

@@ -6,26 +6,33 @@ import (
 	"math"
 	"testing"
 
+	"hetalign/envs"
 	"hetalign/metrics"
 	"hetalign/runner/spec"
 )
 
-func config() *spec.Config {
-	return &spec.Config{
-		Population: spec.PopulationConfig{Types: map[string]spec.TypeConfig{
-			"B": {Weight: 3, Reward: map[string]float64{"x": 1, "y": 0}},
-			"A": {Weight: 1, Reward: map[string]float64{"x": 0, "y": 2}},
-		}},
-		Preference: spec.PreferenceConfig{Model: "bt", Temperature: 1},
-		Env:        spec.EnvConfig{Kind: "analytic", Alternatives: []string{"x", "y"}, Sampling: map[string]float64{"x": 1, "y": 3}, Beta: 1},
-	}
-}
-
-func TestNewTruthParams(t *testing.T) {
-	p, err := NewTruthParams(config())
+func config(t *testing.T, env string) *spec.Config {
+	t.Helper()
+	c, err := spec.DecodeConfig([]byte(`{
+		"population": {"types": {
+			"B": {"weight": 3, "reward": {"x": 1, "y": 0}},
+			"A": {"weight": 1, "reward": {"x": 0, "y": 2}}}},
+		"env": {"kind": "`+env+`", "alternatives": ["x", "y"], "sampling": {"x": 1, "y": 3}},
+		"methods": {"dpo": {"kind": "dpo", "data": "anon"}},
+		"data": {"anon": {"regime": "anonymous"}}
+	}`), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestNewTruthParams(t *testing.T) {
+	tp, err := NewTruthParams(config(t, "analytic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tp.(*envs.TruthBase)
 	// Types sorted by name; weights, sampling and the default uniform
 	// reference normalised.
 	if p.Types[0] != "A" || p.Weights[0] != 0.25 || p.Rewards[0][1] != 2 {
@@ -34,10 +41,8 @@ func TestNewTruthParams(t *testing.T) {
 	if p.Sampling[0] != 0.25 || p.Reference[0] != 0.5 {
 		t.Errorf("sampling %v reference %v", p.Sampling, p.Reference)
 	}
-	c := config()
-	c.Env.Kind = "lunar"
-	if _, err := NewTruthParams(c); err == nil {
-		t.Error("unsupported env accepted")
+	if _, err := spec.DecodeConfig([]byte(`{"env": {"kind": "lunar"}}`), "."); err == nil {
+		t.Error("unregistered env accepted")
 	}
 }
 
@@ -45,7 +50,7 @@ func TestNewTruthParams(t *testing.T) {
 // and metrics that agree with each other.
 func TestChain(t *testing.T) {
 	ctx := context.Background()
-	tp, _ := NewTruthParams(config())
+	tp, _ := NewTruthParams(config(t, "analytic"))
 	pj, _ := json.Marshal(tp)
 	truth, err := Run(ctx, Truth, pj, 0, nil, Options{})
 	if err != nil {
@@ -56,8 +61,10 @@ func TestChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	beta := 1.0
-	tj, _ := json.Marshal(TrainParams{Kind: "dpo", Beta: &beta})
+	tj, _, err := NewTrainParams(config(t, "analytic").Methods["dpo"], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	trained, err := Run(ctx, Train, tj, 0, [][]byte{truth, ds}, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,256 @@
+package survey
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"hetalign/envs"
+	"hetalign/envs/analytic"
+)
+
+//go:embed kind.cue
+var kindCUE string
+
+func init() {
+	envs.Register(envs.Kind{
+		Name:    "survey",
+		Doc:     "Luce–Shepard rewards r_u(k) = log p_u(k) − mean_k log p_u(k) (Eq. 27) estimated per group of respondents from a survey file (Section 7.1, Appendix E); one question per cell",
+		CUE:     kindCUE,
+		CUEFile: "hetalign/envs/survey/kind.cue",
+		Regimes: []string{analytic.Anonymous, analytic.Full, analytic.Consensus, analytic.Typed, analytic.Paired},
+		Metrics: analytic.WorldMetrics,
+		New:     func() envs.Config { return new(Config) },
+		Build:   analytic.BuildParams,
+	})
+}
+
+// Config is the survey environment's env value.
+type Config struct {
+	Kind      string                    `json:"kind"`
+	Beta      float64                   `json:"beta"`
+	File      string                    `json:"file"`
+	Format    string                    `json:"format,omitempty"`
+	Shares    *SharesConfig             `json:"shares,omitempty"`
+	Group     string                    `json:"group"`
+	Weight    string                    `json:"weight,omitempty"`
+	Missing   []string                  `json:"missing,omitempty"`
+	Question  string                    `json:"question"`
+	Questions map[string]QuestionConfig `json:"questions"`
+	Rewards   *RewardsConfig            `json:"rewards,omitempty"`
+	Sampling  map[string]float64        `json:"sampling,omitempty"`
+}
+
+// QuestionConfig is #Question: options as [code, label] pairs.
+type QuestionConfig struct {
+	Options [][]any `json:"options"`
+	Drop    []any   `json:"drop,omitempty"`
+}
+
+// Labels returns the option labels in table order.
+func (q QuestionConfig) Labels() []string {
+	out := make([]string, len(q.Options))
+	for i, o := range q.Options {
+		if len(o) == 2 {
+			out[i] = fmt.Sprint(o[1])
+		}
+	}
+	return out
+}
+
+// SharesConfig names the columns of a "shares" survey file.
+type SharesConfig struct {
+	Question string `json:"question,omitempty"`
+	Option   string `json:"option,omitempty"`
+	Value    string `json:"value,omitempty"`
+}
+
+// RewardsConfig is #LuceShepard.
+type RewardsConfig struct {
+	Smoothing   string  `json:"smoothing,omitempty"`
+	PseudoCount float64 `json:"pseudocount,omitempty"`
+}
+
+type typeConfig struct {
+	Codes  []any           `json:"codes"`
+	Reward json.RawMessage `json:"reward"`
+}
+
+// Defaults: β = 1, format "responses", additive smoothing with α = ½,
+// the shares columns "question", "option", "share".
+func (c *Config) Defaults(envs.Setting) {
+	if c.Beta == 0 {
+		c.Beta = 1
+	}
+	if c.Rewards == nil {
+		c.Rewards = &RewardsConfig{}
+	}
+	if c.Rewards.Smoothing == "" {
+		c.Rewards.Smoothing = "additive"
+	}
+	if c.Rewards.Smoothing == "additive" && c.Rewards.PseudoCount == 0 {
+		c.Rewards.PseudoCount = 0.5
+	}
+	if c.Format == "" {
+		c.Format = "responses"
+	}
+	if c.Format == "shares" {
+		if c.Shares == nil {
+			c.Shares = &SharesConfig{}
+		}
+		for _, f := range []struct {
+			dst *string
+			def string
+		}{{&c.Shares.Question, "question"}, {&c.Shares.Option, "option"}, {&c.Shares.Value, "share"}} {
+			if *f.dst == "" {
+				*f.dst = f.def
+			}
+		}
+	}
+}
+
+// Alternatives are the option labels of the cell's question.
+func (c *Config) Alternatives() []string { return c.Questions[c.Question].Labels() }
+
+// DataFiles is the survey file.
+func (c *Config) DataFiles(dir string) []string { return []string{c.path(dir)} }
+
+func (c *Config) path(dir string) string {
+	if filepath.IsAbs(c.File) {
+		return c.File
+	}
+	return filepath.Join(dir, c.File)
+}
+
+// Check: codes on every type and no reward table, at least two options
+// with distinct labels per question, the question defined, sampling over
+// its options.
+func (c *Config) Check(s envs.Setting) []envs.Problem {
+	var ps []envs.Problem
+	for _, t := range s.Types {
+		var tc typeConfig
+		if err := envs.DecodeStrict(t.Raw, &tc); err != nil {
+			ps = append(ps, envs.Problemf("population.types."+t.Name, "%v", err))
+			continue
+		}
+		if len(tc.Codes) == 0 {
+			ps = append(ps, envs.Problemf("population.types."+t.Name, "type %s needs codes: the group codes of its respondents", t.Name))
+		}
+		if tc.Reward != nil {
+			ps = append(ps, envs.Problemf("population.types."+t.Name+".reward", "a survey estimates rewards from the answers; remove reward"))
+		}
+	}
+	qs := envs.SortedKeys(c.Questions)
+	for _, qn := range qs {
+		q := c.Questions[qn]
+		at := "env.questions." + envs.QuoteLabel(qn) + ".options"
+		if len(q.Options) < 2 {
+			ps = append(ps, envs.Problemf(at, "question %s needs at least two options", qn))
+		}
+		seen := map[string]bool{}
+		for i, o := range q.Options {
+			if len(o) != 2 {
+				ps = append(ps, envs.Problemf(fmt.Sprintf("%s[%d]", at, i), "an option is [code, label]"))
+				continue
+			}
+			if l := fmt.Sprint(o[1]); seen[l] {
+				ps = append(ps, envs.Problemf(fmt.Sprintf("%s[%d]", at, i), "label %q is used twice", l))
+			} else {
+				seen[l] = true
+			}
+		}
+	}
+	q, ok := c.Questions[c.Question]
+	if !ok {
+		list := "none"
+		if len(qs) > 0 {
+			list = fmt.Sprint(joinComma(qs))
+		}
+		ps = append(ps, envs.Problemf("env.question", "question %q is not in env.questions (defined: %s)", c.Question, list))
+		return ps
+	}
+	return append(ps, envs.CheckWeights("env.sampling", c.Sampling, q.Labels())...)
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
+
+// TruthParams are a survey cell's truth parameters: the rewards estimated
+// from the file, with the question and the weighted answer counts per type
+// they came from (so that a changed file changes the key).
+type TruthParams struct {
+	envs.TruthBase
+	Question string      `json:"question,omitempty"`
+	Counts   [][]float64 `json:"counts,omitempty"`
+}
+
+// Truth reads the survey file and estimates each type's rewards.
+func (c *Config) Truth(s envs.Setting) (any, error) {
+	q, ok := c.Questions[c.Question]
+	if !ok {
+		return nil, fmt.Errorf("question %q is not in env.questions", c.Question)
+	}
+	src := Source{Path: c.path(s.Dir), Group: c.Group, Weight: c.Weight, Question: c.Question, Missing: c.Missing}
+	names := make([]string, len(s.Types))
+	for i, t := range s.Types {
+		names[i] = t.Name
+		var tc typeConfig
+		if err := envs.DecodeStrict(t.Raw, &tc); err != nil {
+			return nil, fmt.Errorf("type %s: %w", t.Name, err)
+		}
+		ty := Type{Name: t.Name}
+		for _, code := range tc.Codes {
+			ty.Codes = append(ty.Codes, fmt.Sprint(code))
+		}
+		src.Types = append(src.Types, ty)
+	}
+	for _, o := range q.Options {
+		src.Options = append(src.Options, Option{Code: fmt.Sprint(o[0]), Label: fmt.Sprint(o[1])})
+	}
+	for _, d := range q.Drop {
+		src.Drop = append(src.Drop, fmt.Sprint(d))
+	}
+	var counts *Counts
+	var err error
+	if c.Format == "shares" {
+		sc := c.Shares
+		counts, err = ReadShares(src, SharesColumns{Question: sc.Question, Option: sc.Option, Value: sc.Value})
+		if err == nil {
+			raw := make([]float64, len(s.Types))
+			for i, t := range s.Types {
+				raw[i] = t.Weight
+			}
+			counts.Shares, err = envs.Normalise(raw)
+		}
+	} else {
+		counts, err = Read(src)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sm := Smoothing{Published: c.Rewards.Smoothing == "published", PseudoCount: c.Rewards.PseudoCount}
+	rewards, err := counts.Rewards(sm)
+	if err != nil {
+		return nil, err
+	}
+	alts := q.Labels()
+	samp, err := envs.Distribution("sampling", alts, c.Sampling)
+	if err != nil {
+		return nil, err
+	}
+	ref, _ := envs.Distribution("reference", alts, nil)
+	return &TruthParams{
+		TruthBase: envs.TruthBase{Env: c.Kind, Alternatives: alts, Types: names, Weights: counts.Shares,
+			Rewards: rewards, Sampling: samp, Reference: ref, Beta: c.Beta, Model: s.Model, Temperature: s.Temperature},
+		Question: c.Question, Counts: counts.N,
+	}, nil
+}

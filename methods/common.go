@@ -1,0 +1,318 @@
+package methods
+
+import (
+	_ "embed"
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"hetalign/envs/analytic"
+	"hetalign/envs/sequence"
+	"hetalign/methods/neural"
+	"hetalign/methods/tabular"
+	"hetalign/metrics"
+)
+
+// CommonCUE holds the schema every kind's fragment builds on: #Method's
+// kind and data, and the shared field groups #L2 and #SGD.
+//
+//go:embed common.cue
+var CommonCUE string
+
+// CommonCUEFile names common.cue in positions.
+const CommonCUEFile = "hetalign/methods/common.cue"
+
+// ModelConfig is a method's network for SGD fits (#SGD.model).
+type ModelConfig struct {
+	Kind       string `json:"kind,omitempty"`
+	Depth      int    `json:"depth,omitempty"`
+	Width      int    `json:"width,omitempty"`
+	Activation string `json:"activation,omitempty"`
+	// Heads and FF of a transformer (env kind "sequence").
+	Heads int `json:"heads,omitempty"`
+	FF    int `json:"ff,omitempty"`
+}
+
+// OptimizerConfig is Adam's settings.
+type OptimizerConfig struct {
+	LR    float64 `json:"lr,omitempty"`
+	Batch int     `json:"batch,omitempty"`
+	Steps int     `json:"steps,omitempty"`
+}
+
+// Fill sets the fields left at zero to the given defaults.
+func (o *OptimizerConfig) Fill(lr float64, batch, steps int) {
+	if o.LR == 0 {
+		o.LR = lr
+	}
+	if o.Batch == 0 {
+		o.Batch = batch
+	}
+	if o.Steps == 0 {
+		o.Steps = steps
+	}
+}
+
+func (o *OptimizerConfig) optim() neural.Optim {
+	return neural.Optim{LR: o.LR, Batch: o.Batch, Steps: o.Steps}
+}
+
+// SGDConfig is #SGD: the network and Adam's settings of an SGD fit, and
+// the reference policy of a sequence policy. Kinds embed it.
+type SGDConfig struct {
+	Model     *ModelConfig     `json:"model,omitempty"`
+	Optimizer *OptimizerConfig `json:"optimizer,omitempty"`
+	// Reference of sequence policies: "uniform" (as published: log π_ref
+	// cancels) or "pretrained" (a language model fit with Pretrain).
+	Reference string           `json:"reference,omitempty"`
+	Pretrain  *OptimizerConfig `json:"pretrain,omitempty"`
+}
+
+// SGD reports whether the method is fit by stochastic gradient descent:
+// the spec set a model or an optimizer.
+func (s *SGDConfig) SGD() bool { return s.Model != nil || s.Optimizer != nil }
+
+// defaults fills the network (tabular; MLP 2 × 15 tanh as published;
+// transformer 1 block of 16 units, 2 heads, ff 2) and Adam (lr 1e-3,
+// batch 1024, 10,000 steps). policy marks kinds that train a sequence
+// policy, whose reference defaults to "uniform".
+func (s *SGDConfig) defaults(policy bool) {
+	if !s.SGD() {
+		return
+	}
+	if s.Model == nil {
+		s.Model = &ModelConfig{}
+	}
+	if s.Optimizer == nil {
+		s.Optimizer = &OptimizerConfig{}
+	}
+	m := s.Model
+	if m.Kind == "" {
+		m.Kind = "tabular"
+	}
+	switch m.Kind {
+	case "transformer":
+		if m.Depth == 0 {
+			m.Depth = 1
+		}
+		if m.Width == 0 {
+			m.Width = 16
+		}
+		if m.Heads == 0 {
+			m.Heads = 2
+		}
+		if m.FF == 0 {
+			m.FF = 2
+		}
+	case "mlp":
+		if m.Depth == 0 {
+			m.Depth = 2
+		}
+		if m.Width == 0 {
+			m.Width = 15
+		}
+		if m.Activation == "" {
+			m.Activation = "tanh"
+		}
+	}
+	s.Optimizer.Fill(1e-3, 1024, 10_000)
+	if m.Kind == "transformer" && policy {
+		if s.Reference == "" {
+			s.Reference = "uniform"
+		}
+		if s.Reference == "pretrained" {
+			if s.Pretrain == nil {
+				s.Pretrain = &OptimizerConfig{}
+			}
+			s.Pretrain.Fill(s.Optimizer.LR, s.Optimizer.Batch, s.Optimizer.Steps)
+		}
+	}
+}
+
+// transformer reports whether the model is a transformer.
+func (s *SGDConfig) transformer() bool { return s.Model != nil && s.Model.Kind == "transformer" }
+
+// check: a transformer on the sequence environment (and only there), its
+// width a multiple of its heads.
+func (s *SGDConfig) check(c Context) []Problem {
+	var ps []Problem
+	if c.World == sequence.WorldTag {
+		if !s.transformer() {
+			return append(ps, problemf("", "method %s on a sequence env needs model: kind: \"transformer\"", c.Name))
+		}
+		if s.Model.Width%s.Model.Heads != 0 {
+			ps = append(ps, problemf("model", "width %d is not a multiple of heads %d", s.Model.Width, s.Model.Heads))
+		}
+		return ps
+	}
+	if s.transformer() {
+		ps = append(ps, problemf("model.kind", "a transformer reads token sequences: it needs env kind \"sequence\""))
+	}
+	return ps
+}
+
+// defaultBeta points at env.beta when the spec set no β.
+func defaultBeta(b **float64, c Context) {
+	if *b == nil {
+		v := c.EnvBeta
+		*b = &v
+	}
+}
+
+// exactFit fits each prompt of the World with fit (tabular policies are
+// independent across prompts) and weighs each prompt's data used by its
+// share of the data.
+func exactFit(in *TabularInput, fit func(x int, ds *analytic.Dataset, ref []float64) (*tabular.Result, error)) (*metrics.Trained, error) {
+	w, d := in.World, in.Data
+	out := &metrics.Trained{}
+	var used float64
+	for x, ds := range d.Prompts {
+		if ds == nil {
+			return nil, fmt.Errorf("prompt %d has no data: draw more pairs", x)
+		}
+		res, err := fit(x, ds, w.Prompts[x].Reference)
+		if err != nil {
+			if len(w.Prompts) > 1 {
+				return nil, fmt.Errorf("prompt %d: %w", x, err)
+			}
+			return nil, err
+		}
+		out.Policy = append(out.Policy, res.Policy)
+		out.LogRatio = append(out.LogRatio, res.LogRatio)
+		used += d.Mass[x] * res.DataUsed
+	}
+	out.DataUsed = &used
+	return out, nil
+}
+
+// fromTruth is a policy read off the truth of each prompt (oracle, nbc).
+func fromTruth(w *analytic.World, pol func(t *analytic.Truth) ([]float64, error)) (*metrics.Trained, error) {
+	out := &metrics.Trained{}
+	for _, t := range w.Prompts {
+		p, err := pol(t)
+		if err != nil {
+			return nil, err
+		}
+		out.Policy = append(out.Policy, p)
+		out.LogRatio = append(out.LogRatio, logRatio(p, t.Reference))
+	}
+	return out, nil
+}
+
+// logRatio is log π/π_ref, centred.
+func logRatio(pol, ref []float64) []float64 {
+	out := make([]float64, len(pol))
+	var mean float64
+	for i := range pol {
+		out[i] = math.Log(pol[i] / ref[i])
+		mean += out[i] / float64(len(out))
+	}
+	for i := range out {
+		out[i] -= mean
+	}
+	return out
+}
+
+// wonPairs are the per-prompt win statistics of the dataset (nil for a
+// prompt without data).
+func wonPairs(d *analytic.Data) [][][]float64 {
+	pairs := make([][][]float64, len(d.Prompts))
+	for x, ds := range d.Prompts {
+		if ds != nil {
+			pairs[x] = ds.Won
+		}
+	}
+	return pairs
+}
+
+// sgdFit fits a policy with Adam on GoMLX over all prompts at once to the
+// pair statistics pairs; tuples, when set, may add per-tuple inputs.
+func sgdFit(in *TabularInput, s *SGDConfig, pairs [][][]float64, loss neural.Loss, used float64,
+	tuples func(*neural.Tuples)) (*metrics.Trained, error) {
+	be, err := in.Backend()
+	if err != nil {
+		return nil, err
+	}
+	w := in.World
+	nY := len(w.Prompts[0].Alternatives)
+	t := neural.FromPairs(pairs, in.Data.Mass)
+	if tuples != nil {
+		tuples(t)
+	}
+	res, err := neural.Train(be, t, len(w.Prompts), nY, loss, s.arch(), s.Optimizer.optim(), in.Seed)
+	if err != nil {
+		return nil, err
+	}
+	out := &metrics.Trained{Policy: res.Policy, DataUsed: &used}
+	for x, p := range w.Prompts {
+		out.LogRatio = append(out.LogRatio, logRatio(res.Policy[x], p.Reference))
+	}
+	return out, nil
+}
+
+func (s *SGDConfig) arch() neural.Arch {
+	return neural.Arch{Kind: s.Model.Kind, Depth: s.Model.Depth, Width: s.Model.Width, Activation: s.Model.Activation}
+}
+
+// seqArch is the transformer of a sequence fit on w with head.
+func (s *SGDConfig) seqArch(w *sequence.World, head string) neural.SeqArch {
+	m := s.Model
+	return neural.SeqArch{Vocab: sequence.Vocab, Context: w.Context(), Width: m.Width, Depth: m.Depth,
+		Heads: m.Heads, FF: m.FF, Head: head}
+}
+
+// scoreChunk is the number of sequences scored per call.
+const scoreChunk = 256
+
+// seqFit trains a transformer on a sequence dataset (Section 7.3) and
+// scores the test sequences. A reward head learns r with z = r(y2) −
+// r(y1); a policy head learns log π with z = log π(y2|x) − log π(y1|x)
+// (reference uniform, or pre-trained when s.Reference says so, then
+// scores are log π/π_ref). prepare may relabel the training pairs first.
+func seqFit(in *SequenceInput, s *SGDConfig, head string, loss neural.Loss,
+	prepare func(be backends.Backend, pairs *neural.SeqPairs) error) (*metrics.SeqTrained, error) {
+	be, err := in.Backend()
+	if err != nil {
+		return nil, err
+	}
+	w, d := in.World, in.Data
+	pairs := w.Pairs(d, nil)
+	if prepare != nil {
+		if err := prepare(be, pairs); err != nil {
+			return nil, err
+		}
+	}
+	m, err := neural.NewSeqModel(be, s.seqArch(w, head), in.Seed)
+	if err != nil {
+		return nil, err
+	}
+	test := w.Seqs(w.Test)
+	var refTest []float64
+	if s.Reference == "pretrained" {
+		// π_ref: the policy pre-trained as a language model of the
+		// training responses; DPO starts from it and measures log π/π_ref.
+		if err := m.Pretrain(pairs.Seqs, s.Pretrain.optim(), in.Seed^0x5bd1e995); err != nil {
+			return nil, err
+		}
+		if pairs.Ref, err = m.Score(pairs.Seqs, scoreChunk); err != nil {
+			return nil, err
+		}
+		if refTest, err = m.Score(test, scoreChunk); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.Train(pairs, loss, s.Optimizer.optim(), in.Seed); err != nil {
+		return nil, err
+	}
+	scores, err := m.Score(test, scoreChunk)
+	if err != nil {
+		return nil, err
+	}
+	for i := range refTest {
+		scores[i] -= refTest[i]
+	}
+	used := 1.0
+	return &metrics.SeqTrained{Scores: scores, FinalLoss: m.FinalLoss, Tokens: m.Tokens, DataUsed: &used}, nil
+}
+
