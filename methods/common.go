@@ -23,6 +23,15 @@ var CommonCUE string
 // CommonCUEFile names common.cue in positions.
 const CommonCUEFile = "hetalign/methods/common.cue"
 
+//go:embed lossfamily.cue
+var lossFamilyCUE string
+
+// SharedCUE lists the schema files every kind's fragment may build on
+// (name for positions, source): common.cue and lossfamily.cue.
+func SharedCUE() [][2]string {
+	return [][2]string{{CommonCUEFile, CommonCUE}, {"hetalign/methods/lossfamily.cue", lossFamilyCUE}}
+}
+
 // ModelConfig is a method's network for SGD fits (#SGD.model).
 type ModelConfig struct {
 	Kind       string `json:"kind,omitempty"`
@@ -269,9 +278,11 @@ const scoreChunk = 256
 // scores the test sequences. A reward head learns r with z = r(y2) −
 // r(y1); a policy head learns log π with z = log π(y2|x) − log π(y1|x)
 // (reference uniform, or pre-trained when s.Reference says so, then
-// scores are log π/π_ref). prepare may relabel the training pairs first.
+// scores are log π/π_ref). prepare may relabel the training pairs first;
+// train, when set, replaces training on loss (the pair-loss family).
 func seqFit(in *SequenceInput, s *SGDConfig, head string, loss neural.Loss,
-	prepare func(be backends.Backend, pairs *neural.SeqPairs) error) (*metrics.SeqTrained, error) {
+	prepare func(be backends.Backend, pairs *neural.SeqPairs) error,
+	train func(m *neural.SeqModel, pairs *neural.SeqPairs, opt neural.Optim, seed uint64) error) (*metrics.SeqTrained, error) {
 	be, err := in.Backend()
 	if err != nil {
 		return nil, err
@@ -302,7 +313,12 @@ func seqFit(in *SequenceInput, s *SGDConfig, head string, loss neural.Loss,
 			return nil, err
 		}
 	}
-	if err := m.Train(pairs, loss, s.Optimizer.optim(), in.Seed); err != nil {
+	if train == nil {
+		train = func(m *neural.SeqModel, pairs *neural.SeqPairs, opt neural.Optim, seed uint64) error {
+			return m.Train(pairs, loss, opt, seed)
+		}
+	}
+	if err := train(m, pairs, s.Optimizer.optim(), in.Seed); err != nil {
 		return nil, err
 	}
 	scores, err := m.Score(test, scoreChunk)
@@ -315,4 +331,3 @@ func seqFit(in *SequenceInput, s *SGDConfig, head string, loss neural.Loss,
 	used := 1.0
 	return &metrics.SeqTrained{Scores: scores, FinalLoss: m.FinalLoss, Tokens: m.Tokens, DataUsed: &used}, nil
 }
-

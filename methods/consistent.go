@@ -59,7 +59,7 @@ func (p *Consistent) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 // FitSequence trains a causal transformer policy on Eq. 20 (consensus
 // data).
 func (p *Consistent) FitSequence(in *SequenceInput) (*metrics.SeqTrained, error) {
-	return seqFit(in, &p.SGDConfig, neural.PolicyHead, neural.Loss{Kind: "dpo", Beta: *p.Beta, Scale: float64(p.Types)}, nil)
+	return seqFit(in, &p.SGDConfig, neural.PolicyHead, neural.Loss{Kind: "dpo", Beta: *p.Beta, Scale: float64(p.Types)}, nil, nil)
 }
 
 // unanimousPairs are the statistics the consistent losses train on: the

@@ -41,5 +41,5 @@ func (p *ConsistentReward) Check(c Context) []Problem { return p.SGDConfig.check
 
 // FitSequence trains a transformer reward model on −log σ(|U|·Δr).
 func (p *ConsistentReward) FitSequence(in *SequenceInput) (*metrics.SeqTrained, error) {
-	return seqFit(in, &p.SGDConfig, neural.RewardHead, neural.Loss{Kind: "dpo", Beta: 1, Scale: float64(p.Types)}, nil)
+	return seqFit(in, &p.SGDConfig, neural.RewardHead, neural.Loss{Kind: "dpo", Beta: 1, Scale: float64(p.Types)}, nil, nil)
 }

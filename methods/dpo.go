@@ -51,5 +51,5 @@ func (p *DPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 
 // FitSequence trains a causal transformer policy by DPO.
 func (p *DPO) FitSequence(in *SequenceInput) (*metrics.SeqTrained, error) {
-	return seqFit(in, &p.SGDConfig, neural.PolicyHead, neural.Loss{Kind: "dpo", Beta: *p.Beta, Scale: 1}, nil)
+	return seqFit(in, &p.SGDConfig, neural.PolicyHead, neural.Loss{Kind: "dpo", Beta: *p.Beta, Scale: 1}, nil, nil)
 }

@@ -1,6 +1,9 @@
 package methods
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestKinds(t *testing.T) {
 	tests := []struct {
@@ -38,5 +41,35 @@ func TestKinds(t *testing.T) {
 	}
 	if _, ok := Lookup("sft"); ok {
 		t.Error("unknown kind found")
+	}
+}
+
+// Every registered kind is complete: a doc, a schema fragment that adds
+// fields under its own name only, parameters that decode, take defaults
+// and encode, and a fit for at least one world.
+func TestRegistryComplete(t *testing.T) {
+	kinds := Kinds()
+	if len(kinds) < 20 {
+		t.Fatalf("%d kinds registered", len(kinds))
+	}
+	for _, k := range kinds {
+		if k.Doc == "" || k.CUEFile == "" || !strings.HasPrefix(k.CUEFile, "hetalign/methods/") {
+			t.Errorf("%s: doc %q, CUE file %q", k.Name, k.Doc, k.CUEFile)
+		}
+		if !strings.Contains(k.CUE, `if kind == "`+k.Name+`"`) || strings.Count(k.CUE, "if kind ==") != 1 {
+			t.Errorf("%s: its fragment must add fields under `if kind == %q` only", k.Name, k.Name)
+		}
+		p, err := Decode(k.Name, []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Defaults(Context{EnvBeta: 1, Types: 2})
+		raw, err := StepParams(k.Name, p, 0)
+		if err != nil || !strings.Contains(string(raw), `"kind":"`+k.Name+`"`) {
+			t.Errorf("%s: step params %s, %v", k.Name, raw, err)
+		}
+		if len(k.Worlds()) == 0 {
+			t.Errorf("%s fits on no world", k.Name)
+		}
 	}
 }

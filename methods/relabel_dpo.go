@@ -128,7 +128,7 @@ func (p *RelabelDPO) relabelSGD(in *TabularInput) ([][][]float64, error) {
 // training pairs and trains a policy by DPO on them.
 func (p *RelabelDPO) FitSequence(in *SequenceInput) (*metrics.SeqTrained, error) {
 	return seqFit(in, &p.SGDConfig, neural.PolicyHead, neural.Loss{Kind: "dpo", Beta: *p.Beta, Scale: 1},
-		func(be backends.Backend, pairs *neural.SeqPairs) error { return p.relabelSequence(be, in, pairs) })
+		func(be backends.Backend, pairs *neural.SeqPairs) error { return p.relabelSequence(be, in, pairs) }, nil)
 }
 
 // relabelSequence is relabelled DPO's first half on sequences: one BT

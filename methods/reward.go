@@ -40,5 +40,5 @@ func (p *Reward) Check(c Context) []Problem { return p.SGDConfig.check(c) }
 
 // FitSequence trains a transformer reward model r by BT: z = r(y2) − r(y1).
 func (p *Reward) FitSequence(in *SequenceInput) (*metrics.SeqTrained, error) {
-	return seqFit(in, &p.SGDConfig, neural.RewardHead, neural.Loss{Kind: "dpo", Beta: 1, Scale: 1}, nil)
+	return seqFit(in, &p.SGDConfig, neural.RewardHead, neural.Loss{Kind: "dpo", Beta: 1, Scale: 1}, nil, nil)
 }

@@ -17,7 +17,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hetalign bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	backend := fs.String("backend", "go", "compute backend (as for run)")
-	head := fs.String("head", "reward", "reward (encoder, scalar head) or policy (causal LM)")
+	head := fs.String("head", neural.RewardHead, neural.RewardHead+" (encoder, scalar head) or "+neural.PolicyHead+" (causal LM)")
 	length := fs.Int("length", 512, "L: prompt + response tokens (sequences are L + 3)")
 	width := fs.Int("width", 128, "model width")
 	depth := fs.Int("depth", 4, "transformer blocks")

@@ -9,6 +9,7 @@
 //	hetalign report SPEC...   rewrite reports from the cache
 //	hetalign diff A B         compare two report.json files (or --rev)
 //	hetalign cache ls|verify|gc
+//	hetalign methods|envs|metrics  print the registered kinds
 //
 // See README.md for every flag.
 package main
@@ -53,6 +54,8 @@ usage:
   hetalign diff   [flags] --rev R1 [--rev R2] REPORT
   hetalign cache  ls|verify|gc [flags]
   hetalign bench  [flags]             transformer training throughput (tokens/s) on a backend
+  hetalign methods|envs|metrics [-json|-markdown]
+                                      the registered kinds: doc, data regimes, fields and defaults
   hetalign --version
 
 Run 'hetalign COMMAND -h' for the flags of a command.
@@ -151,6 +154,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCache(rest, stdout, stderr)
 	case "bench":
 		return runBench(rest, stdout, stderr)
+	case "methods", "envs", "metrics":
+		return runRegistry(cmd, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "hetalign: unknown command %q\n\n%s", cmd, usage)
 	return exitInvalid
