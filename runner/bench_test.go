@@ -103,3 +103,20 @@ func BenchmarkSurveySpec(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLossAtlas runs specs/beyond/losses.cue cold (a fresh cache each
+// time): every loss of the atlas fit exactly on every example and on the
+// circle, the evaluations and the report. The target is under 60 s on a
+// 2-core machine.
+func BenchmarkLossAtlas(b *testing.B) {
+	files, err := spec.Load([]string{"../specs/beyond/losses.cue"}, spec.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		o := benchOpts(b)
+		if _, err := Run(context.Background(), files, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
