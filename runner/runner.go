@@ -7,8 +7,6 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,8 +22,10 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/rs/zerolog"
 
+	"hetalign"
 	"hetalign/methods/neural"
 	"hetalign/reports"
+	"hetalign/runner/codeid"
 	rexec "hetalign/runner/exec"
 	"hetalign/runner/plan"
 	"hetalign/runner/spec"
@@ -51,8 +51,12 @@ type Options struct {
 	Compute string
 	Device  string
 	GPU     bool
-	// Code identifies the running code (see CodeID).
-	Code string
+	// Code identifies the running code as a whole (plan caches, indexes,
+	// provenance); Codes, when set, gives each step the identity of the
+	// code behind its own computation (see SourceCodes), else every step
+	// names Code.
+	Code  string
+	Codes *steps.Codes
 	// Version of hetalign, for provenance.
 	Version string
 	// Tags given with -t, for provenance.
@@ -70,23 +74,25 @@ func (o Options) device() string {
 	return o.Device
 }
 
-// CodeID is the SHA-256 of the running executable: any change to the code
-// changes every step key.
+// SourceCodes indexes the module's source embedded in the binary
+// (hetalign.Source) into per-step code identities, once per process.
+var SourceCodes = sync.OnceValues(func() (*steps.Codes, error) {
+	src, err := codeid.Load(hetalign.Source)
+	if err != nil {
+		return nil, fmt.Errorf("indexing the embedded source: %w", err)
+	}
+	return steps.NewCodes(src)
+})
+
+// CodeID is the identity of the whole source embedded in the binary: any
+// change to a Go file or to go.mod changes it (builds of the same source
+// share it, whatever their flags or VCS stamps).
 func CodeID() (string, error) {
-	exe, err := os.Executable()
+	c, err := SourceCodes()
 	if err != nil {
-		return "", fmt.Errorf("finding the executable: %w", err)
+		return "", err
 	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return "", fmt.Errorf("hashing the executable: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing the executable: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return c.All(), nil
 }
 
 // Plan builds the step graph of files. With a store, a graph planned
@@ -94,6 +100,9 @@ func CodeID() (string, error) {
 // evaluating every cell again, and a new graph is stored.
 func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error) {
 	po := plan.Options{Code: opts.Code, Backend: opts.Backend, Workers: opts.Jobs, GPU: opts.GPU}
+	if opts.Codes != nil {
+		po.CodeFor = opts.Codes.For
+	}
 	key := plan.CacheKey(files, po)
 	if st != nil {
 		if b, ok := st.Plan(key); ok {

@@ -227,8 +227,13 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 	}
+	codes, err := runner.SourceCodes()
+	if err != nil {
+		fmt.Fprintln(stderr, "hetalign:", err)
+		return exitFailed
+	}
 	opts := runner.Options{Jobs: *jobs, Cache: *cache, Out: *out, Backend: be.key, Compute: be.Config, Device: be.device,
-		GPU: be.GPU(), Code: code, Version: version, Tags: tags, Log: log, Stdout: stdout}
+		GPU: be.GPU(), Code: code, Codes: codes, Version: version, Tags: tags, Log: log, Stdout: stdout}
 	switch cmd {
 	case "plan":
 		return printPlan(files, opts, *quiet, stdout, stderr)

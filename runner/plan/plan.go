@@ -7,8 +7,9 @@
 //	key = SHA-256(canonical JSON {kind, params, inputs: [input keys], code, backend})
 //
 // where params are the step's own resolved parameters, code is the identity
-// of the running executable and backend is set only for steps that compute
-// on one. A step's random seed is derived from the same description
+// of the code the step's computation depends on (steps.Codes: its
+// packages' source, not the executable) and backend is set only for steps
+// that compute on one. A step's random seed is derived from the same description
 // without code and backend — never from scheduling order — so a rebuild
 // draws the same numbers.
 package plan
@@ -31,8 +32,12 @@ import (
 
 // Options fix what is common to every key.
 type Options struct {
-	// Code identifies the code that computes (SHA-256 of the executable).
+	// Code identifies the code as a whole (plan caches and indexes use it).
 	Code string
+	// CodeFor, when set, gives each step the identity of the code its own
+	// computation depends on (steps.Codes); without it every step's key
+	// names Code.
+	CodeFor func(kind string, params []byte) (string, error)
 	// Backend is the compute backend of steps that compute on one.
 	Backend string
 	// GPU marks computing steps (those keyed by Backend) as GPU steps.
@@ -112,6 +117,11 @@ func (g *Graph) add(kind string, params any, inputs []*Step, names []string, com
 		Code    string          `json:"code"`
 		Backend string          `json:"backend,omitempty"`
 	}{Kind: kind, Params: p, Code: g.Options.Code}
+	if g.Options.CodeFor != nil {
+		if doc.Code, err = g.Options.CodeFor(kind, p); err != nil {
+			return nil, fmt.Errorf("code identity of a %s step: %w", kind, err)
+		}
+	}
 	for _, in := range inputs {
 		doc.Inputs = append(doc.Inputs, in.Key)
 	}
