@@ -103,10 +103,31 @@ func sameValue(a, b metrics.Value) bool {
 }
 
 // ParseReport reads a report.json.
+//
+// It refuses JSON that is not a hetalign report: one needs a "name" and an
+// "experiments" list whose entries are named.
 func ParseReport(b []byte) (*Report, error) {
+	var shape map[string]json.RawMessage
+	if err := json.Unmarshal(b, &shape); err != nil {
+		return nil, fmt.Errorf("not a hetalign report: %w", err)
+	}
+	if _, ok := shape["name"]; !ok {
+		return nil, fmt.Errorf("not a hetalign report: no \"name\" field (a report.json that hetalign run wrote has name and experiments)")
+	}
+	if e, ok := shape["experiments"]; !ok || len(e) == 0 || e[0] != '[' {
+		return nil, fmt.Errorf("not a hetalign report: no \"experiments\" list")
+	}
 	r := new(Report)
 	if err := json.Unmarshal(b, r); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading a report: %w", err)
+	}
+	if r.Name == "" {
+		return nil, fmt.Errorf("not a hetalign report: the name is empty")
+	}
+	for i, x := range r.Experiments {
+		if x.Name == "" {
+			return nil, fmt.Errorf("not a hetalign report: experiment %d has no name", i)
+		}
 	}
 	return r, nil
 }

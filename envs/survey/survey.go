@@ -136,7 +136,9 @@ func (t *table) column(name, what string) (int, error) {
 	return i, nil
 }
 
-// next returns the next row with at least need+1 fields, or nil at the end.
+// next returns the next row, or nil at the end; a row whose number of
+// fields differs from the header's is an error (need, the largest column
+// index the caller reads, names that column in the message).
 func (t *table) next(need int) ([]string, error) {
 	rec, err := t.r.Read()
 	if err == io.EOF {
@@ -149,9 +151,12 @@ func (t *table) next(need int) ([]string, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", t.path, err)
 	}
-	if len(rec) <= need {
+	if len(rec) != len(t.names) {
 		line, _ := t.r.FieldPos(0)
-		return nil, t.fail(line, 1, "row has %d fields; the %q column is field %d", len(rec), t.names[need], need+1)
+		if len(rec) <= need {
+			return nil, t.fail(line, 1, "row has %d fields, the header %d; the %q column is field %d", len(rec), len(t.names), t.names[need], need+1)
+		}
+		return nil, t.fail(line, 1, "row has %d fields, the header %d: every row needs one field per column", len(rec), len(t.names))
 	}
 	return rec, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 
@@ -92,7 +93,7 @@ func (es Errors) sorted() Errors {
 
 var (
 	disjunctionSummary = regexp.MustCompile(`^\d+ errors in empty disjunction`)
-	conflict           = regexp.MustCompile(`^conflicting values (.+) and (.+?)( \(mismatched types .*\))?$`)
+	conflict           = regexp.MustCompile(`^conflicting values (.+?) and (.+?)( \(mismatched types .*\))?$`)
 )
 
 // condense rewrites CUE's errors for a value that matches no branch of a
@@ -157,7 +158,7 @@ func condense(in Errors) Errors {
 			drop[i] = true
 		}
 		e := in[g.idx[0]]
-		e.Msg = fmt.Sprintf("%s is not one of %s", user, strings.Join(allowed, ", "))
+		e.Msg = notOneOf(user, allowed)
 		extra = append(extra, e)
 	}
 	var out Errors
@@ -232,4 +233,82 @@ func fromCUE(err error, fallbackFile string) Errors {
 		out = append(out, e)
 	}
 	return condense(out)
+}
+
+// checkNumbers reports every number of a spec that does not fit a float64
+// (CUE's numbers are arbitrary-precision; 1e400 is valid CUE), at its
+// position.
+func checkNumbers(v cue.Value, file string) Errors {
+	var errs Errors
+	v.Walk(func(x cue.Value) bool {
+		if x.IncompleteKind() != cue.NumberKind && x.IncompleteKind() != cue.FloatKind && x.IncompleteKind() != cue.IntKind {
+			return true
+		}
+		if !x.IsConcrete() {
+			return true
+		}
+		if _, err := x.Float64(); err != nil {
+			e := at(x.Pos(), strings.Join(pathStrings(x), "."), "%v does not fit in a 64-bit float (largest magnitude about 1.8e308)", x)
+			if e.File == "" {
+				e.File = file
+			}
+			errs = append(errs, e)
+		}
+		return true
+	}, nil)
+	return errs
+}
+
+func pathStrings(v cue.Value) []string {
+	var out []string
+	for _, s := range v.Path().Selectors() {
+		out = append(out, s.String())
+	}
+	return out
+}
+
+// notOneOf words "the user's value is none of the allowed ones": every
+// allowed value when there are few, else their number and the closest by
+// edit distance (a list or struct form of the field, such as
+// [#Metric, ...], is mentioned apart).
+func notOneOf(user string, allowed []string) string {
+	var literals, forms []string
+	for _, a := range allowed {
+		if strings.HasPrefix(a, `"`) || a == "true" || a == "false" || a != "" && (a[0] >= '0' && a[0] <= '9' || a[0] == '-') {
+			literals = append(literals, a)
+		} else {
+			forms = append(forms, a)
+		}
+	}
+	if len(literals) <= 8 {
+		return fmt.Sprintf("%s is not one of %s", user, strings.Join(allowed, ", "))
+	}
+	sort.SliceStable(literals, func(i, j int) bool { return editDistance(user, literals[i]) < editDistance(user, literals[j]) })
+	msg := fmt.Sprintf("%s is not one of the %d allowed values; closest: %s", user, len(literals), strings.Join(literals[:3], ", "))
+	if len(forms) > 0 {
+		msg += fmt.Sprintf(" (or a value of the form %s)", strings.Join(forms, ", "))
+	}
+	return msg + "; `hetalign methods`, `hetalign envs` and `hetalign metrics` list the kinds and metrics"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }

@@ -10,7 +10,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,6 +122,16 @@ func Load(paths []string, opts Options) ([]*File, error) {
 			files = append(files, f)
 		}
 	}
+	// Each report goes to <out>/<name>/: two specs of one name would
+	// overwrite each other's report.
+	byName := map[string]string{}
+	for _, f := range files {
+		if other, ok := byName[f.Name]; ok {
+			errs = append(errs, Error{File: f.Path, Msg: fmt.Sprintf("report name %q is also the name of %s: both would write <out>/%s/; give one a different name field", f.Name, other, f.Name)})
+			continue
+		}
+		byName[f.Name] = f.Path
+	}
 	if len(errs) > 0 {
 		return nil, errs.sorted()
 	}
@@ -127,6 +139,22 @@ func Load(paths []string, opts Options) ([]*File, error) {
 }
 
 func loadOne(ctx *cue.Context, def cue.Value, path string, opts Options) (*File, Errors) {
+	// Say plainly what is wrong with the path itself before CUE's loader
+	// (which takes a directory for a package import path) sees it.
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, Errors{{File: path, Msg: "no such spec file"}}
+	case err != nil:
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("reading the spec: %v", err)}}
+	case st.IsDir():
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("is a directory; name its spec files, e.g. %s", filepath.Join(path, "*.cue"))}}
+	case !strings.HasSuffix(path, ".cue"):
+		return nil, Errors{{File: path, Msg: "a spec file's name ends in .cue"}}
+	}
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) == 0 {
+		return nil, Errors{{File: path, Msg: "the spec file is empty; a spec needs experiments: NAME: {...} (see specs/examples/quickstart.cue)"}}
+	}
 	return loadFile(ctx, def, path, opts, false)
 }
 
@@ -141,6 +169,9 @@ func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replic
 	}
 	u, user, errs := validateAll(ctx, def, inst, path)
 	if len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := checkNumbers(user, path); len(errs) > 0 {
 		return nil, errs
 	}
 	f := &File{Path: path, Name: strings.TrimSuffix(filepath.Base(path), ".cue"), Digest: digest(inst, opts.Tags)}
@@ -279,7 +310,29 @@ func validateAll(ctx *cue.Context, def cue.Value, inst *build.Instance, path str
 		}
 		inst = next
 	}
-	return first, user, all
+	return first, user, relocate(all, user)
+}
+
+// relocate moves errors that CUE placed in the embedded schema to the
+// value the user wrote at the same path, where there is one, and words
+// CUE's messages for the few cases it says obscurely.
+func relocate(errs Errors, user cue.Value) Errors {
+	for i, e := range errs {
+		if strings.Contains(e.Msg, "incompatible list lengths (0 and 1)") {
+			errs[i].Msg = "the list is empty: give at least one value"
+		}
+		if !schema.IsSchemaFile(e.File) || e.Path == "" {
+			continue
+		}
+		p := cue.ParsePath(e.Path)
+		if p.Err() != nil {
+			continue
+		}
+		if v := user.LookupPath(p); v.Exists() && v.Pos().IsValid() {
+			errs[i].File, errs[i].Line, errs[i].Col = relPath(v.Pos().Filename()), v.Pos().Line(), v.Pos().Column()
+		}
+	}
+	return errs
 }
 
 // pruneFields deletes, for each position, the innermost field whose span
