@@ -63,11 +63,11 @@ var WorldMetrics = []string{"avg_reward", "nbc", "pi_star", "policy", "log_ratio
 
 // Config is the analytic environment's env value.
 type Config struct {
-	Kind         string             `json:"kind"`
-	Beta         float64            `json:"beta"`
-	List         []string           `json:"alternatives"`
-	Sampling     map[string]float64 `json:"sampling,omitempty"`
-	Reference    map[string]float64 `json:"reference,omitempty"`
+	Kind      string             `json:"kind"`
+	Beta      float64            `json:"beta"`
+	List      []string           `json:"alternatives"`
+	Sampling  map[string]float64 `json:"sampling,omitempty"`
+	Reference map[string]float64 `json:"reference,omitempty"`
 }
 
 // typeConfig is a type's analytic fields (codes only to say they do not
