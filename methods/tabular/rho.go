@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/gonum/optimize/convex/lp"
 
 	"hetalign/envs/analytic"
 	"hetalign/methods/pairloss"
@@ -38,11 +37,12 @@ const MaxLossGap = 40
 //     function of Δ = β(θ_a − θ_b), the normaliser cancels, and Newton's
 //     method (as for Fit) reaches gradients near 1e-15.
 //   - not Smooth (hinge, pairloss.Hinged): the linear programme
-//     min Σ W[a][b]·t_ab s.t. t_ab ≥ 0, t_ab ≥ m − β(θ_a − θ_b), solved by
-//     gonum's simplex with θ = θ⁺ − θ⁻ free. Its objective is ≥ 0, so it
-//     is never unbounded; its minimiser need not be unique (the simplex
-//     returns a vertex). l2 must be 0 (a quadratic prior would make it a
-//     QP). GradNorm is reported as 0.
+//     min Σ W[a][b]·t_ab s.t. t_ab ≥ 0, t_ab ≥ m − β(θ_a − θ_b), solved
+//     exactly through its dual, a maximum-profit circulation (hingeFlow;
+//     θ = (m/β)·node potentials). Its objective is ≥ 0, so it is never
+//     unbounded; its minimiser need not be unique (hingeFlow returns a
+//     canonical one, β·θ/m integral). l2 must be 0 (a quadratic prior would
+//     make it a QP). GradNorm is reported as 0.
 //   - otherwise (EXO, DiscoPOP, NCA, BCO, SPPO, APO): L-BFGS (gonum) from
 //     DPO's solution at the same β and l2, with the gradient through the
 //     normaliser, ∂ρ_y/∂θ_k = 1[y = k] − π(k), then a damped Newton polish
@@ -94,7 +94,7 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 			return nil, fmt.Errorf("fitting %v: the hinge loss is fitted as an LP, which has no room for the quadratic prior l2 = %v", loss, l2)
 		}
 		hb, margin := h.Margin()
-		theta, err = hingeLP(ds.Won, hb, margin)
+		theta, _, err = hingeFlow(ds.Won, hb, margin)
 	case loss.DeltaOnly() && loss.Convex():
 		// ℓ depends on Δ alone: f(z) = ℓ(z, 0) with z = θ_a − θ_b.
 		pl := pairLoss{w: ds.Won, scale: 1, l2: l2, f: func(z float64) (float64, float64, float64) {
@@ -324,66 +324,4 @@ func polish(p rhoProblem, start []float64) ([]float64, int, float64, error) {
 		return nil, iters, gnorm, fmt.Errorf("Newton polish stopped at gradient %.3g after %d iterations", gnorm, iters)
 	}
 	return theta, iters, gnorm, nil
-}
-
-// hingeLP solves min_θ Σ_{a≠b} W[a][b]·max(0, margin − β(θ_a − θ_b)) as the
-// standard-form LP over x = (θ⁺, θ⁻, t, s) ≥ 0 with one equality per pair
-// with W[a][b] > 0: t_ab − s_ab + β(θ_a − θ_b) = margin, θ = θ⁺ − θ⁻, the
-// last alternative pinned to 0 and alternatives in no such pair left at 0.
-func hingeLP(w [][]float64, beta, margin float64) ([]float64, error) {
-	n := len(w)
-	type pair struct{ a, b int }
-	var pairs []pair
-	used := make([]bool, n)
-	for a := range n {
-		for b := range n {
-			if a != b && w[a][b] > 0 {
-				pairs = append(pairs, pair{a, b})
-				used[a], used[b] = true, true
-			}
-		}
-	}
-	theta := make([]float64, n)
-	if len(pairs) == 0 {
-		return theta, nil
-	}
-	col := make([]int, n) // column of θ⁺_y (θ⁻_y follows), −1 when fixed
-	nv := 0
-	for y := range n {
-		col[y] = -1
-		if y < n-1 && used[y] {
-			col[y] = nv
-			nv += 2
-		}
-	}
-	k := len(pairs)
-	tCol := nv
-	nv += 2 * k
-	A := mat.NewDense(k, nv, nil)
-	b := make([]float64, k)
-	c := make([]float64, nv)
-	for r, pr := range pairs {
-		if j := col[pr.a]; j >= 0 {
-			A.Set(r, j, beta)
-			A.Set(r, j+1, -beta)
-		}
-		if j := col[pr.b]; j >= 0 {
-			A.Set(r, j, -beta)
-			A.Set(r, j+1, beta)
-		}
-		A.Set(r, tCol+2*r, 1)
-		A.Set(r, tCol+2*r+1, -1)
-		b[r] = margin
-		c[tCol+2*r] = w[pr.a][pr.b]
-	}
-	_, x, err := lp.Simplex(c, A, b, 1e-12, nil)
-	if err != nil {
-		return nil, fmt.Errorf("hinge LP: %w", err)
-	}
-	for y := range n {
-		if j := col[y]; j >= 0 {
-			theta[y] = x[j] - x[j+1]
-		}
-	}
-	return theta, nil
 }
