@@ -280,7 +280,7 @@ func notOneOf(user string, allowed []string) string {
 			forms = append(forms, a)
 		}
 	}
-	if len(literals) <= 8 {
+	if len(literals) <= 24 {
 		return fmt.Sprintf("%s is not one of %s", user, strings.Join(allowed, ", "))
 	}
 	sort.SliceStable(literals, func(i, j int) bool { return editDistance(user, literals[i]) < editDistance(user, literals[j]) })
