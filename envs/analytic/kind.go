@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"hetalign/envs"
@@ -61,6 +62,10 @@ var WorldMetrics = []string{"avg_reward", "nbc", "pi_star", "policy", "log_ratio
 	"agreement", "data_used", "policy_se", "argmax", "reward", "type_weights", "avg_ranking", "nbc_ranking",
 	"nbc_agrees", "flip_tv", "flip_pair", "flip_pairs", "flip_q", "top_flip_tv", "can_flip", "top_can_flip"}
 
+// MaxReward bounds |r*(y; u)|: beyond 2^53 ≈ 9e15, float64 no longer
+// resolves differences of order 1, and sums of rewards near 1e308 overflow.
+const MaxReward = 1e15
+
 // Config is the analytic environment's env value.
 type Config struct {
 	Kind      string             `json:"kind"`
@@ -113,8 +118,11 @@ func (c *Config) Check(s envs.Setting) []envs.Problem {
 			ps = append(ps, envs.Problemf(fmt.Sprintf("population.types.%s.codes", t.Name), "codes are for env kind \"survey\"; an analytic env needs reward"))
 		}
 		for _, a := range c.List {
-			if _, ok := tc.Reward[a]; !ok {
+			r, ok := tc.Reward[a]
+			if !ok {
 				ps = append(ps, envs.Problemf(base, "type %s has no reward for alternative %q", t.Name, a))
+			} else if math.Abs(r) > MaxReward {
+				ps = append(ps, envs.Problemf(base+"."+envs.QuoteLabel(a), "reward %g is beyond ±%g: differences of order 1 are lost in float64 arithmetic and the exact truth overflows", r, MaxReward))
 			}
 		}
 		for _, k := range envs.SortedKeys(tc.Reward) {

@@ -209,6 +209,9 @@ func (c *EnvConfig) Truth(s envs.Setting) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("env.corpus: %w", err)
 	}
+	if len(text) < 2*c.Length {
+		return nil, fmt.Errorf("env.corpus %s has %d bytes; cutting prompts and responses of up to L = %d tokens needs at least 2L = %d", path, len(text), c.Length, 2*c.Length)
+	}
 	sp.Corpus, sp.Digest = path, Digest(text)
 	return &TruthParams{TruthBase: envs.TruthBase{Env: c.Kind, Types: pop.Names, Weights: pop.Weights, Model: s.Model,
 		Temperature: s.Temperature}, Sequence: sp}, nil

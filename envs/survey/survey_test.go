@@ -63,6 +63,8 @@ func TestReadErrors(t *testing.T) {
 		{"answer not an option", "s.csv", "party,q\n0,1\n1,2\n0,x\n", nil, `s.csv:4:3: answer "x" to q is not an option code`},
 		{"non-numeric weight", "s.csv", "party,q,w\n0,1,1\n1,2,heavy\n", func(s *Source) { s.Weight = "w" }, `s.csv:3:5: weight "heavy"`},
 		{"short row", "s.csv", "party,q\n0\n", nil, `s.csv:2:1: row has 1 fields`},
+		{"ragged row past the used columns", "s.csv", "party,q,extra\n0,1,a\n1,2\n", nil, `s.csv:3:1: row has 2 fields, the header 3`},
+		{"row longer than the header", "s.csv", "party,q\n0,1\n1,2,3\n", nil, `s.csv:3:1: row has 3 fields, the header 2`},
 		{"group without respondents", "s.csv", "party,q\n0,1\n0,2\n", nil, `type R (codes 1) has no respondents`},
 		{"bad quoting", "s.csv", "party,q\n0,\"1\n", nil, `s.csv:2:`},
 		{"tsv named csv", "s.csv", "party\tq\n0\t1\n", nil, `name the file .tsv`},

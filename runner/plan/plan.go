@@ -325,7 +325,8 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 	}
 	tp, err := steps.NewTruthParams(cfg)
 	if err != nil {
-		return err
+		// Reading the environment's data failed: say where the env is.
+		return spec.Errors{x.ErrAt("env", "%v", err)}
 	}
 	// The world codec, named in dataset and eval parameters for worlds
 	// other than finite alternatives.

@@ -248,6 +248,14 @@ func (x *Experiment) checkTables() Errors {
 				errs = append(errs, x.errAt(at+".cell", "metric %q describes the truth, not a method: drop the \"method\" axis", c))
 			}
 		}
+		if len(t.Show) > 0 {
+			colVals, _ := x.AxisValues(t.Columns, cfg, cells)
+			for i, v := range t.Show {
+				if !slices.Contains(colVals, v) && !slices.Contains(colVals, Canonical(v)) {
+					errs = append(errs, x.errAt(fmt.Sprintf("%s.show[%d]", at, i), "%q is not a value of the column axis %q (values: %s)", v, t.Columns, strings.Join(colVals, ", ")))
+				}
+			}
+		}
 		for _, k := range sortedKeys(t.Where) {
 			vals, ok := x.AxisValues(k, cfg, cells)
 			if !ok || k == AxisMetric {

@@ -417,6 +417,12 @@ func (x *Experiment) pos(path string) token.Pos {
 	return x.value.Pos()
 }
 
+// ErrAt is an Error at the position of path (relative to the experiment)
+// in the spec as written.
+func (x *Experiment) ErrAt(path, format string, args ...any) Error {
+	return x.errAt(path, format, args...)
+}
+
 func (x *Experiment) errAt(path, format string, args ...any) Error {
 	return at(x.pos(path), "experiments."+x.Name+"."+path, format, args...)
 }
