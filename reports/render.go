@@ -38,23 +38,89 @@ func (r Row) texts() []string {
 }
 
 func render(w io.Writer, t *Table, opts ...tablewriter.Option) error {
+	rows := [][]string{t.header()}
+	for _, r := range t.Rows {
+		rows = append(rows, r.texts())
+	}
+	for _, r := range t.Summary {
+		rows = append(rows, r.texts())
+	}
+	return renderRows(w, rows, opts...)
+}
+
+// renderRows renders a header row and body rows with tablewriter.
+func renderRows(w io.Writer, rows [][]string, opts ...tablewriter.Option) error {
 	opts = append(opts,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAlignment(tw.AlignRight),
 		tablewriter.WithHeaderAlignment(tw.AlignCenter))
 	tb := tablewriter.NewTable(w, opts...)
-	tb.Header(t.header())
-	for _, r := range t.Rows {
-		if err := tb.Append(r.texts()); err != nil {
-			return err
-		}
-	}
-	for _, r := range t.Summary {
-		if err := tb.Append(r.texts()); err != nil {
+	tb.Header(rows[0])
+	for _, r := range rows[1:] {
+		if err := tb.Append(r); err != nil {
 			return err
 		}
 	}
 	return tb.Render()
+}
+
+// renderFolded renders t within width columns of text: cells longer than
+// a third of the width are cut with "…", and if the table is still wider
+// its columns are split into groups, each printed with the row labels. It
+// reports whether anything was cut or folded (the CSV has the whole
+// table).
+func renderFolded(w io.Writer, t *Table, width int) (bool, error) {
+	rows := [][]string{t.header()}
+	for _, r := range t.Rows {
+		rows = append(rows, r.texts())
+	}
+	for _, r := range t.Summary {
+		rows = append(rows, r.texts())
+	}
+	maxCell := max(12, width/3)
+	changed := false
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for j, c := range r {
+			if n := len([]rune(c)); n > maxCell {
+				r[j] = string([]rune(c)[:maxCell-1]) + "…"
+				changed = true
+			}
+			widths[j] = max(widths[j], len([]rune(r[j])))
+		}
+	}
+	// Each column takes its text plus " │ " (3 runes); the frame 1 more.
+	var groups [][]int
+	var cur []int
+	used := widths[0] + 4
+	for j := 1; j < len(widths); j++ {
+		if len(cur) > 0 && used+widths[j]+3 > width {
+			groups = append(groups, cur)
+			cur, used = nil, widths[0]+4
+		}
+		cur = append(cur, j)
+		used += widths[j] + 3
+	}
+	groups = append(groups, cur)
+	if len(groups) > 1 {
+		changed = true
+	}
+	for _, g := range groups {
+		if len(groups) > 1 {
+			fmt.Fprintf(w, "(columns %d–%d of %d)\n", g[0], g[len(g)-1], len(widths)-1)
+		}
+		part := make([][]string, len(rows))
+		for i, r := range rows {
+			part[i] = []string{r[0]}
+			for _, j := range g {
+				part[i] = append(part[i], r[j])
+			}
+		}
+		if err := renderRows(w, part); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
 }
 
 func flipLines(t *Table) []string {
@@ -65,8 +131,14 @@ func flipLines(t *Table) []string {
 	return out
 }
 
-// WriteText renders the report for a terminal.
-func (r *Report) WriteText(w io.Writer) error {
+// WriteText renders the report for a terminal, tables at full width.
+func (r *Report) WriteText(w io.Writer) error { return r.WriteTextWidth(w, 0) }
+
+// WriteTextWidth renders the report for a terminal of width columns: a
+// wider table has its long cells cut and its columns folded into groups,
+// with a pointer to its CSV, which holds the whole table (width 0: no
+// limit).
+func (r *Report) WriteTextWidth(w io.Writer, width int) error {
 	fmt.Fprintf(w, "# %s\n", r.Name)
 	for _, x := range r.Experiments {
 		fmt.Fprintf(w, "\n## %s\n", x.Name)
@@ -76,7 +148,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		for i := range x.Tables {
 			t := &x.Tables[i]
 			fmt.Fprintf(w, "\n%s\n", t.FullTitle())
-			if err := render(w, t); err != nil {
+			if width > 0 {
+				cut, err := renderFolded(w, t, width)
+				if err != nil {
+					return fmt.Errorf("rendering %s/%s: %w", x.Name, t.Name, err)
+				}
+				if cut {
+					fmt.Fprintf(w, "  (cut to %d columns; the whole table is in %s)\n", width, CSVName(x.Name, t))
+				}
+			} else if err := render(w, t); err != nil {
 				return fmt.Errorf("rendering %s/%s: %w", x.Name, t.Name, err)
 			}
 			for _, l := range flipLines(t) {

@@ -6,6 +6,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +66,11 @@ type Options struct {
 	// Log receives logs; Stdout receives the report tables.
 	Log    zerolog.Logger
 	Stdout io.Writer
+	// Progress, when set (a terminal), shows one live progress line;
+	// otherwise progress goes to Log as events. Width, when positive, is
+	// the terminal's width: wider tables are cut and folded.
+	Progress io.Writer
+	Width    int
 }
 
 // device is what computes, for provenance.
@@ -173,6 +180,8 @@ func Status(g *plan.Graph, st *store.Store) []StepStatus {
 // Result summarises a run.
 type Result struct {
 	Steps, Computed, Cached, Skipped, Failed int
+	// Interrupted counts the steps a cancelled run did not start.
+	Interrupted int
 	// Failures lists the steps that failed by themselves (not because an
 	// input failed), as "label: error".
 	Failures []string
@@ -207,10 +216,35 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
 		return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs, so)
 	}
-	outs := rexec.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log})
 	res := &Result{Steps: len(g.Steps)}
+	reportOf := map[int]plan.Report{}
+	for _, r := range g.Reports {
+		reportOf[r.Step.Index] = r
+	}
+	var outs []*rexec.Outcome
+	var errMu sync.Mutex
+	var errs []error
+	var tr *tracker
+	// Each report is written (and printed) as soon as its step is done.
+	onReport := func(s *plan.Step, o *rexec.Outcome) {
+		r := reportOf[s.Index]
+		if err := finishReport(r, o, g, st, opts, start, tr); err != nil {
+			errMu.Lock()
+			errs = append(errs, err)
+			errMu.Unlock()
+			return
+		}
+		errMu.Lock()
+		res.Reports = append(res.Reports, r.File.Name)
+		errMu.Unlock()
+	}
+	tr = newTracker(g, st, opts, onReport)
+	outs = rexec.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr})
+	tr.finish()
 	for i, o := range outs {
 		switch {
+		case o.Err != nil && (errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded)):
+			res.Interrupted++
 		case o.Err != nil:
 			res.Failed++
 			if !errors.Is(o.Err, rexec.ErrInputFailed) {
@@ -224,42 +258,78 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 			res.Computed++
 		}
 	}
-	var errs []error
 	for _, r := range g.Reports {
 		// A run that computed nothing left the cache as the last run did;
-		// if that run had the same plan, its index is already right.
+		// if that run had the same plan, its index is already right. The
+		// index only explains reruns: failing to write it (a read-only
+		// cache) costs nothing else.
 		if res.Computed > 0 || res.Failed > 0 || !indexCurrent(st, r, g) {
 			if err := saveIndex(st, g, r, outs); err != nil {
-				errs = append(errs, err)
+				opts.Log.Warn().Err(err).Str("report", r.File.Name).Msg("could not record the run in the cache's index")
 			}
 		}
-		o := outs[r.Step.Index]
-		var body []byte
-		switch {
-		case o.Err != nil:
-			errs = append(errs, fmt.Errorf("report %s: %w", r.File.Name, o.Err))
-			continue
-		case o.Incomplete:
-			body = o.Output
-		default:
-			if body, err = st.Output(o.Manifest, "out"); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		if err := writeReport(r.File, body, g, res, opts, time.Since(start)); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		res.Reports = append(res.Reports, r.File.Name)
 	}
+	sort.Strings(res.Reports)
 	if res.Failed > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
 	}
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("interrupted: %w (finished steps are cached; rerun to resume)", err))
+		errs = append(errs, fmt.Errorf("interrupted after %d of %d steps (%d not started); finished steps are cached: rerun to resume",
+			res.Steps-res.Interrupted, res.Steps, res.Interrupted))
 	}
 	return res, errors.Join(errs...)
+}
+
+// finishReport writes (and prints) report r once its step is done.
+func finishReport(r plan.Report, o *rexec.Outcome, g *plan.Graph, st *store.Store, opts Options, start time.Time, tr *tracker) error {
+	var body []byte
+	switch {
+	case o.Err != nil:
+		return fmt.Errorf("report %s: %w", r.File.Name, o.Err)
+	case o.Incomplete:
+		body = o.Output
+	default:
+		var err error
+		if body, err = st.Output(o.Manifest, "out"); err != nil {
+			return err
+		}
+	}
+	return writeReport(r.File, body, g, reportCounts(r, tr.outcome), opts, time.Since(start), tr)
+}
+
+// reportCounts are the outcomes of the steps report r needs, for its
+// provenance (every one of them is finished when the report is).
+func reportCounts(r plan.Report, outcome func(i int) *rexec.Outcome) *Result {
+	res := &Result{}
+	seen := map[int]bool{}
+	var walk func(s *plan.Step)
+	walk = func(s *plan.Step) {
+		if seen[s.Index] {
+			return
+		}
+		seen[s.Index] = true
+		res.Steps++
+		switch o := outcome(s.Index); {
+		case o == nil:
+		case o.Err != nil:
+			res.Failed++
+			if !errors.Is(o.Err, rexec.ErrInputFailed) {
+				res.Failures = append(res.Failures, s.Label+": "+o.Err.Error())
+			}
+		case o.Cached:
+			res.Cached++
+		case o.Skipped:
+			res.Skipped++
+		default:
+			res.Computed++
+		}
+		for _, in := range s.Inputs {
+			walk(in)
+		}
+	}
+	walk(r.Step)
+	sort.Strings(res.Failures)
+	return res
 }
 
 // indexCurrent reports whether the stored index of r was written for a run
@@ -354,8 +424,13 @@ func gitInfo(dir string) *GitInfo {
 }
 
 // writeReport writes <out>/<name>/: report.json (the report step's bytes),
-// report.md, one CSV per table and provenance.json, and prints the tables.
-func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Options, took time.Duration) error {
+// report.md, one CSV per table, the figures and provenance.json, and
+// prints the tables. Files whose bytes are unchanged are not rewritten,
+// and provenance.json (time, host, step counts) only changes with the
+// report, so a run that changes no result leaves a checkout clean. Files
+// of an earlier report that this one no longer has (a renamed table) are
+// removed, so the folder holds exactly the latest report.
+func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Options, took time.Duration, tr *tracker) error {
 	rep, err := reports.ParseReport(body)
 	if err != nil {
 		return fmt.Errorf("report %s: %w", f.Name, err)
@@ -387,32 +462,72 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			files[fig.File+".png"] = fig.PNG
 		}
 	}
-	host, _ := os.Hostname()
-	prov := Provenance{
-		Report: f.Name, Spec: f.Path, Profile: f.Profile, Tags: opts.Tags,
-		Created: time.Now().UTC().Format(time.RFC3339), Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH,
-		Go: runtime.Version(), Hetalign: opts.Version, Code: opts.Code, Backend: opts.Backend, Device: opts.device(),
-		Git:      gitInfo(filepath.Dir(f.Path)),
-		Steps:    map[string]int{"total": res.Steps, "computed": res.Computed, "cached": res.Cached, "not_needed": res.Skipped, "failed": res.Failed},
-		Seconds:  took.Seconds(),
-		Failures: res.Failures,
+	old, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	_, provErr := os.Stat(filepath.Join(dir, "provenance.json"))
+	if !bytes.Equal(old, body) || provErr != nil {
+		host, _ := os.Hostname()
+		prov := Provenance{
+			Report: f.Name, Spec: f.Path, Profile: f.Profile, Tags: opts.Tags,
+			Created: time.Now().UTC().Format(time.RFC3339), Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH,
+			Go: runtime.Version(), Hetalign: opts.Version, Code: opts.Code, Backend: opts.Backend, Device: opts.device(),
+			Git:      gitInfo(filepath.Dir(f.Path)),
+			Steps:    map[string]int{"total": res.Steps, "computed": res.Computed, "cached": res.Cached, "not_needed": res.Skipped, "failed": res.Failed},
+			Seconds:  took.Seconds(),
+			Failures: res.Failures,
+		}
+		pb, err := json.MarshalIndent(prov, "", "  ")
+		if err != nil {
+			return err
+		}
+		files["provenance.json"] = append(pb, '\n')
 	}
-	pb, err := json.MarshalIndent(prov, "", "  ")
-	if err != nil {
-		return err
-	}
-	files["provenance.json"] = append(pb, '\n')
 	for name, b := range files {
-		if err := writeFileAtomic(filepath.Join(dir, name), b); err != nil {
+		p := filepath.Join(dir, name)
+		if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, b) {
+			continue
+		}
+		if err := writeFileAtomic(p, b); err != nil {
 			return err
 		}
 	}
+	if err := removeStale(dir, files); err != nil {
+		return err
+	}
 	if opts.Stdout != nil {
-		if err := rep.WriteText(opts.Stdout); err != nil {
+		show := func() { err = rep.WriteTextWidth(opts.Stdout, opts.Width) }
+		if tr != nil {
+			tr.Print(show)
+		} else {
+			show()
+		}
+		if err != nil {
 			return err
 		}
 	}
 	opts.Log.Info().Str("report", f.Name).Str("dir", dir).Msg("report written")
+	return nil
+}
+
+// removeStale deletes the report files in dir that the report just written
+// does not have (tables and plots renamed or removed); provenance.json
+// stays.
+func removeStale(dir string, files map[string][]byte) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || n == "provenance.json" || files[n] != nil {
+			continue
+		}
+		switch filepath.Ext(n) {
+		case ".csv", ".svg", ".png", ".md", ".json":
+			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+				return fmt.Errorf("removing the stale %s: %w", n, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -455,7 +570,7 @@ func Rebuild(files []*spec.File, opts Options) error {
 		}
 		body, err := st.Output(m, "out")
 		if err == nil {
-			err = writeReport(r.File, body, g, res, opts, 0)
+			err = writeReport(r.File, body, g, res, opts, 0, nil)
 		}
 		if err != nil {
 			errs = append(errs, err)

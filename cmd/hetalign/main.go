@@ -28,6 +28,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"hetalign/runner"
 	"hetalign/runner/spec"
@@ -234,6 +235,16 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := runner.Options{Jobs: *jobs, Cache: *cache, Out: *out, Backend: be.key, Compute: be.Config, Device: be.device,
 		GPU: be.GPU(), Code: code, Codes: codes, Version: version, Tags: tags, Log: log, Stdout: stdout}
+	// On a terminal: one live progress line on stderr, and tables folded
+	// to the width of stdout.
+	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) && c.logFormat == "console" {
+		opts.Progress = stderr
+	}
+	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
+			opts.Width = w
+		}
+	}
 	switch cmd {
 	case "plan":
 		return printPlan(files, opts, *quiet, stdout, stderr)
@@ -253,6 +264,12 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	if res != nil {
+		if res.Interrupted > 0 {
+			// One line for Ctrl-C, not one per step that did not start.
+			log.Warn().Int("steps", res.Steps).Int("finished", res.Steps-res.Interrupted).Int("not_started", res.Interrupted).
+				Msg("interrupted: finished steps are cached; rerun to resume")
+			return exitFailed
+		}
 		log.Info().Int("steps", res.Steps).Int("computed", res.Computed).Int("cached", res.Cached).Int("not_needed", res.Skipped).
 			Int("failed", res.Failed).Msg("done")
 		for _, f := range res.Failures {

@@ -34,6 +34,17 @@ type Options struct {
 	Log zerolog.Logger
 	// ProgressEvery is the interval of progress lines (default 2 s).
 	ProgressEvery time.Duration
+	// Observer, when set, hears each step start and finish (from the
+	// workers' goroutines) and replaces the progress log lines.
+	Observer Observer
+}
+
+// Observer follows a run: Started when a step begins computing, Finished
+// for every step once its outcome is known (cached and skipped steps
+// first, before any step starts).
+type Observer interface {
+	Started(s *plan.Step)
+	Finished(s *plan.Step, o *Outcome)
 }
 
 // Outcome is what happened to one step.
@@ -77,6 +88,9 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	var finished, computed, failed atomic.Int64
 	stopProgress := make(chan struct{})
 	go func() {
+		if opts.Observer != nil {
+			return
+		}
 		t := time.NewTicker(opts.ProgressEvery)
 		defer t.Stop()
 		for {
@@ -115,15 +129,21 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		if out[s.Index] != nil {
 			close(done[s.Index])
 			finished.Add(1)
+			if opts.Observer != nil {
+				opts.Observer.Finished(s, out[s.Index])
+			}
 			continue
 		}
 		wg.Add(1)
 		go func(s *plan.Step) {
 			defer wg.Done()
 			defer close(done[s.Index])
-			o := runOne(ctx, s, st, fn, done, out, cpu, gpu, opts.Log)
+			o := runOne(ctx, s, st, fn, done, out, cpu, gpu, opts.Log, opts.Observer)
 			out[s.Index] = o
 			finished.Add(1)
+			if opts.Observer != nil {
+				opts.Observer.Finished(s, o)
+			}
 			if o.Err != nil {
 				failed.Add(1)
 			} else {
@@ -137,7 +157,7 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 }
 
 func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []chan struct{}, out []*Outcome,
-	cpu, gpu chan struct{}, log zerolog.Logger) *Outcome {
+	cpu, gpu chan struct{}, log zerolog.Logger, obs Observer) *Outcome {
 	for _, in := range s.Inputs {
 		<-done[in.Index]
 	}
@@ -175,6 +195,9 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	defer func() { <-slot }()
 	if err := ctx.Err(); err != nil {
 		return &Outcome{Err: fmt.Errorf("not started: %w", err)}
+	}
+	if obs != nil {
+		obs.Started(s)
 	}
 	start := time.Now()
 	b, err := safeRun(ctx, fn, s, inputs)

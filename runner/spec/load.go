@@ -122,6 +122,19 @@ func Load(paths []string, opts Options) ([]*File, error) {
 			files = append(files, f)
 		}
 	}
+	// A tag that no spec declares is a mistake (a misspelt key).
+	for _, t := range opts.Tags {
+		key, _, _ := strings.Cut(t, "=")
+		used := false
+		for _, p := range paths {
+			if ts, err := tagsFor(p, []string{t}); err == nil && len(ts) > 0 {
+				used = true
+			}
+		}
+		if !used && len(paths) > 0 {
+			errs = append(errs, Error{File: paths[0], Msg: fmt.Sprintf("-t %s: no spec declares @tag(%s)", t, key)})
+		}
+	}
 	// Each report goes to <out>/<name>/: two specs of one name would
 	// overwrite each other's report.
 	byName := map[string]string{}
@@ -159,7 +172,12 @@ func loadOne(ctx *cue.Context, def cue.Value, path string, opts Options) (*File,
 }
 
 func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replica bool) (*File, Errors) {
-	insts := load.Instances([]string{path}, &load.Config{Tags: opts.Tags})
+	tags, err := tagsFor(path, opts.Tags)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	opts.Tags = tags
+	insts := load.Instances([]string{path}, &load.Config{Tags: tags})
 	if len(insts) != 1 {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("expected one CUE instance, got %d", len(insts))}}
 	}
@@ -198,6 +216,27 @@ func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replic
 	}
 	f.Digest = withDataFiles(f)
 	return f, errs
+}
+
+// tagsFor keeps the -t tags that the spec file declares (@tag(key)): one
+// run can set profile=paper for every spec while some have no profiles.
+// A tag no given spec declares is reported by Load.
+func tagsFor(path string, tags []string) ([]string, error) {
+	if len(tags) == 0 {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the spec: %w", err)
+	}
+	var out []string
+	for _, t := range tags {
+		key, _, _ := strings.Cut(t, "=")
+		if strings.Contains(string(b), "@tag("+key+")") || strings.Contains(string(b), "@tag("+key+",") {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // withDataFiles folds the bytes of the data files the experiments read
