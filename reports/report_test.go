@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"hetalign/metrics"
@@ -220,5 +222,41 @@ func TestFigureBand(t *testing.T) {
 	r, _ = Build(l, evals)
 	if _, err := r.Experiments[0].Figures(); err == nil {
 		t.Error("a band from a missing table was drawn")
+	}
+}
+
+// A table wider than the terminal is cut and folded: no line is wider
+// than the width, every column still appears, and the CSV is named.
+func TestWriteTextFolds(t *testing.T) {
+	tb := Table{Name: "wide", Title: "wide", RowAxis: "row", ColAxis: "col"}
+	for c := range 12 {
+		tb.Columns = append(tb.Columns, fmt.Sprintf("column_%02d", c))
+	}
+	for r := range 3 {
+		row := Row{Label: fmt.Sprintf("r%d", r)}
+		for range tb.Columns {
+			row.Cells = append(row.Cells, Cell{Text: strings.Repeat("x", 50)})
+		}
+		tb.Rows = append(tb.Rows, row)
+	}
+	rep := &Report{Name: "r", Experiments: []Experiment{{Name: "e", Tables: []Table{tb}}}}
+	for _, width := range []int{60, 100} {
+		var b bytes.Buffer
+		if err := rep.WriteTextWidth(&b, width); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if n := len([]rune(line)); n > width {
+				t.Errorf("width %d: a line of %d runes: %q", width, n, line)
+			}
+		}
+		for _, c := range tb.Columns {
+			if !strings.Contains(b.String(), c) {
+				t.Errorf("width %d: column %s is missing", width, c)
+			}
+		}
+		if !strings.Contains(b.String(), "e.wide.csv") {
+			t.Errorf("width %d: the CSV is not named:\n%s", width, b.String())
+		}
 	}
 }

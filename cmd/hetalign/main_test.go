@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,11 +147,8 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-// A run killed with SIGKILL halfway leaves a consistent cache; the rerun
-// finishes and writes the same report.json as an uninterrupted run.
-func TestKillAndResume(t *testing.T) {
-	dir := t.TempDir()
-	spec := writeSpec(t, dir, "slow.cue", `import "list"
+// slowSpec takes a few seconds to run: long enough to interrupt.
+const slowSpec = `import "list"
 experiments: slow: {
 	population: types: {
 		A: {reward: {y1: 6, y2: 1, y3: 4}}
@@ -170,24 +168,30 @@ experiments: slow: {
 	sweep: "env.sampling.y3": [for i in list.Range(0, 30, 1) {0.01 + i*0.002}]
 	report: tables: tv: {rows: "env.sampling.y3", columns: "method", cell: "tv", where: seed: 0}
 }
-`)
-	killed := filepath.Join(dir, "killed")
-	cmd := exec.Command(os.Args[0], "run", "--jobs", "2", "--cache", killed, "--out", filepath.Join(dir, "out1"), spec)
+`
+
+// startSlow starts the CLI on slowSpec as its own process and waits until
+// it has committed at least n steps.
+func startSlow(t *testing.T, dir, cache string, n int, stderr io.Writer) (*exec.Cmd, string) {
+	t.Helper()
+	spec := writeSpec(t, dir, "slow.cue", slowSpec)
+	cmd := exec.Command(os.Args[0], "run", "--jobs", "2", "--cache", cache, "--out", filepath.Join(dir, "out1"), spec)
 	cmd.Env = append(os.Environ(), "HETALIGN_TEST_MAIN=1")
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		n := 0
-		filepath.WalkDir(filepath.Join(killed, "ac"), func(p string, d os.DirEntry, err error) error {
+		k := 0
+		filepath.WalkDir(filepath.Join(cache, "ac"), func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
-				n++
+				k++
 			}
 			return nil
 		})
-		if n >= 20 {
-			break
+		if k >= n {
+			return cmd, spec
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
@@ -195,6 +199,14 @@ experiments: slow: {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A run killed with SIGKILL halfway leaves a consistent cache; the rerun
+// finishes and writes the same report.json as an uninterrupted run.
+func TestKillAndResume(t *testing.T) {
+	dir := t.TempDir()
+	killed := filepath.Join(dir, "killed")
+	cmd, spec := startSlow(t, dir, killed, 20, nil)
 	cmd.Process.Signal(syscall.SIGKILL)
 	err := cmd.Wait()
 	if err == nil {
