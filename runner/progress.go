@@ -219,7 +219,7 @@ func (t *tracker) draw(force bool) {
 		ev := t.log.Info().Int("done", t.done).Int("steps", t.total).Int("computed", t.computed).Int("failed", t.failed).
 			Strs("running", t.runningNames(3))
 		if etaOK {
-			ev = ev.Dur("eta", eta.Round(time.Second))
+			ev = ev.Str("eta", eta.Round(time.Second).String())
 		}
 		ev.Msg("progress")
 		return
