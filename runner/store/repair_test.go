@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // warnings collects what a store warns about.
@@ -181,5 +182,27 @@ func TestVerifyRepairMarksRepaired(t *testing.T) {
 		if _, err := os.Stat(p.Path); err == nil {
 			t.Errorf("%s still there", p.Path)
 		}
+	}
+}
+
+// A manifest with a bad key (here empty) is left out of List, so ls and gc
+// do not trip over it; verify reports it.
+func TestListSkipsDamagedManifests(t *testing.T) {
+	st, _ := Open(t.TempDir())
+	k := key("bad")
+	p := st.manifestPath(k)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte(`{"key":"","outputs":{"out":"x"}}`), 0o644)
+	os.WriteFile(filepath.Join(filepath.Dir(p), "x.json"), []byte(`{"key":"x"}`), 0o644)
+	st.Put(key("good"), "eval", "", map[string][]byte{"out": []byte("data")}, 0)
+	ms, err := st.List()
+	if err != nil || len(ms) != 1 || ms[0].Key != key("good") {
+		t.Fatalf("list: %v %v", ms, err)
+	}
+	if _, err := st.GC(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if probs, _ := st.Verify(false); len(probs) != 2 {
+		t.Errorf("verify: %v, want 2 problems", probs)
 	}
 }

@@ -226,6 +226,9 @@ func manifestSum(m Manifest) string {
 // parses, names key, matches its checksum (manifests written before there
 // was one have none) and lists valid blob hashes. Errors wrap ErrCorrupt.
 func parseManifest(key string, b []byte) (*Manifest, error) {
+	if !validHex(key) {
+		return nil, fmt.Errorf("manifest is %w: its file name %q is not a step key", ErrCorrupt, key+".json")
+	}
 	m := new(Manifest)
 	if err := json.Unmarshal(b, m); err != nil {
 		return nil, fmt.Errorf("manifest is %w: it does not parse (%v)", ErrCorrupt, err)
@@ -278,8 +281,12 @@ func (s *Store) Get(key string) (m *Manifest, ok bool) {
 	}
 	for _, n := range sortedNames(m.Outputs) {
 		if err := s.checkBlob(m.Outputs[n]); err != nil {
-			s.warnf("step %s (%s %s): output %s: %v; treating the step as not cached: it reruns and rewrites the blob; %s",
-				key[:12], m.Kind, m.Label, n, err, RepairHint)
+			what := m.Kind
+			if m.Label != "" {
+				what += ": " + m.Label
+			}
+			s.warnf("step %s (%s): output %s: %v; treating the step as not cached: it reruns and rewrites the blob; %s",
+				key[:12], what, n, err, RepairHint)
 			return nil, false
 		}
 	}
@@ -339,7 +346,13 @@ func (s *Store) Put(key, kind, label string, outputs map[string][]byte, seconds 
 
 // PutPlan stores a planned graph under its plan cache key.
 func (s *Store) PutPlan(key string, data []byte) error {
-	return s.writeAtomic(filepath.Join(s.root, "plans", key[:2], key+".json"), data)
+	if !validHex(key) {
+		return fmt.Errorf("invalid plan key %q", key)
+	}
+	if err := s.writeAtomic(filepath.Join(s.root, "plans", key[:2], key+".json"), data); err != nil {
+		return fmt.Errorf("writing plan %s: %w", key[:12], err)
+	}
+	return nil
 }
 
 // Plan reads a planned graph; ok is false when there is none.
@@ -353,7 +366,10 @@ func (s *Store) Plan(key string) ([]byte, bool) {
 
 // PutIndex stores an index document (the last run of an experiment).
 func (s *Store) PutIndex(id string, data []byte) error {
-	return s.writeAtomic(filepath.Join(s.root, "index", id+".json"), data)
+	if err := s.writeAtomic(filepath.Join(s.root, "index", id+".json"), data); err != nil {
+		return fmt.Errorf("writing index %s: %w", id, err)
+	}
+	return nil
 }
 
 // Index reads an index document; ok is false when there is none.
@@ -362,7 +378,8 @@ func (s *Store) Index(id string) ([]byte, bool) {
 	return b, err == nil
 }
 
-// List returns every readable manifest, sorted by kind then key.
+// List returns every intact manifest (see Get: a damaged one is left out,
+// and Verify reports it), sorted by kind then key.
 func (s *Store) List() ([]*Manifest, error) {
 	var out []*Manifest
 	err := filepath.WalkDir(filepath.Join(s.root, "ac"), func(p string, d fs.DirEntry, err error) error {
@@ -373,8 +390,7 @@ func (s *Store) List() ([]*Manifest, error) {
 		if err != nil {
 			return err
 		}
-		m := new(Manifest)
-		if json.Unmarshal(b, m) == nil {
+		if m, err := parseManifest(strings.TrimSuffix(d.Name(), ".json"), b); err == nil {
 			out = append(out, m)
 		}
 		return nil
@@ -385,7 +401,10 @@ func (s *Store) List() ([]*Manifest, error) {
 		}
 		return out[i].Key < out[j].Key
 	})
-	return out, err
+	if err != nil {
+		return out, fmt.Errorf("listing manifests in %s: %w", s.root, err)
+	}
+	return out, nil
 }
 
 // Problem is one inconsistency found by Verify.
@@ -484,7 +503,7 @@ func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
 	live := map[string]bool{}
 	ms, err := s.List()
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("collecting garbage: %w", err)
 	}
 	for _, m := range ms {
 		p := s.manifestPath(m.Key)
@@ -513,7 +532,7 @@ func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
 		return nil
 	})
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, err)
 	}
 	tmps, _ := os.ReadDir(filepath.Join(s.root, "tmp"))
 	for _, t := range tmps {
