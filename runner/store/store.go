@@ -6,6 +6,13 @@
 // leaves a manifest without its blobs, and two processes computing the same
 // key write the same bytes, so no locks are needed.
 //
+// The store heals itself: a blob whose bytes do not hash to its name, or a
+// manifest that does not parse, names another key or fails its own
+// checksum, makes Get report a miss (with a warning that names the entry
+// and the repair), so the step reruns; writing the recomputed output then
+// replaces the damaged blob and manifest. `hetalign cache verify --repair`
+// removes every damaged entry at once.
+//
 // Layout under the root directory:
 //
 //	cas/<2 hex>/<sha256>        output blobs
@@ -16,22 +23,37 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
+
+// RepairHint says how to repair a damaged cache; every message about a
+// damaged entry ends with it.
+const RepairHint = "to repair, run `hetalign cache verify --repair` " +
+	"(or just rerun: a damaged step is recomputed and rewritten)"
+
+// ErrCorrupt marks errors about a damaged cache entry: a blob whose bytes
+// do not hash to its name, or a manifest that cannot be trusted.
+var ErrCorrupt = errors.New("corrupt")
 
 // Store is an open cache directory.
 type Store struct {
 	root string
+
+	mu   sync.Mutex // serialises calls of warn
+	warn func(msg string)
 }
 
 // Manifest describes one cached step.
@@ -50,6 +72,9 @@ type Manifest struct {
 	Seconds float64 `json:"seconds"`
 	// Created is when the step was computed (UTC, RFC 3339).
 	Created string `json:"created"`
+	// Sum is the manifest's own checksum: the hex SHA-256 of its compact
+	// JSON with Sum empty ("" in manifests written before it existed).
+	Sum string `json:"sum,omitempty"`
 }
 
 // Open opens (creating if needed) the store at dir.
@@ -59,7 +84,28 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("opening cache %s: %w", dir, err)
 		}
 	}
-	return &Store{root: dir}, nil
+	return &Store{root: dir, warn: stderrWarn}, nil
+}
+
+func stderrWarn(msg string) { fmt.Fprintln(os.Stderr, "hetalign: warning:", msg) }
+
+// SetWarn makes the store report damaged entries it meets (and heals) to
+// f instead of standard error; nil discards them. f is never called
+// concurrently.
+func (s *Store) SetWarn(f func(msg string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f == nil {
+		f = func(string) {}
+	}
+	s.warn = f
+}
+
+func (s *Store) warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.warn(msg)
 }
 
 // Root is the store's directory.
@@ -110,13 +156,19 @@ func (s *Store) writeAtomic(path string, data []byte) error {
 	return nil
 }
 
-// PutBlob stores data and returns its hash. A blob already present is not
-// rewritten.
+// PutBlob stores data and returns its hash. A blob already present with
+// these bytes is not rewritten; a file in its place that holds other bytes
+// (a damaged blob) is replaced, atomically, with a warning.
 func (s *Store) PutBlob(data []byte) (string, error) {
 	sum := Sum(data)
 	p := s.blobPath(sum)
-	if st, err := os.Stat(p); err == nil && st.Size() == int64(len(data)) {
-		return sum, nil
+	if st, err := os.Stat(p); err == nil {
+		if st.Size() == int64(len(data)) {
+			if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
+				return sum, nil
+			}
+		}
+		s.warnf("blob %s was corrupt; replacing it with the recomputed bytes", sum[:12])
 	}
 	if err := s.writeAtomic(p, data); err != nil {
 		return "", fmt.Errorf("writing blob %s: %w", sum[:12], err)
@@ -124,23 +176,91 @@ func (s *Store) PutBlob(data []byte) (string, error) {
 	return sum, nil
 }
 
-// Blob reads a blob and checks its hash.
+// Blob reads a blob and checks its hash. A damaged or missing blob is an
+// error that says how to repair the cache; a damaged one wraps ErrCorrupt.
 func (s *Store) Blob(sum string) ([]byte, error) {
 	if !validHex(sum) {
 		return nil, fmt.Errorf("invalid blob hash %q", sum)
 	}
 	b, err := os.ReadFile(s.blobPath(sum))
 	if err != nil {
-		return nil, fmt.Errorf("reading blob %s: %w", sum[:12], err)
+		return nil, fmt.Errorf("reading blob %s: %w; %s", sum[:12], err, RepairHint)
 	}
-	if Sum(b) != sum {
-		return nil, fmt.Errorf("blob %s is corrupt (its bytes hash to %s)", sum[:12], Sum(b)[:12])
+	if got := Sum(b); got != sum {
+		return nil, fmt.Errorf("blob %s is %w (its bytes hash to %s); %s", sum[:12], ErrCorrupt, got[:12], RepairHint)
 	}
 	return b, nil
 }
 
-// Get returns the manifest of key, or ok=false when the step is not cached
-// (or its manifest is unreadable or points at a missing blob).
+// checkBlob hashes the blob sum without keeping its bytes.
+func (s *Store) checkBlob(sum string) error {
+	if !validHex(sum) {
+		return fmt.Errorf("invalid blob hash %q: %w", sum, ErrCorrupt)
+	}
+	f, err := os.Open(s.blobPath(sum))
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", sum[:12], err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("reading blob %s: %w", sum[:12], err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return fmt.Errorf("blob %s is %w (its bytes hash to %s)", sum[:12], ErrCorrupt, got[:12])
+	}
+	return nil
+}
+
+// manifestSum is the checksum of m: the SHA-256 of its JSON with Sum empty.
+func manifestSum(m Manifest) string {
+	m.Sum = ""
+	b, err := json.Marshal(m)
+	if err != nil {
+		return ""
+	}
+	return Sum(b)
+}
+
+// parseManifest decodes the manifest file of key and checks it: it
+// parses, names key, matches its checksum (manifests written before there
+// was one have none) and lists valid blob hashes. Errors wrap ErrCorrupt.
+func parseManifest(key string, b []byte) (*Manifest, error) {
+	if !validHex(key) {
+		return nil, fmt.Errorf("manifest is %w: its file name %q is not a step key", ErrCorrupt, key+".json")
+	}
+	m := new(Manifest)
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("manifest is %w: it does not parse (%v)", ErrCorrupt, err)
+	}
+	if m.Key != key {
+		return nil, fmt.Errorf("manifest is %w: it names key %.12s", ErrCorrupt, m.Key)
+	}
+	if m.Sum != "" && manifestSum(*m) != m.Sum {
+		return nil, fmt.Errorf("manifest is %w: its content does not match its checksum", ErrCorrupt)
+	}
+	for _, n := range sortedNames(m.Outputs) {
+		if !validHex(m.Outputs[n]) {
+			return nil, fmt.Errorf("manifest is %w: output %s has an invalid blob hash", ErrCorrupt, n)
+		}
+	}
+	return m, nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Get returns the manifest of key, or ok=false when the step is not
+// cached. A damaged entry — a manifest that fails its checks, or an output
+// blob that is missing or does not hash to its name — is a miss too, with
+// a warning that names it: the step reruns, and Put replaces what was
+// damaged. Get reads every output blob to check it.
 func (s *Store) Get(key string) (m *Manifest, ok bool) {
 	if !validHex(key) {
 		return nil, false
@@ -148,17 +268,25 @@ func (s *Store) Get(key string) (m *Manifest, ok bool) {
 	p := s.manifestPath(key)
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return nil, false
-	}
-	m = new(Manifest)
-	if err := json.Unmarshal(b, m); err != nil || m.Key != key {
-		return nil, false
-	}
-	for _, sum := range m.Outputs {
-		if !validHex(sum) {
-			return nil, false
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.warnf("step %s: reading its manifest: %v; treating the step as not cached", key[:12], err)
 		}
-		if _, err := os.Stat(s.blobPath(sum)); err != nil {
+		return nil, false
+	}
+	m, err = parseManifest(key, b)
+	if err != nil {
+		s.warnf("step %s: %v; treating the step as not cached: it reruns and rewrites its manifest; %s",
+			key[:12], err, RepairHint)
+		return nil, false
+	}
+	for _, n := range sortedNames(m.Outputs) {
+		if err := s.checkBlob(m.Outputs[n]); err != nil {
+			what := m.Kind
+			if m.Label != "" {
+				what += ": " + m.Label
+			}
+			s.warnf("step %s (%s): output %s: %v; treating the step as not cached: it reruns and rewrites the blob; %s",
+				key[:12], what, n, err, RepairHint)
 			return nil, false
 		}
 	}
@@ -197,12 +325,7 @@ func (s *Store) Put(key, kind, label string, outputs map[string][]byte, seconds 
 	}
 	m := &Manifest{Key: key, Kind: kind, Label: label, Outputs: map[string]string{}, Seconds: seconds,
 		Created: time.Now().UTC().Format(time.RFC3339)}
-	names := make([]string, 0, len(outputs))
-	for n := range outputs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedNames(outputs) {
 		sum, err := s.PutBlob(outputs[n])
 		if err != nil {
 			return nil, err
@@ -210,9 +333,10 @@ func (s *Store) Put(key, kind, label string, outputs map[string][]byte, seconds 
 		m.Outputs[n] = sum
 		m.Size += int64(len(outputs[n]))
 	}
+	m.Sum = manifestSum(*m)
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding manifest %s: %w", key[:12], err)
 	}
 	if err := s.writeAtomic(s.manifestPath(key), b); err != nil {
 		return nil, fmt.Errorf("writing manifest %s: %w", key[:12], err)
@@ -222,7 +346,13 @@ func (s *Store) Put(key, kind, label string, outputs map[string][]byte, seconds 
 
 // PutPlan stores a planned graph under its plan cache key.
 func (s *Store) PutPlan(key string, data []byte) error {
-	return s.writeAtomic(filepath.Join(s.root, "plans", key[:2], key+".json"), data)
+	if !validHex(key) {
+		return fmt.Errorf("invalid plan key %q", key)
+	}
+	if err := s.writeAtomic(filepath.Join(s.root, "plans", key[:2], key+".json"), data); err != nil {
+		return fmt.Errorf("writing plan %s: %w", key[:12], err)
+	}
+	return nil
 }
 
 // Plan reads a planned graph; ok is false when there is none.
@@ -236,7 +366,10 @@ func (s *Store) Plan(key string) ([]byte, bool) {
 
 // PutIndex stores an index document (the last run of an experiment).
 func (s *Store) PutIndex(id string, data []byte) error {
-	return s.writeAtomic(filepath.Join(s.root, "index", id+".json"), data)
+	if err := s.writeAtomic(filepath.Join(s.root, "index", id+".json"), data); err != nil {
+		return fmt.Errorf("writing index %s: %w", id, err)
+	}
+	return nil
 }
 
 // Index reads an index document; ok is false when there is none.
@@ -245,7 +378,8 @@ func (s *Store) Index(id string) ([]byte, bool) {
 	return b, err == nil
 }
 
-// List returns every readable manifest, sorted by kind then key.
+// List returns every intact manifest (see Get: a damaged one is left out,
+// and Verify reports it), sorted by kind then key.
 func (s *Store) List() ([]*Manifest, error) {
 	var out []*Manifest
 	err := filepath.WalkDir(filepath.Join(s.root, "ac"), func(p string, d fs.DirEntry, err error) error {
@@ -256,8 +390,7 @@ func (s *Store) List() ([]*Manifest, error) {
 		if err != nil {
 			return err
 		}
-		m := new(Manifest)
-		if json.Unmarshal(b, m) == nil {
+		if m, err := parseManifest(strings.TrimSuffix(d.Name(), ".json"), b); err == nil {
 			out = append(out, m)
 		}
 		return nil
@@ -268,25 +401,40 @@ func (s *Store) List() ([]*Manifest, error) {
 		}
 		return out[i].Key < out[j].Key
 	})
-	return out, err
+	if err != nil {
+		return out, fmt.Errorf("listing manifests in %s: %w", s.root, err)
+	}
+	return out, nil
 }
 
 // Problem is one inconsistency found by Verify.
 type Problem struct {
+	// Path of the damaged file.
 	Path string
-	Msg  string
+	// Msg says what is wrong with it.
+	Msg string
+	// Repaired is true when Verify(true) removed the file.
+	Repaired bool
 }
 
 // Verify re-hashes every blob and checks that every manifest parses, is
-// named by its key and points at present, intact blobs. With repair it
-// deletes what is broken so that the affected steps rerun.
+// named by its key, matches its checksum and points at present, intact
+// blobs. With repair it deletes what is broken so that the affected steps
+// rerun (a blob that fails its hash, then every manifest that points at a
+// damaged or missing blob); a Problem whose file could not be removed has
+// Repaired false and says why.
 func (s *Store) Verify(repair bool) ([]Problem, error) {
 	var probs []Problem
 	bad := func(p, format string, args ...any) {
-		probs = append(probs, Problem{Path: p, Msg: fmt.Sprintf(format, args...)})
+		pr := Problem{Path: p, Msg: fmt.Sprintf(format, args...)}
 		if repair {
-			os.Remove(p)
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				pr.Msg += fmt.Sprintf(" (removing it failed: %v)", err)
+			} else {
+				pr.Repaired = true
+			}
 		}
+		probs = append(probs, pr)
 	}
 	corrupt := map[string]bool{}
 	err := filepath.WalkDir(filepath.Join(s.root, "cas"), func(p string, d fs.DirEntry, err error) error {
@@ -295,16 +443,18 @@ func (s *Store) Verify(repair bool) ([]Problem, error) {
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return err
+			corrupt[d.Name()] = true
+			bad(p, "blob is unreadable: %v", err)
+			return nil
 		}
 		if got := Sum(b); got != d.Name() {
 			corrupt[d.Name()] = true
-			bad(p, "content hashes to %s", got[:12])
+			bad(p, "blob is %v: its content hashes to %s", ErrCorrupt, got[:12])
 		}
 		return nil
 	})
 	if err != nil {
-		return probs, fmt.Errorf("verifying blobs: %w", err)
+		return probs, fmt.Errorf("verifying blobs in %s: %w", s.root, err)
 	}
 	err = filepath.WalkDir(filepath.Join(s.root, "ac"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -312,24 +462,18 @@ func (s *Store) Verify(repair bool) ([]Problem, error) {
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return err
-		}
-		var m Manifest
-		if err := json.Unmarshal(b, &m); err != nil {
-			bad(p, "manifest does not parse: %v", err)
+			bad(p, "manifest is unreadable: %v", err)
 			return nil
 		}
-		if m.Key+".json" != d.Name() {
-			bad(p, "manifest names key %s", m.Key)
+		m, err := parseManifest(strings.TrimSuffix(d.Name(), ".json"), b)
+		if err != nil {
+			bad(p, "%v", err)
 			return nil
 		}
-		for n, sum := range m.Outputs {
-			if !validHex(sum) {
-				bad(p, "output %s has an invalid hash", n)
-				return nil
-			}
+		for _, n := range sortedNames(m.Outputs) {
+			sum := m.Outputs[n]
 			if corrupt[sum] {
-				bad(p, "output %s (blob %s) is corrupt", n, sum[:12])
+				bad(p, "output %s (blob %s) is %v", n, sum[:12], ErrCorrupt)
 				return nil
 			}
 			if _, err := os.Stat(s.blobPath(sum)); err != nil {
@@ -340,7 +484,7 @@ func (s *Store) Verify(repair bool) ([]Problem, error) {
 		return nil
 	})
 	if err != nil {
-		return probs, fmt.Errorf("verifying manifests: %w", err)
+		return probs, fmt.Errorf("verifying manifests in %s: %w", s.root, err)
 	}
 	return probs, nil
 }
@@ -359,7 +503,7 @@ func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
 	live := map[string]bool{}
 	ms, err := s.List()
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("collecting garbage: %w", err)
 	}
 	for _, m := range ms {
 		p := s.manifestPath(m.Key)
@@ -388,7 +532,7 @@ func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
 		return nil
 	})
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, err)
 	}
 	tmps, _ := os.ReadDir(filepath.Join(s.root, "tmp"))
 	for _, t := range tmps {

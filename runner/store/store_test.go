@@ -67,6 +67,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 
 func TestGetNeedsBlobs(t *testing.T) {
 	st, _ := Open(t.TempDir())
+	st.SetWarn(nil)
 	k := key("y")
 	m, _ := st.Put(k, "eval", "", map[string][]byte{"out": []byte("data")}, 0)
 	sum := m.Outputs["out"]
