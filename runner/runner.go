@@ -197,6 +197,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	st.SetWarn(func(msg string) { opts.Log.Warn().Msg(msg) })
 	g, err := Plan(files, opts, st)
 	if err != nil {
 		return nil, err
@@ -556,6 +557,7 @@ func Rebuild(files []*spec.File, opts Options) error {
 	if err != nil {
 		return err
 	}
+	st.SetWarn(func(msg string) { opts.Log.Warn().Msg(msg) })
 	g, err := Plan(files, opts, st)
 	if err != nil {
 		return err

@@ -86,6 +86,8 @@ func TestCorruptBlobRerunHeals(t *testing.T) {
 	if !strings.Contains(e, "computed=1 ") {
 		t.Errorf("the report step was not recomputed:\n%s", e)
 	}
+	// The warning goes to the run's log (stderr).
+	warned += e
 	for _, w := range []string{sum[:12], "corrupt", "hetalign cache verify --repair"} {
 		if !strings.Contains(warned, w) {
 			t.Errorf("warning %q does not mention %q", warned, w)
@@ -123,6 +125,7 @@ func TestTruncatedManifestReruns(t *testing.T) {
 	if code != 0 || !strings.Contains(e, "computed=1 ") {
 		t.Fatalf("rerun: exit %d\n%s", code, e)
 	}
+	warned += e
 	if !strings.Contains(warned, k[:12]) || !strings.Contains(warned, "does not parse") {
 		t.Errorf("warning %q", warned)
 	}

@@ -348,7 +348,7 @@ func ReadShares(src Source, cols SharesColumns) (*Counts, error) {
 			return nil, t.fail(l, cc, "option %q of %s is not an option code", rec[o], src.Question)
 		}
 		x, err := strconv.ParseFloat(strings.TrimSpace(rec[v]), 64)
-		if err != nil || x < 0 || math.IsInf(x, 0) {
+		if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) {
 			l, cc := t.at(v)
 			return nil, t.fail(l, cc, "value %q is not a non-negative number", rec[v])
 		}
