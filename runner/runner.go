@@ -63,6 +63,9 @@ type Options struct {
 	Version string
 	// Tags given with -t, for provenance.
 	Tags []string
+	// MaxCells, when positive, refuses an experiment whose sweep has more
+	// cells (axis values' product times seeds) before any is evaluated.
+	MaxCells int
 	// Log receives logs; Stdout receives the report tables.
 	Log    zerolog.Logger
 	Stdout io.Writer
@@ -106,9 +109,24 @@ func CodeID() (string, error) {
 // before for the same spec digests and code is read back instead of
 // evaluating every cell again, and a new graph is stored.
 func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error) {
-	po := plan.Options{Code: opts.Code, Backend: opts.Backend, Workers: opts.Jobs, GPU: opts.GPU}
+	po := plan.Options{Code: opts.Code, Backend: opts.Backend, Workers: opts.Jobs, GPU: opts.GPU, MaxCells: opts.MaxCells}
 	if opts.Codes != nil {
 		po.CodeFor = opts.Codes.For
+	}
+	start := time.Now()
+	po.Progress = func(done, total int) {
+		opts.Log.Info().Int("cells", done).Int("of", total).Dur("elapsed", time.Since(start).Round(time.Millisecond)).Msg("planning")
+	}
+	if opts.MaxCells > 0 {
+		// Refuse before reading a cached plan too: the limit is the same
+		// whether or not the plan was made before.
+		for _, f := range files {
+			for _, x := range f.Experiments {
+				if n := x.Size(); n > opts.MaxCells {
+					return nil, &plan.MaxCellsError{File: f.Path, Experiment: x.Name, Cells: n, Max: opts.MaxCells, Size: x.SizeText()}
+				}
+			}
+		}
 	}
 	key := plan.CacheKey(files, po)
 	if st != nil {

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/term"
 
 	"hetalign/runner"
+	"hetalign/runner/plan"
 	"hetalign/runner/spec"
 )
 
@@ -174,6 +175,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	cache := fs.String("cache", defaultCache(), "cache directory (default $HETALIGN_CACHE or .hetalign)")
 	out := fs.String("out", "reports", "directory that receives <report>/")
 	quiet := fs.Bool("q", false, "plan: print only the summary line")
+	maxCells := fs.Int("max-cells", 1_000_000, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any; 0: no limit")
 	specs, err := parse(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -191,6 +193,10 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hetalign: --jobs must be at least 1")
 		return exitInvalid
 	}
+	if *maxCells < 0 {
+		fmt.Fprintln(stderr, "hetalign: --max-cells must be 0 (no limit) or more")
+		return exitInvalid
+	}
 	files, err := spec.Load(specs, spec.Options{Tags: tags})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -204,9 +210,9 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	if cmd == "vet" {
 		// Planning evaluates every sweep cell and reads data files, so it
 		// finds what loading alone cannot.
-		g, err := runner.Plan(files, runner.Options{Jobs: *jobs, Backend: be.key, GPU: be.GPU(), Log: log}, nil)
+		g, err := runner.Plan(files, runner.Options{Jobs: *jobs, Backend: be.key, GPU: be.GPU(), MaxCells: *maxCells, Log: log}, nil)
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, "hetalign:", err)
 			return exitInvalid
 		}
 		n := 0
@@ -234,7 +240,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	opts := runner.Options{Jobs: *jobs, Cache: *cache, Out: *out, Backend: be.key, Compute: be.Config, Device: be.device,
-		GPU: be.GPU(), Code: code, Codes: codes, Version: version, Tags: tags, Log: log, Stdout: stdout}
+		GPU: be.GPU(), Code: code, Codes: codes, Version: version, Tags: tags, MaxCells: *maxCells, Log: log, Stdout: stdout}
 	// On a terminal: one live progress line on stderr, and tables folded
 	// to the width of stdout.
 	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) && c.logFormat == "console" {
@@ -261,6 +267,11 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	var se spec.Errors
 	if errors.As(err, &se) {
 		fmt.Fprintln(stderr, se)
+		return exitInvalid
+	}
+	var mc *plan.MaxCellsError
+	if errors.As(err, &mc) {
+		fmt.Fprintln(stderr, "hetalign:", err)
 		return exitInvalid
 	}
 	if res != nil {

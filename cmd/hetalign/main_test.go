@@ -258,3 +258,39 @@ func TestCacheCommands(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// --max-cells refuses a sweep above it, before evaluating a cell, naming
+// the spec, the experiment, the count and the flag.
+func TestMaxCells(t *testing.T) {
+	dir := t.TempDir()
+	p := writeSpec(t, dir, "big.cue", `import "list"
+experiments: big: {
+	population: types: {
+		A: {reward: {y1: 1, y2: 2}}
+		B: {reward: {y1: 2, y2: 0}}
+	}
+	preference: temperature: number | *1
+	env: {kind: "analytic", alternatives: ["y1", "y2"], beta: number | *1}
+	data: pop: regime: "anonymous"
+	methods: dpo: {kind: "dpo", data: "pop", beta: number | *1}
+	seeds: [0, 1]
+	sweep: {
+		"preference.temperature": [for i in list.Range(1, 1001, 1) {i}]
+		"env.beta": [for i in list.Range(1, 1001, 1) {i}]
+	}
+	report: tables: t: {rows: "preference.temperature", columns: "env.beta", cell: "tv", where: {method: "dpo", seed: 0}}
+}
+`)
+	for _, cmd := range []string{"vet", "plan", "run"} {
+		_, stderr, code := cli(t, cmd, "--max-cells", "1000", "--cache", filepath.Join(dir, "c"), "--out", filepath.Join(dir, "o"), p)
+		for _, want := range []string{"big.cue", "experiment big", "2000000 cells", "1000 × 1000 values × 2 seeds", "--max-cells", "1000"} {
+			if code != exitInvalid || !strings.Contains(stderr, want) {
+				t.Errorf("%s: exit %d, stderr %q lacks %q", cmd, code, stderr, want)
+			}
+		}
+	}
+	// The default limit (1,000,000) refuses it too.
+	if _, stderr, code := cli(t, "vet", p); code != exitInvalid || !strings.Contains(stderr, "above the limit of 1000000") {
+		t.Errorf("default limit: exit %d, %q", code, stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"hetalign/runner"
+	"hetalign/runner/plan"
 	"hetalign/runner/spec"
 	"hetalign/runner/store"
 )
@@ -23,6 +24,11 @@ func printPlan(files []*spec.File, opts runner.Options, quiet bool, stdout, stde
 		var se spec.Errors
 		if errors.As(err, &se) {
 			fmt.Fprintln(stderr, se)
+			return exitInvalid
+		}
+		var mc *plan.MaxCellsError
+		if errors.As(err, &mc) {
+			fmt.Fprintln(stderr, "hetalign:", err)
 			return exitInvalid
 		}
 		fmt.Fprintln(stderr, "hetalign:", err)

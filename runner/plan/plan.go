@@ -20,8 +20,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"hetalign/methods"
 	"hetalign/metrics"
@@ -45,6 +47,28 @@ type Options struct {
 	// Workers evaluate sweep cells in parallel (each with its own copy of
 	// the spec); the graph does not depend on it.
 	Workers int
+	// MaxCells, when positive, refuses (before evaluating any cell) an
+	// experiment whose sweep has more cells (the product of its axes'
+	// lengths times its seeds) than this.
+	MaxCells int
+	// Progress, when set, is called while cells are planned, at most once
+	// per ProgressEvery (2 s when zero), with the cells planned so far and
+	// the total (cells as MaxCells counts them) of all the files.
+	Progress      func(done, total int)
+	ProgressEvery time.Duration
+}
+
+// MaxCellsError is the refusal of an experiment above Options.MaxCells.
+type MaxCellsError struct {
+	File, Experiment string
+	// Cells is the experiment's cell count, Size its factors.
+	Cells, Max int
+	Size       string
+}
+
+func (e *MaxCellsError) Error() string {
+	return fmt.Sprintf("%s: experiment %s has %d cells (%s), above the limit of %d (--max-cells); raise --max-cells or sweep fewer values",
+		e.File, e.Experiment, e.Cells, e.Size, e.Max)
 }
 
 // Step is one node of the graph.
@@ -88,7 +112,41 @@ type Graph struct {
 	Reports []Report
 	Options Options
 
-	byKey map[string]*Step
+	byKey    map[string]*Step
+	progress *progress                  // while building
+	canon    map[string]json.RawMessage // while building: see canonical
+}
+
+// progress throttles Options.Progress.
+type progress struct {
+	fn          func(done, total int)
+	every       time.Duration
+	done, total int
+	next        time.Time
+}
+
+func newProgress(opts Options, total int) *progress {
+	p := &progress{fn: opts.Progress, every: opts.ProgressEvery, total: total}
+	if p.every <= 0 {
+		p.every = 2 * time.Second
+	}
+	p.next = time.Now().Add(p.every)
+	return p
+}
+
+// add counts n more cells planned.
+func (p *progress) add(n int) {
+	if p == nil {
+		return
+	}
+	p.done += n
+	if p.fn == nil {
+		return
+	}
+	if now := time.Now(); !now.Before(p.next) {
+		p.fn(p.done, p.total)
+		p.next = now.Add(p.every)
+	}
 }
 
 // Canonical re-encodes v as JSON with sorted object keys and Go's shortest
@@ -98,6 +156,11 @@ func Canonical(v any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	return canonicalJSON(b)
+}
+
+// canonicalJSON re-encodes the JSON b as Canonical does.
+func canonicalJSON(b []byte) (json.RawMessage, error) {
 	var generic any
 	if err := json.Unmarshal(b, &generic); err != nil {
 		return nil, err
@@ -106,7 +169,7 @@ func Canonical(v any) (json.RawMessage, error) {
 }
 
 func (g *Graph) add(kind string, params any, inputs []*Step, names []string, compute bool, label, role string) (*Step, error) {
-	p, err := Canonical(params)
+	p, err := g.canonical(params)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s params: %w", kind, err)
 	}
@@ -156,10 +219,51 @@ func (g *Graph) add(kind string, params any, inputs []*Step, names []string, com
 	return s, nil
 }
 
+// canonical is Canonical, remembering the small parameters it has seen
+// while building: many steps share theirs (every eval of a cell, every
+// train of a method and seed), and re-encoding costs more than a lookup.
+func (g *Graph) canonical(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	const maxMemo = 4 << 10
+	if g.canon == nil || len(b) > maxMemo {
+		return canonicalJSON(b)
+	}
+	if p, ok := g.canon[string(b)]; ok {
+		return p, nil
+	}
+	p, err := canonicalJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	g.canon[string(b)] = p
+	return p, nil
+}
+
 // Build plans every spec file. Problems in cells (a sweep value that makes
 // the spec invalid) are returned together as spec.Errors.
 func Build(files []*spec.File, opts Options) (*Graph, error) {
 	g := &Graph{Options: opts, byKey: map[string]*Step{}}
+	// Refuse a sweep too large before evaluating anything.
+	total := 0
+	for _, f := range files {
+		for _, x := range f.Experiments {
+			n := x.Size()
+			if opts.MaxCells > 0 && n > opts.MaxCells {
+				return nil, &MaxCellsError{File: f.Path, Experiment: x.Name, Cells: n, Max: opts.MaxCells, Size: x.SizeText()}
+			}
+			if total > math.MaxInt-n {
+				total = math.MaxInt
+			} else {
+				total += n
+			}
+		}
+	}
+	g.progress = newProgress(opts, total)
+	g.canon = map[string]json.RawMessage{}
+	defer func() { g.progress, g.canon = nil, nil }()
 	var errs spec.Errors
 	for _, f := range files {
 		layout := reports.Layout{Name: f.Name}
@@ -264,36 +368,31 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 	}
 	var errs spec.Errors
 	prefix := f.Name + "/" + x.Name + "/"
-	// Every combination of axis values; the last axis varies fastest.
-	var choices [][]int
-	choice := make([]int, len(x.Axes))
-	for {
-		choices = append(choices, slices.Clone(choice))
-		k := len(choice) - 1
-		for k >= 0 {
-			choice[k]++
-			if choice[k] < x.Axes[k].Len() {
-				break
+	// Labels of every axis value, rendered once and shared by the cells.
+	labelOf := make([][][]string, len(x.Axes))
+	for a, ax := range x.Axes {
+		labelOf[a] = make([][]string, ax.Len())
+		for i := range labelOf[a] {
+			labelOf[a][i] = make([]string, len(ax.Paths))
+			for p := range ax.Paths {
+				labelOf[a][i][p] = ax.Label(i, p)
 			}
-			choice[k] = 0
-			k--
-		}
-		if k < 0 {
-			break
 		}
 	}
-	cfgs, cellErrs := x.Cells(choices, g.Options.Workers)
-	for n, choice := range choices {
-		labels := map[string]string{}
+	seeds := max(len(x.Seeds), 1)
+	// Cells stream in order (the last axis varies fastest); each cell's
+	// configuration is dropped once its steps are added.
+	err := x.EachCell(g.Options.Workers, func(choice []int, cfg *spec.Config, err error) error {
+		labels := make(map[string]string, len(axisNames))
 		for a, i := range choice {
 			for p, path := range x.Axes[a].Paths {
-				labels[path] = x.Axes[a].Label(i, p)
+				labels[path] = labelOf[a][i][p]
 			}
 		}
-		err := cellErrs[n]
 		if err == nil {
-			err = g.cell(x, cfgs[n], labels, axisNames, prefix, truthMetrics, methodMetrics, xl, useEval)
+			err = g.cell(x, cfg, labels, axisNames, prefix, truthMetrics, methodMetrics, xl, useEval)
 		}
+		g.progress.add(seeds)
 		if err != nil {
 			if se, ok := err.(spec.Errors); ok {
 				for _, e := range se {
@@ -305,6 +404,10 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 					Msg: fmt.Sprintf("in cell %s: %v", cellLabel(axisNames, labels), err)})
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, spec.Error{File: x.File, Path: "experiments." + x.Name, Msg: fmt.Sprintf("planning the cells: %v", err)})
 	}
 	return xl, errs
 }

@@ -1,10 +1,12 @@
 package plan
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"hetalign/runner/spec"
 	"hetalign/runner/steps"
@@ -331,5 +333,32 @@ func TestBackendInKeys(t *testing.T) {
 		if g := gpu.Steps[i]; g.GPU != (g.Kind == steps.Train && strings.Contains(g.Label, "sgd")) {
 			t.Errorf("%s: GPU = %v", g.Label, g.GPU)
 		}
+	}
+}
+
+// Progress is reported while cells are planned, and MaxCells refuses a
+// larger sweep before any cell is evaluated.
+func TestProgressAndMaxCells(t *testing.T) {
+	files := loadSrc(t, strings.Replace(zipSrc, "N", "300", 1)) // 897 cells
+	var calls, last, total int
+	_, err := Build(files, Options{Code: "c", ProgressEvery: time.Nanosecond, Progress: func(d, n int) {
+		if d < last {
+			t.Errorf("progress went back: %d after %d", d, last)
+		}
+		calls, last, total = calls+1, d, n
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 || total != 897 || last > total {
+		t.Errorf("%d progress calls, last %d of %d; want some, of 897", calls, last, total)
+	}
+	_, err = Build(files, Options{Code: "c", MaxCells: 896})
+	var mc *MaxCellsError
+	if !errors.As(err, &mc) || mc.Cells != 897 || mc.Experiment != "z" || !strings.Contains(err.Error(), "--max-cells") {
+		t.Errorf("MaxCells 896: %v", err)
+	}
+	if _, err := Build(files, Options{Code: "c", MaxCells: 897}); err != nil {
+		t.Errorf("MaxCells 897: %v", err)
 	}
 }

@@ -71,11 +71,12 @@ type Experiment struct {
 	// spec declares them (reports follow it).
 	MethodOrder, TableOrder, PlotOrder []string
 
-	opts      Options   // how the spec was loaded (for replicas)
-	replica   bool      // a copy loaded in another CUE context (see Cells)
-	value     cue.Value // unified with the schema
-	coreValue cue.Value // value without sweep and report (see core)
-	user      cue.Value // as written, for positions
+	opts      Options         // how the spec was loaded (for replicas)
+	replica   bool            // a copy loaded in another CUE context (see Cells)
+	value     cue.Value       // unified with the schema
+	coreValue cue.Value       // value without sweep and report (see core)
+	user      cue.Value       // as written, for positions
+	names     map[string]bool // names expressions refer to (see classify)
 }
 
 // Axis is one sweep axis: a single path, or a zip group of paths whose
@@ -87,6 +88,7 @@ type Axis struct {
 	Values [][]any
 
 	cue [][]cue.Value
+	js  [][][]byte // js[i][p]: value i of path p as it exports in place
 	pos []token.Pos
 }
 
@@ -206,9 +208,13 @@ func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replic
 	if err != nil {
 		return nil, fromCUE(err, path)
 	}
+	var names map[string]bool
+	if !replica {
+		names = instanceNames(inst)
+	}
 	for it.Next() {
 		name := it.Selector().Unquoted()
-		x, es := decodeExperiment(name, path, it.Value(), user.LookupPath(cue.MakePath(cue.Str("experiments"), cue.Str(name))), opts, replica)
+		x, es := decodeExperiment(name, path, it.Value(), user.LookupPath(cue.MakePath(cue.Str("experiments"), cue.Str(name))), opts, replica, names)
 		errs = append(errs, es...)
 		if x != nil {
 			f.Experiments = append(f.Experiments, x)
@@ -417,8 +423,8 @@ func pruneFields(files []*ast.File, positions []token.Pos) bool {
 	return true
 }
 
-func decodeExperiment(name, path string, v, user cue.Value, opts Options, replica bool) (*Experiment, Errors) {
-	x := &Experiment{Name: name, File: path, value: v, user: user, opts: opts, replica: replica}
+func decodeExperiment(name, path string, v, user cue.Value, opts Options, replica bool, names map[string]bool) (*Experiment, Errors) {
+	x := &Experiment{Name: name, File: path, value: v, user: user, opts: opts, replica: replica, names: names}
 	var cfg Config
 	js, err := v.MarshalJSON()
 	if err != nil {
@@ -509,6 +515,9 @@ func (x *Experiment) readSweep() Errors {
 				if i >= len(ax.Values) {
 					ax.Values = append(ax.Values, make([]any, len(paths)))
 					ax.cue = append(ax.cue, make([]cue.Value, len(paths)))
+					if !x.replica {
+						ax.js = append(ax.js, make([][]byte, len(paths)))
+					}
 				}
 				var dv any
 				if err := it.Decode(&dv); err != nil {
@@ -526,6 +535,8 @@ func (x *Experiment) readSweep() Errors {
 						ip := it.Pos()
 						errs = append(errs, at(ip, "experiments."+x.Name+".sweep", "value %s for %q does not fit: %s: %s", Canonical(dv), p, e.Path, e.Msg))
 					}
+				} else if js, err := filled.LookupPath(cue.ParsePath(p)).MarshalJSON(); err == nil {
+					ax.js[i][k] = js // the value as it exports in a cell (see classify)
 				}
 			}
 			ax.pos = append(ax.pos, l.Pos())
@@ -610,33 +621,14 @@ func fieldOrder(v cue.Value) []string {
 // goroutines. CUE values are not safe for concurrent use, so each extra
 // worker loads its own copy of the spec in a CUE context of its own.
 // Results are in the order of choices and do not depend on workers.
+// EachCell, which streams and evaluates far fewer cells with CUE, is the
+// way to walk a whole sweep.
 func (x *Experiment) Cells(choices [][]int, workers int) ([]*Config, []error) {
 	cfgs := make([]*Config, len(choices))
 	errs := make([]error, len(choices))
 	const minPerWorker = 256 // below this a replica costs more than it saves
-	if workers > len(choices)/minPerWorker {
-		workers = len(choices) / minPerWorker
-	}
-	if workers < 1 {
-		workers = 1
-	}
-	copies := []*Experiment{x}
-	for range workers - 1 {
-		ctx := cuecontext.New()
-		def, err := compileSchema(ctx)
-		if err != nil {
-			break
-		}
-		f, es := loadFile(ctx, def, x.File, x.opts, true)
-		if len(es) > 0 || f == nil {
-			break
-		}
-		for _, c := range f.Experiments {
-			if c.Name == x.Name {
-				copies = append(copies, c)
-			}
-		}
-	}
+	workers = max(min(workers, len(choices)/minPerWorker), 1)
+	copies := x.replicas(workers)
 	var wg sync.WaitGroup
 	for k, c := range copies {
 		wg.Add(1)
@@ -657,38 +649,9 @@ func (x *Experiment) Cell(choice []int) (*Config, error) {
 	if len(choice) != len(x.Axes) {
 		return nil, fmt.Errorf("experiment %s: %d axis choices for %d axes", x.Name, len(choice), len(x.Axes))
 	}
-	v := x.core()
-	if len(choice) > 0 {
-		// Gather every axis value in a small patch and unify once: each
-		// unification re-evaluates the whole experiment.
-		patch := v.Context().CompileString("{}")
-		for a, i := range choice {
-			for p, path := range x.Axes[a].Paths {
-				patch = patch.FillPath(cue.ParsePath(path), x.Axes[a].cue[i][p])
-			}
-		}
-		v = v.Unify(patch)
-	}
-	// Going through JSON is several times faster than Value.Decode, and
-	// MarshalJSON fails on any error or incomplete value; only then is the
-	// slower Validate run, for the full list of errors.
-	js, err := v.MarshalJSON()
+	_, js, err := x.evalJSON(choice, nil)
 	if err != nil {
-		if verr := v.Validate(cue.Concrete(true)); verr != nil {
-			return nil, fromCUE(verr, x.File)
-		}
-		return nil, fromCUE(err, x.File)
+		return nil, err
 	}
-	var cfg Config
-	if err := json.Unmarshal(js, &cfg); err != nil {
-		return nil, fmt.Errorf("decoding cell of %s: %w", x.Name, err)
-	}
-	cfg.Dir = filepath.Dir(x.File)
-	if err := cfg.applyDefaults(); err != nil {
-		return nil, fmt.Errorf("cell of %s: %w", x.Name, err)
-	}
-	if errs := x.Check(&cfg); len(errs) > 0 {
-		return nil, errs
-	}
-	return &cfg, nil
+	return x.decodeCell(js)
 }
