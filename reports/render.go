@@ -163,8 +163,41 @@ func (r *Report) WriteTextWidth(w io.Writer, width int) error {
 				fmt.Fprintf(w, "  flip  %s\n", l)
 			}
 		}
+		if len(x.Claims) > 0 {
+			fmt.Fprintf(w, "\nclaims\n")
+			WriteClaims(w, x.Claims, "  ")
+		}
 	}
 	return nil
+}
+
+// WriteClaims prints claims briefly, one per line after indent: ✓ or ✗,
+// the name, what it says and the comparison with its numbers.
+func WriteClaims(w io.Writer, claims []Claim, indent string) {
+	for _, c := range claims {
+		fmt.Fprintf(w, "%s%s %s: %s (%s)\n", indent, c.Mark(), c.Name, c.Says, c.Statement)
+		if len(c.Failing) > 0 {
+			fmt.Fprintf(w, "%s    fails for %s\n", indent, strings.Join(c.Failing, ", "))
+		}
+	}
+}
+
+// claimsMarkdown is an experiment's "Claims" section.
+func claimsMarkdown(b *bytes.Buffer, claims []Claim) {
+	if len(claims) == 0 {
+		return
+	}
+	b.WriteString("### Claims\n\n")
+	for _, c := range claims {
+		fmt.Fprintf(b, "- %s **%s**: %s  \n  %s\n", c.Mark(), c.Name, c.Says, c.Statement)
+		if len(c.Failing) > 0 {
+			fmt.Fprintf(b, "  (fails for %s)\n", strings.Join(c.Failing, ", "))
+		}
+		if c.Paper != "" {
+			fmt.Fprintf(b, "\n  The paper states: %s\n", c.Paper)
+		}
+	}
+	b.WriteString("\n")
 }
 
 // Markdown renders the report as a Markdown document.
@@ -199,6 +232,7 @@ func (r *Report) Markdown() ([]byte, error) {
 				}
 			}
 		}
+		claimsMarkdown(&b, x.Claims)
 	}
 	return b.Bytes(), nil
 }

@@ -40,6 +40,8 @@ type ExperimentLayout struct {
 	Methods      []string      `json:"methods"`
 	Tables       []TableLayout `json:"tables"`
 	Plots        []PlotLayout  `json:"plots,omitempty"`
+	// Claims are evaluated over the built report (see ClaimLayout).
+	Claims []ClaimLayout `json:"claims,omitempty"`
 	// Cells maps each evaluated cell to its input of the report step.
 	Cells []CellRef `json:"cells"`
 }
@@ -91,6 +93,8 @@ type Experiment struct {
 	Records      []Record     `json:"records"`
 	Tables       []Table      `json:"tables"`
 	Plots        []PlotLayout `json:"plots,omitempty"`
+	// Claims: the experiment's claims, evaluated, in the spec's order.
+	Claims []Claim `json:"claims,omitempty"`
 }
 
 // Record is every metric of one cell and method.
@@ -187,6 +191,10 @@ func Build(l Layout, evals [][]byte) (*Report, error) {
 			}
 		}
 		rep.Experiments = append(rep.Experiments, x)
+	}
+	// Claims may address another experiment's tables: all are built now.
+	if err := rep.evalClaims(l); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
 	}
 	return rep, nil
 }

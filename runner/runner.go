@@ -205,10 +205,14 @@ type Result struct {
 	Failures []string
 	// Reports written, by name.
 	Reports []string
+	// FailedClaims lists the claims of the written reports that do not
+	// hold, as "report/experiment/claim: says" (see reports.Claim).
+	FailedClaims []string
 }
 
 // Run plans files, executes the graph and writes every report. It returns
-// an error when any step failed (after writing what could be written).
+// an error when any step failed (after writing what could be written); a
+// claim that does not hold is no error but listed in Result.FailedClaims.
 func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error) {
 	start := time.Now()
 	st, err := store.Open(opts.Cache)
@@ -247,7 +251,8 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	// Each report is written (and printed) as soon as its step is done.
 	onReport := func(s *plan.Step, o *rexec.Outcome) {
 		r := reportOf[s.Index]
-		if err := finishReport(r, o, g, st, opts, start, tr); err != nil {
+		failed, err := finishReport(r, o, g, st, opts, start, tr)
+		if err != nil {
 			errMu.Lock()
 			errs = append(errs, err)
 			errMu.Unlock()
@@ -255,6 +260,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		}
 		errMu.Lock()
 		res.Reports = append(res.Reports, r.File.Name)
+		res.FailedClaims = append(res.FailedClaims, failed...)
 		errMu.Unlock()
 	}
 	tr = newTracker(g, st, opts, onReport)
@@ -289,6 +295,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		}
 	}
 	sort.Strings(res.Reports)
+	sort.Strings(res.FailedClaims)
 	if res.Failed > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
 	}
@@ -299,18 +306,19 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	return res, errors.Join(errs...)
 }
 
-// finishReport writes (and prints) report r once its step is done.
-func finishReport(r plan.Report, o *rexec.Outcome, g *plan.Graph, st *store.Store, opts Options, start time.Time, tr *tracker) error {
+// finishReport writes (and prints) report r once its step is done, and
+// returns its claims that do not hold.
+func finishReport(r plan.Report, o *rexec.Outcome, g *plan.Graph, st *store.Store, opts Options, start time.Time, tr *tracker) ([]string, error) {
 	var body []byte
 	switch {
 	case o.Err != nil:
-		return fmt.Errorf("report %s: %w", r.File.Name, o.Err)
+		return nil, fmt.Errorf("report %s: %w", r.File.Name, o.Err)
 	case o.Incomplete:
 		body = o.Output
 	default:
 		var err error
 		if body, err = st.Output(o.Manifest, "out"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	return writeReport(r.File, body, g, reportCounts(r, tr.outcome), opts, time.Since(start), tr)
@@ -448,33 +456,34 @@ func gitInfo(dir string) *GitInfo {
 // and provenance.json (time, host, step counts) only changes with the
 // report, so a run that changes no result leaves a checkout clean. Files
 // of an earlier report that this one no longer has (a renamed table) are
-// removed, so the folder holds exactly the latest report.
-func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Options, took time.Duration, tr *tracker) error {
+// removed, so the folder holds exactly the latest report. It returns the
+// report's claims that do not hold.
+func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Options, took time.Duration, tr *tracker) ([]string, error) {
 	rep, err := reports.ParseReport(body)
 	if err != nil {
-		return fmt.Errorf("report %s: %w", f.Name, err)
+		return nil, fmt.Errorf("report %s: %w", f.Name, err)
 	}
 	dir := filepath.Join(opts.Out, f.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	files := map[string][]byte{"report.json": body}
 	md, err := rep.Markdown()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files["report.md"] = md
 	for _, x := range rep.Experiments {
 		for i := range x.Tables {
 			c, err := x.Tables[i].CSV()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			files[reports.CSVName(x.Name, &x.Tables[i])] = c
 		}
 		figs, err := x.Figures()
 		if err != nil {
-			return fmt.Errorf("report %s: %w", f.Name, err)
+			return nil, fmt.Errorf("report %s: %w", f.Name, err)
 		}
 		for _, fig := range figs {
 			files[fig.File+".svg"] = fig.SVG
@@ -496,7 +505,7 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 		}
 		pb, err := json.MarshalIndent(prov, "", "  ")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files["provenance.json"] = append(pb, '\n')
 	}
@@ -506,11 +515,11 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			continue
 		}
 		if err := writeFileAtomic(p, b); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := removeStale(dir, files); err != nil {
-		return err
+		return nil, err
 	}
 	if opts.Stdout != nil {
 		show := func() { err = rep.WriteTextWidth(opts.Stdout, opts.Width) }
@@ -520,11 +529,11 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			show()
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	opts.Log.Info().Str("report", f.Name).Str("dir", dir).Msg("report written")
-	return nil
+	return rep.FailedClaims(), nil
 }
 
 // removeStale deletes the report files in dir that the report just written
@@ -569,19 +578,21 @@ func writeFileAtomic(path string, b []byte) error {
 }
 
 // Rebuild writes the reports of files from the cache without computing
-// anything; it fails for a report whose step is not cached.
-func Rebuild(files []*spec.File, opts Options) error {
+// anything; it fails for a report whose step is not cached. The result
+// lists the claims of the reports that do not hold.
+func Rebuild(files []*spec.File, opts Options) (*Result, error) {
 	st, err := store.Open(opts.Cache)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st.SetWarn(func(msg string) { opts.Log.Warn().Msg(msg) })
 	g, err := Plan(files, opts, st)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
 	res := &Result{Steps: len(g.Steps)}
+	counts := &Result{Steps: len(g.Steps)}
 	for _, r := range g.Reports {
 		m, ok := st.Get(r.Step.Key)
 		if !ok {
@@ -589,12 +600,69 @@ func Rebuild(files []*spec.File, opts Options) error {
 			continue
 		}
 		body, err := st.Output(m, "out")
-		if err == nil {
-			err = writeReport(r.File, body, g, res, opts, 0, nil)
-		}
 		if err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		failed, err := writeReport(r.File, body, g, counts, opts, 0, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Reports = append(res.Reports, r.File.Name)
+		res.FailedClaims = append(res.FailedClaims, failed...)
 	}
-	return errors.Join(errs...)
+	return res, errors.Join(errs...)
+}
+
+// Check evaluates the claims of files over the cached evaluations, without
+// computing or writing anything: the report step runs here on the cached
+// outputs of its inputs, so claims edited since the last run are checked
+// too. It fails for a report whose inputs are not all cached (a failed
+// evaluation is none of them: its cells show "failed").
+func Check(files []*spec.File, opts Options) ([]*reports.Report, error) {
+	st, err := store.Open(opts.Cache)
+	if err != nil {
+		return nil, err
+	}
+	g, err := Plan(files, opts, st)
+	if err != nil {
+		return nil, err
+	}
+	var out []*reports.Report
+	var errs []error
+	for _, r := range g.Reports {
+		rep, err := checkReport(st, r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, rep)
+	}
+	return out, errors.Join(errs...)
+}
+
+// checkReport builds report r from the cached outputs of its inputs.
+func checkReport(st *store.Store, r plan.Report) (*reports.Report, error) {
+	var l reports.Layout
+	if err := json.Unmarshal(r.Step.Params, &l); err != nil {
+		return nil, fmt.Errorf("report %s: reading its layout: %w", r.File.Name, err)
+	}
+	inputs := make([][]byte, len(r.Step.Inputs))
+	for i, in := range r.Step.Inputs {
+		m, ok := st.Get(in.Key)
+		if !ok {
+			return nil, fmt.Errorf("report %s: %s is not in the cache: run `hetalign run %s` first", r.File.Name, in.Label, r.File.Path)
+		}
+		b, err := st.Output(m, "out")
+		if err != nil {
+			return nil, fmt.Errorf("report %s: %w", r.File.Name, err)
+		}
+		inputs[i] = b
+	}
+	rep, err := reports.Build(l, inputs)
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", r.File.Name, err)
+	}
+	return rep, nil
 }

@@ -7,6 +7,7 @@
 //	hetalign plan SPEC...     show the steps: cached or to run, and why
 //	hetalign vet SPEC...      validate only
 //	hetalign report SPEC...   rewrite reports from the cache
+//	hetalign check SPEC...    check the specs' claims over the cache
 //	hetalign diff A B         compare two report.json files (or --rev)
 //	hetalign cache ls|verify|gc
 //	hetalign methods|envs|metrics  print the registered kinds
@@ -30,6 +31,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
+	"hetalign/reports"
 	"hetalign/runner"
 	"hetalign/runner/plan"
 	"hetalign/runner/spec"
@@ -43,6 +45,7 @@ const (
 	exitOK      = 0
 	exitFailed  = 1 // a step failed, or diff found changes past the tolerance
 	exitInvalid = 2 // bad usage or an invalid spec
+	exitClaims  = 3 // every step ran, but a claim of a report does not hold
 )
 
 const usage = `hetalign — experiments on alignment with heterogeneous preferences
@@ -52,6 +55,7 @@ usage:
   hetalign plan   [flags] SPEC...     print the step graph: cached / to run, and why
   hetalign vet    [flags] SPEC...     validate specs; every error with file:line:col
   hetalign report [flags] SPEC...     rewrite reports from the cache without computing
+  hetalign check  [flags] SPEC...     check the specs' claims over the cache, each ✓ or ✗
   hetalign diff   [flags] A.json B.json
   hetalign diff   [flags] --rev R1 [--rev R2] REPORT
   hetalign cache  ls|verify|gc [flags]
@@ -59,6 +63,9 @@ usage:
   hetalign methods|envs|metrics [-json|-markdown]
                                       the registered kinds: doc, data regimes, fields and defaults
   hetalign --version
+
+exit status: 0 ok; 1 a step failed (or diff found changes); 2 bad usage or
+an invalid spec; 3 (run, check) every step ran but a claim does not hold.
 
 Run 'hetalign COMMAND -h' for the flags of a command.
 `
@@ -148,7 +155,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "run", "plan", "vet", "report":
+	case "run", "plan", "vet", "report", "check":
 		return runSpecs(cmd, rest, stdout, stderr)
 	case "diff":
 		return runDiff(rest, stdout, stderr)
@@ -255,11 +262,17 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	case "plan":
 		return printPlan(files, opts, *quiet, stdout, stderr)
 	case "report":
-		if err := runner.Rebuild(files, opts); err != nil {
+		res, err := runner.Rebuild(files, opts)
+		if err != nil {
 			fmt.Fprintln(stderr, "hetalign:", err)
 			return exitFailed
 		}
+		for _, c := range res.FailedClaims {
+			log.Warn().Msg("claim does not hold: " + c)
+		}
 		return exitOK
+	case "check":
+		return checkClaims(files, opts, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -290,6 +303,39 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign:", err)
 		return exitFailed
+	}
+	if res != nil && len(res.FailedClaims) > 0 {
+		for _, c := range res.FailedClaims {
+			log.Error().Msg("claim does not hold: " + c)
+		}
+		return exitClaims
+	}
+	return exitOK
+}
+
+// checkClaims prints every claim of the specs, evaluated over the cache,
+// with ✓ or ✗; the status is exitClaims when one does not hold.
+func checkClaims(files []*spec.File, opts runner.Options, stdout, stderr io.Writer) int {
+	reps, err := runner.Check(files, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "hetalign:", err)
+		return exitFailed
+	}
+	n, failed := 0, 0
+	for _, r := range reps {
+		for _, x := range r.Experiments {
+			if len(x.Claims) == 0 {
+				continue
+			}
+			fmt.Fprintf(stdout, "%s/%s\n", r.Name, x.Name)
+			reports.WriteClaims(stdout, x.Claims, "  ")
+			n += len(x.Claims)
+		}
+		failed += len(r.FailedClaims())
+	}
+	fmt.Fprintf(stdout, "%d of %d claims hold\n", n-failed, n)
+	if failed > 0 {
+		return exitClaims
 	}
 	return exitOK
 }

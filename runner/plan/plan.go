@@ -355,6 +355,13 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 		xl.Plots = append(xl.Plots, reports.PlotLayout{Name: pn, Title: p.Title, Table: p.Table, Kind: kind,
 			Columns: p.Columns, Normalize: p.Normalize, Band: p.Band})
 	}
+	for _, cn := range x.ClaimOrder {
+		cl, err := claimLayout(cn, base.Report.Claims[cn])
+		if err != nil {
+			return nil, spec.Errors{x.ErrAt("report.claims."+cn, "%v", err)}
+		}
+		xl.Claims = append(xl.Claims, cl)
+	}
 	var truthMetrics, methodMetrics []string
 	for _, m := range metrics.All() {
 		if !slices.Contains(base.Metrics, m.Name) {
@@ -494,4 +501,40 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 		}
 	}
 	return nil
+}
+
+// address is a claim's cell address as the report step reads it.
+func address(c spec.CellConfig) reports.Address {
+	return reports.Address{Experiment: c.Experiment, Table: c.Table, Each: spec.Label(c.Each), Row: spec.Label(c.Row), Column: spec.Label(c.Column)}
+}
+
+// claimLayout turns a checked claim into the report step's parameters.
+func claimLayout(name string, c spec.ClaimConfig) (reports.ClaimLayout, error) {
+	cl := reports.ClaimLayout{Name: name, Says: c.Says, Paper: c.Paper, Every: c.Every, Sign: c.Sign}
+	if c.Cell != nil {
+		a := address(*c.Cell)
+		cl.Cell = &a
+	}
+	for _, a := range c.Order {
+		cl.Order = append(cl.Order, address(a))
+	}
+	for rel, other := range c.Relations() {
+		cl.Relation = rel
+		if rel == reports.RelApprox {
+			cl.Tolerance = c.Approx.Tolerance
+		}
+		if other == nil {
+			continue
+		}
+		num, text, cell, err := spec.Operand(other)
+		if err != nil {
+			return cl, fmt.Errorf("claim %s: %w", name, err)
+		}
+		cl.Than = &reports.Operand{Number: num, Text: text}
+		if cell != nil {
+			a := address(*cell)
+			cl.Than.Cell = &a
+		}
+	}
+	return cl, nil
 }

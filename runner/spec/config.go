@@ -117,6 +117,99 @@ func (m *MethodConfig) UnmarshalJSON(b []byte) error {
 type ReportConfig struct {
 	Tables map[string]TableConfig `json:"tables"`
 	Plots  map[string]PlotConfig  `json:"plots,omitempty"`
+	Claims map[string]ClaimConfig `json:"claims,omitempty"`
+}
+
+// CellConfig is #Cell: the address of one table cell. Each, Row and
+// Column are strings or numbers (see Label).
+type CellConfig struct {
+	Experiment string `json:"experiment,omitempty"`
+	Table      string `json:"table"`
+	Each       any    `json:"each,omitempty"`
+	Row        any    `json:"row,omitempty"`
+	Column     any    `json:"column"`
+}
+
+// Label writes a row, column or each value as a table labels it: a string
+// as it is, a number as canonical JSON (the label of a sweep value), nil
+// as "".
+func Label(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	}
+	return Canonical(v)
+}
+
+// ClaimConfig is #Claim. Equals, Less and Greater hold a number, a
+// string or a cell (decoded by Operand).
+type ClaimConfig struct {
+	Says    string        `json:"says"`
+	Paper   string        `json:"paper,omitempty"`
+	Cell    *CellConfig   `json:"cell,omitempty"`
+	Every   string        `json:"every,omitempty"`
+	Equals  any           `json:"equals,omitempty"`
+	Less    any           `json:"less,omitempty"`
+	Greater any           `json:"greater,omitempty"`
+	Approx  *ApproxConfig `json:"approx,omitempty"`
+	Sign    string        `json:"sign,omitempty"`
+	Order   []CellConfig  `json:"order,omitempty"`
+}
+
+// ApproxConfig is #Claim.approx.
+type ApproxConfig struct {
+	Value     any     `json:"value"`
+	Tolerance float64 `json:"tolerance"`
+}
+
+// Relations lists the relations the claim states (the schema allows
+// several; the spec check wants exactly one), each with its other side
+// (nil for sign and order).
+func (c ClaimConfig) Relations() map[string]any {
+	out := map[string]any{}
+	if c.Equals != nil {
+		out["equals"] = c.Equals
+	}
+	if c.Less != nil {
+		out["less"] = c.Less
+	}
+	if c.Greater != nil {
+		out["greater"] = c.Greater
+	}
+	if c.Approx != nil {
+		out["approx"] = c.Approx.Value
+	}
+	if c.Sign != "" {
+		out["sign"] = nil
+	}
+	if c.Order != nil {
+		out["order"] = nil
+	}
+	return out
+}
+
+// Operand decodes the other side of a relation: a number, a string, or a
+// cell (a JSON object).
+func Operand(v any) (num *float64, text *string, cell *CellConfig, err error) {
+	switch v := v.(type) {
+	case float64:
+		return &v, nil, nil, nil
+	case string:
+		return nil, &v, nil, nil
+	case map[string]any:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("encoding a cell: %w", err)
+		}
+		var c CellConfig
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, nil, nil, fmt.Errorf("decoding a cell: %w", err)
+		}
+		return nil, nil, &c, nil
+	}
+	return nil, nil, nil, fmt.Errorf("want a number, a string or a cell, got %v", v)
 }
 
 // PlotConfig is #Plot.

@@ -70,6 +70,8 @@ type Experiment struct {
 	// MethodOrder and TableOrder list methods and tables in the order the
 	// spec declares them (reports follow it).
 	MethodOrder, TableOrder, PlotOrder []string
+	// ClaimOrder lists the claims in the order the spec declares them.
+	ClaimOrder []string
 
 	opts      Options         // how the spec was loaded (for replicas)
 	replica   bool            // a copy loaded in another CUE context (see Cells)
@@ -220,6 +222,7 @@ func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replic
 			f.Experiments = append(f.Experiments, x)
 		}
 	}
+	errs = append(errs, checkClaims(f)...)
 	f.Digest = withDataFiles(f)
 	return f, errs
 }
@@ -442,6 +445,7 @@ func decodeExperiment(name, path string, v, user cue.Value, opts Options, replic
 	x.MethodOrder = fieldOrder(v.LookupPath(cue.ParsePath("methods")))
 	x.TableOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.tables")))
 	x.PlotOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.plots")))
+	x.ClaimOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.claims")))
 	errs := x.readSweep()
 	errs = append(errs, x.Check(&cfg)...)
 	errs = append(errs, x.checkTables()...)
