@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -296,7 +297,7 @@ func CheckWeights(field string, m map[string]float64, alts []string) []Problem {
 	}
 	for _, k := range SortedKeys(m) {
 		if !isAlt[k] {
-			ps = append(ps, Problemf(field+"."+QuoteLabel(k), "%q is not an alternative (alternatives: %s)", k, joinComma(alts)))
+			ps = append(ps, Problemf(field+"."+QuoteLabel(k), "%q is not an alternative (alternatives: %s)", k, strings.Join(alts, ", ")))
 		}
 	}
 	for _, a := range alts {
@@ -305,17 +306,6 @@ func CheckWeights(field string, m map[string]float64, alts []string) []Problem {
 		}
 	}
 	return ps
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
 }
 
 // DataChecker is implemented by environment Configs with rules for their

@@ -267,21 +267,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	outs = rexec.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr})
 	tr.finish()
 	for i, o := range outs {
-		switch {
-		case o.Err != nil && (errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded)):
-			res.Interrupted++
-		case o.Err != nil:
-			res.Failed++
-			if !errors.Is(o.Err, rexec.ErrInputFailed) {
-				res.Failures = append(res.Failures, g.Steps[i].Label+": "+o.Err.Error())
-			}
-		case o.Cached:
-			res.Cached++
-		case o.Skipped:
-			res.Skipped++
-		default:
-			res.Computed++
-		}
+		res.tally(g.Steps[i], o)
 	}
 	for _, r := range g.Reports {
 		// A run that computed nothing left the cache as the last run did;
@@ -304,6 +290,27 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 			res.Steps-res.Interrupted, res.Steps, res.Interrupted))
 	}
 	return res, errors.Join(errs...)
+}
+
+// tally counts one step's outcome: interrupted (the run was cancelled
+// before it started), failed (by itself, listed in Failures, or because
+// an input failed), cached, not needed or computed.
+func (res *Result) tally(s *plan.Step, o *rexec.Outcome) {
+	switch {
+	case o.Err != nil && (errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded)):
+		res.Interrupted++
+	case o.Err != nil:
+		res.Failed++
+		if !errors.Is(o.Err, rexec.ErrInputFailed) {
+			res.Failures = append(res.Failures, s.Label+": "+o.Err.Error())
+		}
+	case o.Cached:
+		res.Cached++
+	case o.Skipped:
+		res.Skipped++
+	default:
+		res.Computed++
+	}
 }
 
 // finishReport writes (and prints) report r once its step is done, and
@@ -336,19 +343,8 @@ func reportCounts(r plan.Report, outcome func(i int) *rexec.Outcome) *Result {
 		}
 		seen[s.Index] = true
 		res.Steps++
-		switch o := outcome(s.Index); {
-		case o == nil:
-		case o.Err != nil:
-			res.Failed++
-			if !errors.Is(o.Err, rexec.ErrInputFailed) {
-				res.Failures = append(res.Failures, s.Label+": "+o.Err.Error())
-			}
-		case o.Cached:
-			res.Cached++
-		case o.Skipped:
-			res.Skipped++
-		default:
-			res.Computed++
+		if o := outcome(s.Index); o != nil {
+			res.tally(s, o)
 		}
 		for _, in := range s.Inputs {
 			walk(in)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"
@@ -165,23 +166,12 @@ func (c *Config) Check(s envs.Setting) []envs.Problem {
 	if !ok {
 		list := "none"
 		if len(qs) > 0 {
-			list = fmt.Sprint(joinComma(qs))
+			list = strings.Join(qs, ", ")
 		}
 		ps = append(ps, envs.Problemf("env.question", "question %q is not in env.questions (defined: %s)", c.Question, list))
 		return ps
 	}
 	return append(ps, envs.CheckWeights("env.sampling", c.Sampling, q.Labels())...)
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
 }
 
 // TruthParams are a survey cell's truth parameters: the rewards estimated
