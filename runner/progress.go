@@ -41,6 +41,7 @@ type tracker struct {
 	left     float64         // expected seconds of those not finished
 	known    bool            // some expectation came from the cache
 	onReport func(s *plan.Step, o *rexec.Outcome)
+	stop     chan struct{}
 }
 
 type runningStep struct {
@@ -55,6 +56,26 @@ func newTracker(g *plan.Graph, st *store.Store, opts Options, onReport func(*pla
 	for _, v := range t.expect {
 		t.left += v
 	}
+	// Redraw while long steps run, when no step starts or finishes.
+	t.stop = make(chan struct{})
+	tick := t.every
+	if t.live != nil {
+		tick = time.Second
+	}
+	go func() {
+		tk := time.NewTicker(tick)
+		defer tk.Stop()
+		for {
+			select {
+			case <-t.stop:
+				return
+			case <-tk.C:
+				t.mu.Lock()
+				t.draw(t.live != nil)
+				t.mu.Unlock()
+			}
+		}
+	}()
 	return t
 }
 
@@ -150,8 +171,9 @@ func (t *tracker) Print(f func()) {
 	t.draw(true)
 }
 
-// finish clears the live line.
+// finish stops redrawing and clears the live line.
 func (t *tracker) finish() {
+	close(t.stop)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.clear()
