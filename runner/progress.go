@@ -3,7 +3,6 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -25,7 +24,7 @@ import (
 type tracker struct {
 	mu       sync.Mutex
 	log      zerolog.Logger
-	live     io.Writer // the terminal, or nil
+	live     *LiveLine // the terminal's status line, or nil
 	every    time.Duration
 	jobs     int
 	total    int
@@ -181,7 +180,7 @@ func (t *tracker) finish() {
 
 func (t *tracker) clear() {
 	if t.live != nil && t.shown {
-		fmt.Fprint(t.live, "\r\033[K")
+		t.live.Set("")
 		t.shown = false
 	}
 }
@@ -263,6 +262,6 @@ func (t *tracker) draw(force bool) {
 	if r := []rune(line); len(r) > 150 {
 		line = string(r[:149]) + "…"
 	}
-	fmt.Fprint(t.live, "\r\033[K"+line)
+	t.live.Set(line)
 	t.shown = true
 }

@@ -69,10 +69,11 @@ type Options struct {
 	// Log receives logs; Stdout receives the report tables.
 	Log    zerolog.Logger
 	Stdout io.Writer
-	// Progress, when set (a terminal), shows one live progress line;
-	// otherwise progress goes to Log as events. Width, when positive, is
-	// the terminal's width: wider tables are cut and folded.
-	Progress io.Writer
+	// Progress, when set (a terminal's status line, which Log should also
+	// write through), shows one live progress line; otherwise progress goes
+	// to Log as events. Width, when positive, is the terminal's width:
+	// wider tables are cut and folded.
+	Progress *LiveLine
 	Width    int
 }
 

@@ -251,7 +251,9 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	// On a terminal: one live progress line on stderr, and tables folded
 	// to the width of stdout.
 	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) && c.logFormat == "console" {
-		opts.Progress = stderr
+		live := runner.NewLiveLine(stderr)
+		opts.Progress = live
+		opts.Log = log.Output(zerolog.ConsoleWriter{Out: live, NoColor: false, TimeFormat: "15:04:05"})
 	}
 	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
