@@ -181,3 +181,50 @@ func TestLossFamilySequence(t *testing.T) {
 		}
 	}
 }
+
+// The length baselines' agreement with r̄ is the share of decided test
+// pairs whose r̄-better response is the longer (or the shorter) one,
+// counted here from the world's rewards and lengths directly.
+func TestLengthBaseline(t *testing.T) {
+	text := []byte(strings.Repeat("Light is propagated from luminous bodies in time. ", 40))
+	rise := sequence.LengthReward{Shape: "rising"}.Defaults()
+	bump := sequence.LengthReward{Shape: "bump"}.Defaults()
+	w, err := sequence.New(sequence.Config{Text: text, L: 24, Prompts: 200, Test: 0.5, PromptMin: 1, PromptMax: 5,
+		Names: []string{"long", "mid"}, Weights: []float64{0.5, 0.5}, Rewards: []sequence.LengthReward{rise, bump},
+		Temperature: 1, Grid: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var longer, shorter, decided int
+	for _, i := range w.Test {
+		x0, x1 := w.X(i, 0), w.X(i, 1)
+		dr := w.Avg[x1] - w.Avg[x0]
+		if dr == 0 {
+			continue
+		}
+		decided++
+		switch {
+		case x1 > x0 && dr > 0 || x1 < x0 && dr < 0:
+			longer++
+		case x1 < x0 && dr > 0 || x1 > x0 && dr < 0:
+			shorter++
+		}
+	}
+	for _, tc := range []struct {
+		prefer string
+		want   float64
+	}{{"longer", float64(longer) / float64(decided)}, {"shorter", float64(shorter) / float64(decided)}} {
+		p := paramsOn(t, "length-baseline", `{"prefer": "`+tc.prefer+`"}`, sequence.WorldTag)
+		res, err := p.(SequenceFitter).FitSequence(&SequenceInput{World: w, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agree, _, dec, err := w.Agreement(res.Scores)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec != decided || float64(agree)/float64(dec) != tc.want {
+			t.Errorf("%s: agreement %d/%d, counted %.4f of %d", tc.prefer, agree, dec, tc.want, decided)
+		}
+	}
+}
