@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -276,5 +275,3 @@ func KindsOn(world string) []string {
 	}
 	return out
 }
-
-func joinOr(s []string) string { return strings.Join(s, " or ") }

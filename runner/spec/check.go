@@ -109,21 +109,7 @@ func listOrNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-func quoteLabel(k string) string {
-	if metricsIdent(k) {
-		return k
-	}
-	return fmt.Sprintf("%q", k)
-}
-
-func metricsIdent(s string) bool {
-	for i, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
+func quoteLabel(k string) string { return envs.QuoteLabel(k) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
