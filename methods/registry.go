@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -275,3 +276,5 @@ func KindsOn(world string) []string {
 	}
 	return out
 }
+
+func joinOr(s []string) string { return strings.Join(s, " or ") }
