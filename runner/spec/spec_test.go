@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"hetalign/envs"
 	"hetalign/methods"
 )
 
@@ -21,6 +22,17 @@ func kindList() string {
 	}
 	sort.Strings(names)
 	return `"sft" is not one of ` + strings.Join(names, ", ")
+}
+
+// envList is the message for an unknown env kind, built from the env
+// registry like kindList.
+func envList() string {
+	var names []string
+	for _, k := range envs.Kinds() {
+		names = append(names, fmt.Sprintf("%q", k.Name))
+	}
+	sort.Strings(names)
+	return `"circle" is not one of ` + strings.Join(names, ", ")
 }
 
 // valid is a minimal valid experiment body; tests splice mistakes into it.
@@ -99,7 +111,7 @@ func TestVetErrors(t *testing.T) {
 		{"misspelled top-level key", `	sweep:`, `	swep: 1
 	sweep:`, "swep:", "field not allowed"},
 		{"wrong type", `temperature: 1`, `temperature: "hot"`, `"hot"`, "mismatched types"},
-		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, `"circle" is not one of "analytic", "circular", "sequence", "survey"`},
+		{"unknown env kind", `kind: "analytic"`, `kind: "circle"`, `"circle"`, envList()},
 		{"unknown method kind", `{kind: "oracle"}`, `{kind: "sft"}`, `"sft"`, kindList()},
 		{"missing dataset", `data: "anon", beta`, `data: "paired", beta`, `data: "paired"`, `needs dataset "paired", which data does not define`},
 		{"wrong regime", `data: anon: {regime: "anonymous"}

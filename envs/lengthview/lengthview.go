@@ -1,4 +1,9 @@
-package sequence
+// Package lengthview is the length experiment's exact target (Section 7.3,
+// Appendix F) as an environment of finite alternatives: response length
+// x = prompt + response tokens is the alternative, the types' length
+// rewards r_u(x) (envs/sequence) give the reward table, and D is the exact
+// distribution of x under the sequence environment's cut.
+package lengthview
 
 import (
 	_ "embed"
@@ -6,9 +11,10 @@ import (
 
 	"hetalign/envs"
 	"hetalign/envs/analytic"
+	"hetalign/envs/sequence"
 )
 
-//go:embed lengthview.cue
+//go:embed kind.cue
 var lengthViewCUE string
 
 func init() {
@@ -16,7 +22,7 @@ func init() {
 		Name:    "length-view",
 		Doc:     "the length experiment's exact target (Section 7.3): response length x as the alternative, r_u(x) the types' length rewards, D the cut's exact distribution of x; every finite-alternative method and metric, exactly",
 		CUE:     lengthViewCUE,
-		CUEFile: "hetalign/envs/sequence/lengthview.cue",
+		CUEFile: "hetalign/envs/lengthview/kind.cue",
 		Regimes: []string{analytic.Anonymous, analytic.Full, analytic.Consensus, analytic.Typed, analytic.Paired},
 		Metrics: analytic.WorldMetrics,
 		New:     func() envs.Config { return new(LengthView) },
@@ -24,12 +30,17 @@ func init() {
 	})
 }
 
+// typeConfig is a type's length reward.
+type typeConfig struct {
+	Length *sequence.LengthConfig `json:"length"`
+}
+
 // LengthView is the length-view environment's env value.
 type LengthView struct {
-	Kind   string        `json:"kind"`
-	Beta   float64       `json:"beta"`
-	Length int           `json:"length"`
-	Prompt *PromptConfig `json:"prompt,omitempty"`
+	Kind   string                 `json:"kind"`
+	Beta   float64                `json:"beta"`
+	Length int                    `json:"length"`
+	Prompt *sequence.PromptConfig `json:"prompt,omitempty"`
 }
 
 // Defaults: β = 1, prompts of 1 to L/4 tokens (as the sequence env).
@@ -38,7 +49,7 @@ func (c *LengthView) Defaults(envs.Setting) {
 		c.Beta = 1
 	}
 	if c.Prompt == nil {
-		c.Prompt = &PromptConfig{}
+		c.Prompt = &sequence.PromptConfig{}
 	}
 	if c.Prompt.Min == 0 {
 		c.Prompt.Min = 1
@@ -106,7 +117,7 @@ func (c *LengthView) Truth(s envs.Setting) (any, error) {
 			return nil, fmt.Errorf("type %s has no length reward", t.Name)
 		}
 		l := tc.Length
-		r := LengthReward{Shape: l.Shape, Rate: l.Rate, Divisor: l.Divisor, Cap: l.Cap, Center: l.Center, Width: l.Width,
+		r := sequence.LengthReward{Shape: l.Shape, Rate: l.Rate, Divisor: l.Divisor, Cap: l.Cap, Center: l.Center, Width: l.Width,
 			Slope: l.Slope, Intercept: l.Intercept}.Defaults()
 		for x := c.Prompt.Min + 1; x <= c.Length; x++ {
 			v, err := r.At(x, c.Length)
