@@ -12,6 +12,7 @@ import (
 // Relations a claim can state between its cell and an operand.
 const (
 	RelEquals  = "equals"
+	RelDiffers = "differs"
 	RelLess    = "less"
 	RelGreater = "greater"
 	RelApprox  = "approx"
@@ -294,6 +295,13 @@ func (r *Report) evalRow(xn string, c ClaimLayout, row string) ([]Term, string, 
 			holds = a.Value.Number == b.Value.Number
 		} else {
 			holds = !a.Value.None && !b.Value.None && a.Text == b.Text
+		}
+	case RelDiffers:
+		rel = "differs from"
+		if both {
+			holds = a.Value.Number != b.Value.Number
+		} else {
+			holds = !a.Value.None && !b.Value.None && a.Text != b.Text
 		}
 	case RelLess:
 		rel = "<"

@@ -22,7 +22,7 @@ func checkClaims(f *File) Errors {
 			rels := sortedKeys(c.Relations())
 			switch {
 			case len(rels) == 0:
-				errs = append(errs, x.errAt(at, "claim %s states no relation: give one of equals, less, greater, approx, sign, order", cn))
+				errs = append(errs, x.errAt(at, "claim %s states no relation: give one of equals, differs, less, greater, approx, sign, order", cn))
 				continue
 			case len(rels) > 1:
 				errs = append(errs, x.errAt(at, "claim %s states %d relations (%s): give exactly one", cn, len(rels), strings.Join(rels, ", ")))
@@ -46,6 +46,8 @@ func checkClaims(f *File) Errors {
 			switch rel {
 			case "equals":
 				other = c.Equals
+			case "differs":
+				other = c.Differs
 			case "less":
 				other = c.Less
 			case "greater":

@@ -151,6 +151,7 @@ type ClaimConfig struct {
 	Cell    *CellConfig   `json:"cell,omitempty"`
 	Every   string        `json:"every,omitempty"`
 	Equals  any           `json:"equals,omitempty"`
+	Differs any           `json:"differs,omitempty"`
 	Less    any           `json:"less,omitempty"`
 	Greater any           `json:"greater,omitempty"`
 	Approx  *ApproxConfig `json:"approx,omitempty"`
@@ -171,6 +172,9 @@ func (c ClaimConfig) Relations() map[string]any {
 	out := map[string]any{}
 	if c.Equals != nil {
 		out["equals"] = c.Equals
+	}
+	if c.Differs != nil {
+		out["differs"] = c.Differs
 	}
 	if c.Less != nil {
 		out["less"] = c.Less
