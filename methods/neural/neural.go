@@ -183,42 +183,67 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	}
 	lossFn := func(labels, pred []*Node) *Node { return PairLoss(loss, pred[0], labels) }
 	trainer := train.NewTrainer(backend, ctx, model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
-	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
-	pick, err := envs.NewCategorical(data.Weight)
-	if err != nil {
-		return nil, fmt.Errorf("tuples: %w", err)
-	}
-	x := make([]int32, opt.Batch)
-	y1 := make([]int32, opt.Batch)
-	y2 := make([]int32, opt.Batch)
-	lab := make([]float64, opt.Batch)
-	vs := make([]float64, opt.Batch)
-	alphas := make([]float64, opt.Batch)
 	if loss.Kind == "corrected" && len(data.V) != data.Len() {
 		return nil, fmt.Errorf("corrected DPO needs a variance per tuple")
 	}
-	var tail []float64
-	for step := range opt.Steps {
-		for i := range opt.Batch {
-			k := pick.Draw(rng.Float64())
-			x[i], y1[i], y2[i], lab[i] = data.X[k], data.Y1[k], data.Y2[k], data.Label[k]
-			if loss.Kind == "corrected" {
+	var extra func(step int, ks []int) []*tensors.Tensor
+	if loss.Kind == "corrected" {
+		vs := make([]float64, opt.Batch)
+		alphas := make([]float64, opt.Batch)
+		extra = func(step int, ks []int) []*tensors.Tensor {
+			for i, k := range ks {
 				vs[i] = data.V[k]
 				alphas[i] = loss.Alpha
 				if step < loss.WarmSteps {
 					alphas[i] = 0
 				}
 			}
+			return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(vs, opt.Batch), tensors.FromFlatDataAndDimensions(alphas, opt.Batch)}
+		}
+	}
+	mean, err := fitTuples(trainer, data, opt, seed, extra)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := policy(backend, ctx, arch, nX, nY)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Policy: pol, FinalLoss: mean}, nil
+}
+
+// fitTuples runs opt.Steps Adam steps of trainer, each on a minibatch of
+// opt.Batch tuples drawn with replacement in proportion to Weight by a
+// stream seeded with seed: inputs (x, y1, y2), labels p and, when extra is
+// set, the further label tensors it makes for the drawn tuples ks. It
+// returns the mean loss over the last 100 steps.
+func fitTuples(trainer *train.Trainer, data *Tuples, opt Optim, seed uint64, extra func(step int, ks []int) []*tensors.Tensor) (float64, error) {
+	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
+	pick, err := envs.NewCategorical(data.Weight)
+	if err != nil {
+		return 0, fmt.Errorf("tuples: %w", err)
+	}
+	x := make([]int32, opt.Batch)
+	y1 := make([]int32, opt.Batch)
+	y2 := make([]int32, opt.Batch)
+	lab := make([]float64, opt.Batch)
+	ks := make([]int, opt.Batch)
+	var tail []float64
+	for step := range opt.Steps {
+		for i := range opt.Batch {
+			k := pick.Draw(rng.Float64())
+			ks[i] = k
+			x[i], y1[i], y2[i], lab[i] = data.X[k], data.Y1[k], data.Y2[k], data.Label[k]
 		}
 		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, opt.Batch),
 			tensors.FromFlatDataAndDimensions(y1, opt.Batch), tensors.FromFlatDataAndDimensions(y2, opt.Batch)}
 		labels := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, opt.Batch)}
-		if loss.Kind == "corrected" {
-			labels = append(labels, tensors.FromFlatDataAndDimensions(vs, opt.Batch), tensors.FromFlatDataAndDimensions(alphas, opt.Batch))
+		if extra != nil {
+			labels = append(labels, extra(step, ks)...)
 		}
 		ms, err := trainer.TrainStep(nil, in, labels)
 		if err != nil {
-			return nil, fmt.Errorf("training step %d: %w", step, err)
+			return 0, fmt.Errorf("training step %d: %w", step, err)
 		}
 		if step >= opt.Steps-100 && len(ms) > 0 {
 			if v, ok := ms[0].Value().(float64); ok {
@@ -226,15 +251,11 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 			}
 		}
 	}
-	pol, err := policy(backend, ctx, arch, nX, nY)
-	if err != nil {
-		return nil, err
-	}
 	var mean float64
 	for _, v := range tail {
 		mean += v / float64(len(tail))
 	}
-	return &Result{Policy: pol, FinalLoss: mean}, nil
+	return mean, nil
 }
 
 // policy evaluates softmax(logits(x)) for every prompt.

@@ -3,18 +3,15 @@ package neural
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
-	"hetalign/envs"
 	"hetalign/methods/pairloss"
 )
 
@@ -86,41 +83,13 @@ func TrainLoss(backend backends.Backend, data *Tuples, logRef [][]float64, nX, n
 	}
 	lossFn := func(labels, pred []*Node) *Node { return softLoss(loss, pred[0], pred[1], labels[0]) }
 	trainer := train.NewTrainer(backend, ctx, model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
-	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
-	pick, err := envs.NewCategorical(data.Weight)
+	mean, err := fitTuples(trainer, data, opt, seed, nil)
 	if err != nil {
-		return nil, fmt.Errorf("tuples: %w", err)
-	}
-	x := make([]int32, opt.Batch)
-	y1 := make([]int32, opt.Batch)
-	y2 := make([]int32, opt.Batch)
-	lab := make([]float64, opt.Batch)
-	var tail []float64
-	for step := range opt.Steps {
-		for i := range opt.Batch {
-			k := pick.Draw(rng.Float64())
-			x[i], y1[i], y2[i], lab[i] = data.X[k], data.Y1[k], data.Y2[k], data.Label[k]
-		}
-		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, opt.Batch),
-			tensors.FromFlatDataAndDimensions(y1, opt.Batch), tensors.FromFlatDataAndDimensions(y2, opt.Batch)}
-		labels := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, opt.Batch)}
-		ms, err := trainer.TrainStep(nil, in, labels)
-		if err != nil {
-			return nil, fmt.Errorf("training step %d: %w", step, err)
-		}
-		if step >= opt.Steps-100 && len(ms) > 0 {
-			if v, ok := ms[0].Value().(float64); ok {
-				tail = append(tail, v)
-			}
-		}
+		return nil, err
 	}
 	pol, err := policy(backend, ctx, arch, nX, nY)
 	if err != nil {
 		return nil, err
-	}
-	var mean float64
-	for _, v := range tail {
-		mean += v / float64(len(tail))
 	}
 	return &Result{Policy: pol, FinalLoss: mean}, nil
 }
@@ -176,49 +145,8 @@ func (m *SeqModel) TrainLoss(data *SeqPairs, loss pairloss.Loss, opt Optim, seed
 	}
 	lossFn := func(labels, pred []*Node) *Node { return softLoss(loss, pred[0], pred[1], labels[0]) }
 	trainer := train.NewTrainer(m.backend, m.graphCtx(), model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
-	rng := rand.New(rand.NewPCG(seed, seed^0x3c6ef372fe94f82b))
-	pick, err := envs.NewCategorical(data.Weight)
-	if err != nil {
-		return fmt.Errorf("pairs: %w", err)
-	}
-	tok := make([]int32, 2*B*T)
-	lens := make([]int32, 2*B)
-	starts := make([]int32, 2*B)
 	refs := make([]float32, 2*B)
-	lab := make([]float32, B)
-	put := func(row int, i int32) {
-		copy(tok[row*T:(row+1)*T], s.Tokens[int(i)*T:(int(i)+1)*T])
-		lens[row], starts[row] = s.Len[i], s.Start[i]
-		refs[row] = float32(ref[i])
-	}
-	tailFrom := opt.Steps - max(1, opt.Steps/10)
-	var tail float64
-	for step := range opt.Steps {
-		for i := range B {
-			k := pick.Draw(rng.Float64())
-			put(i, data.A[k])
-			put(B+i, data.B[k])
-			lab[i] = float32(data.Label[k])
-		}
-		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, 2*B, T),
-			tensors.FromFlatDataAndDimensions(lens, 2*B), tensors.FromFlatDataAndDimensions(starts, 2*B),
-			tensors.FromFlatDataAndDimensions(refs, 2*B)}
-		ms, err := trainer.TrainStep(nil, in, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, B)})
-		if err != nil {
-			return fmt.Errorf("training step %d: %w", step, err)
-		}
-		if step >= tailFrom && len(ms) > 0 {
-			v, ok := ms[0].Value().(float32)
-			if !ok {
-				return fmt.Errorf("training step %d: loss of type %T", step, ms[0].Value())
-			}
-			if math.IsNaN(float64(v)) {
-				return fmt.Errorf("training diverged at step %d: the loss is NaN", step)
-			}
-			tail += float64(v) / float64(opt.Steps-tailFrom)
-		}
-		m.Tokens += int64(2 * B * T)
-	}
-	m.FinalLoss = tail
-	return nil
+	return m.fitPairs(trainer, data, opt, seed, refs, func(i, k int) {
+		refs[i], refs[B+i] = float32(ref[data.A[k]]), float32(ref[data.B[k]])
+	})
 }

@@ -227,6 +227,23 @@ func (m *SeqModel) Train(data *SeqPairs, loss Loss, opt Optim, seed uint64) erro
 	}
 	lossFn := func(labels, pred []*Node) *Node { return PairLoss(loss, pred[0], labels) }
 	trainer := train.NewTrainer(m.backend, m.graphCtx(), model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
+	refDiff := make([]float32, B)
+	return m.fitPairs(trainer, data, opt, seed, refDiff, func(i, k int) {
+		if data.Ref != nil {
+			refDiff[i] = float32(data.Ref[data.B[k]] - data.Ref[data.A[k]])
+		}
+	})
+}
+
+// fitPairs runs opt.Steps Adam steps of trainer, each on a minibatch of
+// opt.Batch pairs drawn with replacement in proportion to Weight by a
+// stream seeded with seed: the A sequences in rows 0 … B−1 and the B
+// sequences in rows B … 2B−1 (tokens, lengths, starts), then aux, which
+// setAux fills for pair k at batch position i; labels p. It sets
+// FinalLoss to the mean loss over the last 10% of steps and counts the
+// tokens.
+func (m *SeqModel) fitPairs(trainer *train.Trainer, data *SeqPairs, opt Optim, seed uint64, aux []float32, setAux func(i, k int)) error {
+	s, T, B := data.Seqs, m.Arch.Context, opt.Batch
 	rng := rand.New(rand.NewPCG(seed, seed^0x3c6ef372fe94f82b))
 	pick, err := envs.NewCategorical(data.Weight)
 	if err != nil {
@@ -236,7 +253,6 @@ func (m *SeqModel) Train(data *SeqPairs, loss Loss, opt Optim, seed uint64) erro
 	lens := make([]int32, 2*B)
 	starts := make([]int32, 2*B)
 	lab := make([]float32, B)
-	refDiff := make([]float32, B)
 	put := func(row int, i int32) {
 		copy(tok[row*T:(row+1)*T], s.Tokens[int(i)*T:(int(i)+1)*T])
 		lens[row], starts[row] = s.Len[i], s.Start[i]
@@ -249,13 +265,11 @@ func (m *SeqModel) Train(data *SeqPairs, loss Loss, opt Optim, seed uint64) erro
 			put(i, data.A[k])
 			put(B+i, data.B[k])
 			lab[i] = float32(data.Label[k])
-			if data.Ref != nil {
-				refDiff[i] = float32(data.Ref[data.B[k]] - data.Ref[data.A[k]])
-			}
+			setAux(i, k)
 		}
 		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, 2*B, T),
 			tensors.FromFlatDataAndDimensions(lens, 2*B), tensors.FromFlatDataAndDimensions(starts, 2*B),
-			tensors.FromFlatDataAndDimensions(refDiff, B)}
+			tensors.FromFlatDataAndDimensions(aux, len(aux))}
 		ms, err := trainer.TrainStep(nil, in, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, B)})
 		if err != nil {
 			return fmt.Errorf("training step %d: %w", step, err)
