@@ -269,8 +269,6 @@ func polish(p rhoProblem, start []float64) ([]float64, int, float64, error) {
 	}
 	f := p.eval(theta, g, h)
 	gnorm := norm(g)
-	trial := make([]float64, n)
-	gt := make([]float64, n)
 	iters := 0
 	for ; iters < 200 && gnorm > 1e-13; iters++ {
 		var scale float64
@@ -298,21 +296,10 @@ func polish(p rhoProblem, start []float64) ([]float64, int, float64, error) {
 		if !ok {
 			return nil, iters, gnorm, errors.New("no positive-definite shift of the Hessian")
 		}
-		var d mat.VecDense
-		if err := chol.SolveVecTo(&d, mat.NewVecDense(m, append([]float64(nil), g[:m]...))); err != nil {
-			return nil, iters, gnorm, fmt.Errorf("solving the Newton system: %w", err)
-		}
-		accepted := false
-		for t := 1.0; t > 1e-12; t /= 2 {
-			for i := range m {
-				trial[i] = theta[i] - t*d.AtVec(i)
-			}
-			ft := p.eval(trial, gt, nil)
-			if ft < f || norm(gt) < gnorm {
-				copy(theta, trial)
-				accepted = true
-				break
-			}
+		accepted, err := newtonStep(&chol, theta, g, m, f, gnorm,
+			func(th, gr []float64) float64 { return p.eval(th, gr, nil) }, norm)
+		if err != nil {
+			return nil, iters, gnorm, err
 		}
 		if !accepted {
 			break

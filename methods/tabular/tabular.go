@@ -336,8 +336,6 @@ func newton(loss pairLoss, n int) (theta []float64, iters int, gnorm float64, er
 	}
 	f := loss.eval(theta, g, h)
 	gnorm = norm(g)
-	trial := make([]float64, n)
-	gt := make([]float64, n)
 	const maxIter = 200
 	for iters = 0; iters < maxIter && gnorm > 1e-15; iters++ {
 		for i := range m {
@@ -349,21 +347,10 @@ func newton(loss pairLoss, n int) (theta []float64, iters int, gnorm float64, er
 		if !chol.Factorize(hr) {
 			return nil, iters, gnorm, fmt.Errorf("singular Hessian at iteration %d", iters)
 		}
-		var d mat.VecDense
-		if err := chol.SolveVecTo(&d, mat.NewVecDense(m, append([]float64(nil), g[:m]...))); err != nil {
-			return nil, iters, gnorm, fmt.Errorf("solving the Newton system: %w", err)
-		}
-		accepted := false
-		for t := 1.0; t > 1e-12; t /= 2 {
-			for i := range m {
-				trial[i] = theta[i] - t*d.AtVec(i)
-			}
-			ft := loss.eval(trial, gt, nil)
-			if ft < f || norm(gt) < gnorm {
-				copy(theta, trial)
-				accepted = true
-				break
-			}
+		accepted, err := newtonStep(&chol, theta, g, m, f, gnorm,
+			func(th, gr []float64) float64 { return loss.eval(th, gr, nil) }, norm)
+		if err != nil {
+			return nil, iters, gnorm, err
 		}
 		if !accepted {
 			break // no step improves either measure: converged to precision
@@ -380,4 +367,30 @@ func newton(loss pairLoss, n int) (theta []float64, iters int, gnorm float64, er
 		return nil, iters, gnorm, fmt.Errorf("Newton stopped at gradient %.3g after %d iterations", gnorm, iters)
 	}
 	return theta, iters, gnorm, nil
+}
+
+// newtonStep solves the Newton system of the factorised Hessian for the
+// first m coordinates of the gradient g and halves the step from 1 until
+// the loss falls below f or the gradient's ∞-norm below gnorm (near the
+// optimum the loss stops resolving progress before the gradient does). It
+// moves theta to the accepted point and reports whether a step was taken.
+func newtonStep(chol *mat.Cholesky, theta, g []float64, m int, f, gnorm float64,
+	eval func(theta, grad []float64) float64, norm func([]float64) float64) (bool, error) {
+	var d mat.VecDense
+	if err := chol.SolveVecTo(&d, mat.NewVecDense(m, append([]float64(nil), g[:m]...))); err != nil {
+		return false, fmt.Errorf("solving the Newton system: %w", err)
+	}
+	trial := make([]float64, len(theta))
+	gt := make([]float64, len(theta))
+	for t := 1.0; t > 1e-12; t /= 2 {
+		for i := range m {
+			trial[i] = theta[i] - t*d.AtVec(i)
+		}
+		ft := eval(trial, gt)
+		if ft < f || norm(gt) < gnorm {
+			copy(theta, trial)
+			return true, nil
+		}
+	}
+	return false, nil
 }
