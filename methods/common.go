@@ -10,6 +10,7 @@ import (
 	"hetalign/envs/analytic"
 	"hetalign/envs/sequence"
 	"hetalign/methods/neural"
+	"hetalign/methods/reference"
 	"hetalign/methods/tabular"
 	"hetalign/metrics"
 )
@@ -137,6 +138,18 @@ func (s *SGDConfig) defaults(policy bool) {
 			s.Pretrain.Fill(s.Optimizer.LR, s.Optimizer.Batch, s.Optimizer.Steps)
 		}
 	}
+}
+
+// referenceParams are the parameters of the reference step a fit with
+// seed starts from: set for a transformer policy whose reference is
+// "pretrained" (a language model pre-trained with Pretrain's settings).
+func (s *SGDConfig) referenceParams(seed int) (*reference.Params, bool) {
+	if !s.transformer() || s.Reference != "pretrained" || s.Pretrain == nil {
+		return nil, false
+	}
+	m, o := s.Model, s.Pretrain
+	return &reference.Params{Env: sequence.WorldTag, Width: m.Width, Depth: m.Depth, Heads: m.Heads, FF: m.FF,
+		LR: o.LR, Batch: o.Batch, Steps: o.Steps, Seed: seed}, true
 }
 
 // transformer reports whether the model is a transformer.
@@ -300,11 +313,16 @@ func seqFit(in *SequenceInput, s *SGDConfig, head string, loss neural.Loss,
 	}
 	test := w.Seqs(w.Test)
 	var refTest []float64
+	out := &metrics.SeqTrained{}
 	if s.Reference == "pretrained" {
 		// π_ref: the policy pre-trained as a language model of the
-		// training responses; DPO starts from it and measures log π/π_ref.
-		if err := m.Pretrain(pairs.Seqs, s.Pretrain.optim(), in.Seed^0x5bd1e995); err != nil {
-			return nil, err
+		// training responses (a reference step); DPO starts from it and
+		// measures log π/π_ref.
+		if in.Reference == nil {
+			return nil, fmt.Errorf("a pre-trained reference policy is missing: the train step needs a reference input")
+		}
+		if err := m.SetWeights(in.Reference.Weights); err != nil {
+			return nil, fmt.Errorf("loading the reference policy: %w", err)
 		}
 		if pairs.Ref, err = m.Score(pairs.Seqs, scoreChunk); err != nil {
 			return nil, err
@@ -312,6 +330,7 @@ func seqFit(in *SequenceInput, s *SGDConfig, head string, loss neural.Loss,
 		if refTest, err = m.Score(test, scoreChunk); err != nil {
 			return nil, err
 		}
+		out.RefCurve, out.RefFinalLoss = in.Reference.Curve, &in.Reference.FinalLoss
 	}
 	if train == nil {
 		train = func(m *neural.SeqModel, pairs *neural.SeqPairs, opt neural.Optim, seed uint64) error {
@@ -329,5 +348,6 @@ func seqFit(in *SequenceInput, s *SGDConfig, head string, loss neural.Loss,
 		scores[i] -= refTest[i]
 	}
 	used := 1.0
-	return &metrics.SeqTrained{Scores: scores, FinalLoss: m.FinalLoss, Tokens: m.Tokens, DataUsed: &used}, nil
+	out.Scores, out.FinalLoss, out.Curve, out.Tokens, out.DataUsed = scores, m.FinalLoss, m.Curve, m.Tokens, &used
+	return out, nil
 }

@@ -228,3 +228,31 @@ func TestLengthBaseline(t *testing.T) {
 		}
 	}
 }
+
+// With one type the Borda count over x orders every pair as that type's
+// reward does (σ is increasing and D has mass), so the "borda" baseline
+// agrees with r̄ = r on every decided test pair. (Monotone shapes only: a
+// symmetric bump gives pairs whose rewards differ by rounding alone.)
+func TestLengthBaselineBordaOneType(t *testing.T) {
+	text := []byte(strings.Repeat("Light is propagated from luminous bodies in time. ", 40))
+	for _, shape := range []string{"rising", "falling", "linear"} {
+		w, err := sequence.New(sequence.Config{Text: text, L: 24, Prompts: 200, Test: 0.5, PromptMin: 1, PromptMax: 5,
+			Names: []string{"only"}, Weights: []float64{1}, Rewards: []sequence.LengthReward{sequence.LengthReward{Shape: shape}.Defaults()},
+			Temperature: 1, Grid: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := paramsOn(t, "length-baseline", `{"prefer": "borda"}`, sequence.WorldTag)
+		res, err := p.(SequenceFitter).FitSequence(&SequenceInput{World: w, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agree, ties, dec, err := w.Agreement(res.Scores)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec == 0 || agree != dec || ties != 0 {
+			t.Errorf("%s: borda agrees on %d of %d decided pairs (%d ties), want all", shape, agree, dec, ties)
+		}
+	}
+}

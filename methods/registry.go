@@ -22,6 +22,7 @@ import (
 
 	"hetalign/envs/analytic"
 	"hetalign/envs/sequence"
+	"hetalign/methods/reference"
 	"hetalign/metrics"
 )
 
@@ -97,10 +98,26 @@ type TabularInput struct {
 
 // SequenceInput is what a fit on the sequence environment reads.
 type SequenceInput struct {
-	World   *sequence.World
-	Data    *sequence.Data
-	Seed    uint64
-	Backend func() (backends.Backend, error)
+	World *sequence.World
+	Data  *sequence.Data
+	// Reference is the pre-trained reference policy of a fit whose
+	// parameters ask for one (ReferenceParams), and nil otherwise.
+	Reference *reference.Reference
+	Seed      uint64
+	Backend   func() (backends.Backend, error)
+}
+
+// ReferenceParams are the parameters of the reference step (package
+// reference) that method p, fit with seed, starts from; ok is false when
+// it needs none.
+func ReferenceParams(p Params, seed int) (rp *reference.Params, ok bool) {
+	r, is := p.(interface {
+		referenceParams(seed int) (*reference.Params, bool)
+	})
+	if !is {
+		return nil, false
+	}
+	return r.referenceParams(seed)
 }
 
 // Kind is one registered method kind.
@@ -223,7 +240,7 @@ func StepParams(kind string, p Params, seed int) (json.RawMessage, error) {
 
 // Train runs a train step: it decodes the step's parameters and fits the
 // method on the world (and dataset) the runner decoded.
-func Train(params []byte, world, data any, seed uint64, backend func() (backends.Backend, error)) (any, error) {
+func Train(params []byte, world, data any, ref []byte, seed uint64, backend func() (backends.Backend, error)) (any, error) {
 	var head struct {
 		Kind string `json:"kind"`
 	}
@@ -261,7 +278,16 @@ func Train(params []byte, world, data any, seed uint64, backend func() (backends
 		if !ok {
 			return nil, fmt.Errorf("%s needs a dataset input", head.Kind)
 		}
-		return f.FitSequence(&SequenceInput{World: w, Data: d, Seed: seed, Backend: backend})
+		in := &SequenceInput{World: w, Data: d, Seed: seed, Backend: backend}
+		if _, needs := ReferenceParams(p, 0); needs {
+			if ref == nil {
+				return nil, fmt.Errorf("%s needs a reference input (a pre-trained reference policy)", head.Kind)
+			}
+			if in.Reference, err = reference.Decode(ref); err != nil {
+				return nil, err
+			}
+		}
+		return f.FitSequence(in)
 	}
 	return nil, fmt.Errorf("method kind %s: no fit for a world of type %T", head.Kind, world)
 }

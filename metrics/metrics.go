@@ -101,6 +101,11 @@ func init() {
 		{"ties", Method, Number, "sequence env: fraction of test pairs the model scores equally", "scores"},
 		{"score_profile", Method, Vector, "sequence env: mean model score of test sequences by length, centred", "scores"},
 		{"final_loss", Method, Number, "sequence env: mean training loss over the last 10% of steps", "scores"},
+		{"loss_curve", Method, Text, "sequence env: mean training loss over each tenth of the steps, first to last", "scores"},
+		{"loss_last_drop", Method, Number, "sequence env: relative fall of the training loss from the ninth to the last tenth of the steps, (ℓ₉ − ℓ₁₀)/|ℓ₉| (near 0: flat)", "scores"},
+		{"pretrain_loss", Method, Number, "sequence env: the pre-trained reference's loss (nats per response token) over the last 10% of its steps; none for a uniform reference", "scores"},
+		{"pretrain_curve", Method, Text, "sequence env: the pre-trained reference's loss over each tenth of its steps; none for a uniform reference", "scores"},
+		{"pretrain_last_drop", Method, Number, "sequence env: loss_last_drop of the reference's pre-training; none for a uniform reference", "scores"},
 	} {
 		Register(m)
 	}

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"hetalign/envs"
@@ -15,8 +17,14 @@ import (
 type SeqTrained struct {
 	Scores    []float64 `json:"scores"`
 	FinalLoss float64   `json:"final_loss"`
-	Tokens    int64     `json:"tokens"`
-	DataUsed  *float64  `json:"data_used,omitempty"`
+	// Curve is the training loss over equal stretches of the steps.
+	Curve    []float64 `json:"curve,omitempty"`
+	Tokens   int64     `json:"tokens"`
+	DataUsed *float64  `json:"data_used,omitempty"`
+	// RefCurve and RefFinalLoss are the pre-training loss of the
+	// reference policy the model started from (none for a uniform one).
+	RefCurve     []float64 `json:"ref_curve,omitempty"`
+	RefFinalLoss *float64  `json:"ref_final_loss,omitempty"`
 }
 
 // ComputeSequenceTruth evaluates truth metrics of the length environment
@@ -93,9 +101,42 @@ func ComputeSequenceMethod(w *sequence.World, m *SeqTrained, names []string) (ma
 			out[n] = Num(m.FinalLoss)
 		case "data_used":
 			out[n] = optional(m.DataUsed)
+		case "loss_curve":
+			out[n] = curveText(m.Curve)
+		case "loss_last_drop":
+			out[n] = lastDrop(m.Curve)
+		case "pretrain_loss":
+			out[n] = optional(m.RefFinalLoss)
+		case "pretrain_curve":
+			out[n] = curveText(m.RefCurve)
+		case "pretrain_last_drop":
+			out[n] = lastDrop(m.RefCurve)
 		}
 	}
 	return out, nil
+}
+
+// curveText writes a loss curve as its points to 3 significant digits,
+// first to last; none when there is no curve.
+func curveText(c []float64) Value {
+	if len(c) == 0 {
+		return NA()
+	}
+	parts := make([]string, len(c))
+	for i, v := range c {
+		parts[i] = strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	return Str(strings.Join(parts, " "))
+}
+
+// lastDrop is (c[k−2] − c[k−1])/|c[k−2]| for a curve of k ≥ 2 points: the
+// relative fall of the loss over its last stretch; none otherwise.
+func lastDrop(c []float64) Value {
+	k := len(c)
+	if k < 2 || c[k-2] == 0 {
+		return NA()
+	}
+	return Num((c[k-2] - c[k-1]) / math.Abs(c[k-2]))
 }
 
 // optional is *v, or none when v is nil.

@@ -29,13 +29,15 @@ experiments: lengths: {
 		rm: _net & {kind: "reward", data: "anon"}
 		crm: _net & {kind: "consistent-reward", data: "cons"}
 		dpo: _net & {kind: "dpo", data: "anon", beta: 0.1, reference: "pretrained", pretrain: steps: 3}
+		cdpo: _net & {kind: "consistent", data: "cons", beta: 0.1, reference: "pretrained", pretrain: steps: 3}
 		relabel: _net & {kind: "relabel-dpo", data: "typed", beta: 0.1}
 	}
-	metrics: ["avg_reward", "reward", "test_pairs", "majority_agreement", "agreement", "ties", "score_profile", "final_loss"]
+	metrics: ["avg_reward", "reward", "test_pairs", "majority_agreement", "agreement", "ties", "score_profile", "final_loss", "pretrain_loss", "loss_curve"]
 	seeds: [0, 1]
 	report: tables: {
 		agree: {rows: "seed", columns: "method", cell: "agreement", show: ["crm", "rm"]}
 		ceiling: {rows: "seed", columns: "metric", cell: ["test_pairs", "majority_agreement"]}
+		pre: {rows: "seed", columns: "method", cell: "pretrain_loss", show: ["dpo", "cdpo", "relabel"]}
 		fig11: {rows: "alternative", columns: "type", cell: "reward", where: seed: 0}
 	}
 }
@@ -68,6 +70,15 @@ experiments: lengths: {
 		}
 		if c := cell(t, table(t, r, "lengths", "ceiling"), seed, "majority_agreement"); c.Value.None || c.Value.Number < 0.5 {
 			t.Errorf("majority agreement %+v: the anonymous majority should mostly follow r̄", c)
+		}
+	}
+	// DPO and the consistent loss of a seed start from one reference (one
+	// step, so one pre-training loss); relabelled DPO's is uniform.
+	pre := table(t, r, "lengths", "pre")
+	for _, seed := range []string{"0", "1"} {
+		d, c, u := cell(t, pre, seed, "dpo"), cell(t, pre, seed, "cdpo"), cell(t, pre, seed, "relabel")
+		if d.Value.None || d.Value.Number != c.Value.Number || !u.Value.None {
+			t.Errorf("seed %s: pre-training loss dpo %+v, cdpo %+v, relabel %+v", seed, d.Value, c.Value, u.Value)
 		}
 	}
 	// Fig. 11: at the longest x the "long" type's reward is the largest.

@@ -28,7 +28,7 @@ func init() {
 		World:   WorldTag,
 		Regimes: []string{Anonymous, Typed, Consensus},
 		Metrics: []string{"avg_reward", "reward", "type_weights", "test_pairs", "majority_agreement", "agreement", "ties",
-			"score_profile", "final_loss", "data_used"},
+			"score_profile", "final_loss", "data_used", "loss_curve", "loss_last_drop", "pretrain_loss", "pretrain_curve", "pretrain_last_drop"},
 		New:   func() envs.Config { return new(EnvConfig) },
 		Build: build,
 	})

@@ -1,9 +1,11 @@
 package neural
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -153,10 +155,69 @@ type SeqModel struct {
 	ctx     *context.Context
 	// FinalLoss is the mean training loss over the last 10% of steps.
 	FinalLoss float64
+	// Curve is the last training's loss curve: the mean loss over each of
+	// CurvePoints equal stretches of its steps (fewer when there are fewer
+	// steps).
+	Curve []float64
 	// Tokens is the number of tokens (pairs × 2 × Context) the training
 	// pushed through the model.
 	Tokens int64
 	built  bool // the weights exist: later graphs reuse them
+}
+
+// CurvePoints is the number of points of a training's loss curve.
+const CurvePoints = 10
+
+// curve accumulates a loss curve of steps steps in CurvePoints stretches.
+type curve struct {
+	steps      int
+	sum        []float64
+	n          []int
+	tailFrom   int
+	tail       float64
+	tailN      int
+	firstError error
+}
+
+func newCurve(steps int) *curve {
+	k := min(CurvePoints, steps)
+	return &curve{steps: steps, sum: make([]float64, k), n: make([]int, k), tailFrom: steps - max(1, steps/10)}
+}
+
+// add records step's loss v (NaN is an error: training diverged).
+func (c *curve) add(step int, v float64) error {
+	if math.IsNaN(v) {
+		return fmt.Errorf("training diverged at step %d: the loss is NaN", step)
+	}
+	i := step * len(c.sum) / c.steps
+	c.sum[i] += v
+	c.n[i]++
+	if step >= c.tailFrom {
+		c.tail += v
+		c.tailN++
+	}
+	return nil
+}
+
+// points are the stretches' means; final the mean over the last 10% of steps.
+func (c *curve) points() (pts []float64, final float64) {
+	pts = make([]float64, len(c.sum))
+	for i := range pts {
+		pts[i] = c.sum[i] / float64(max(1, c.n[i]))
+	}
+	return pts, c.tail / float64(max(1, c.tailN))
+}
+
+// lossOf reads a training step's first metric, the batch loss.
+func lossOf(ms []*tensors.Tensor, step int) (float64, error) {
+	if len(ms) == 0 {
+		return 0, fmt.Errorf("training step %d returned no loss", step)
+	}
+	v, ok := ms[0].Value().(float32)
+	if !ok {
+		return 0, fmt.Errorf("training step %d: loss of type %T", step, ms[0].Value())
+	}
+	return float64(v), nil
 }
 
 // graphCtx is the context a new training graph builds in: fresh the first
@@ -257,8 +318,7 @@ func (m *SeqModel) fitPairs(trainer *train.Trainer, data *SeqPairs, opt Optim, s
 		copy(tok[row*T:(row+1)*T], s.Tokens[int(i)*T:(int(i)+1)*T])
 		lens[row], starts[row] = s.Len[i], s.Start[i]
 	}
-	tailFrom := opt.Steps - max(1, opt.Steps/10)
-	var tail float64
+	c := newCurve(opt.Steps)
 	for step := range opt.Steps {
 		for i := range B {
 			k := pick.Draw(rng.Float64())
@@ -274,19 +334,16 @@ func (m *SeqModel) fitPairs(trainer *train.Trainer, data *SeqPairs, opt Optim, s
 		if err != nil {
 			return fmt.Errorf("training step %d: %w", step, err)
 		}
-		if step >= tailFrom && len(ms) > 0 {
-			v, ok := ms[0].Value().(float32)
-			if !ok {
-				return fmt.Errorf("training step %d: loss of type %T", step, ms[0].Value())
-			}
-			if math.IsNaN(float64(v)) {
-				return fmt.Errorf("training diverged at step %d: the loss is NaN", step)
-			}
-			tail += float64(v) / float64(opt.Steps-tailFrom)
+		v, err := lossOf(ms, step)
+		if err != nil {
+			return err
+		}
+		if err := c.add(step, v); err != nil {
+			return err
 		}
 		m.Tokens += int64(2 * B * T)
 	}
-	m.FinalLoss = tail
+	m.Curve, m.FinalLoss = c.points()
 	return nil
 }
 
@@ -317,19 +374,28 @@ func (m *SeqModel) Pretrain(s *Seqs, opt Optim, seed uint64) error {
 	tok := make([]int32, B*T)
 	lens := make([]int32, B)
 	starts := make([]int32, B)
+	c := newCurve(opt.Steps)
 	for step := range opt.Steps {
 		for r := range B {
 			i := rng.IntN(s.N())
 			copy(tok[r*T:(r+1)*T], s.Tokens[i*T:(i+1)*T])
 			lens[r], starts[r] = s.Len[i], s.Start[i]
 		}
-		_, err := trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, B, T),
+		ms, err := trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, B, T),
 			tensors.FromFlatDataAndDimensions(lens, B), tensors.FromFlatDataAndDimensions(starts, B)}, nil)
 		if err != nil {
 			return fmt.Errorf("pre-training step %d: %w", step, err)
 		}
+		v, err := lossOf(ms, step)
+		if err != nil {
+			return err
+		}
+		if err := c.add(step, v); err != nil {
+			return err
+		}
 		m.Tokens += int64(B * T)
 	}
+	m.Curve, m.FinalLoss = c.points()
 	return nil
 }
 
@@ -429,4 +495,76 @@ func Throughput(backend backends.Backend, arch SeqArch, opt Optim, warmup int, s
 	}
 	el := time.Since(start).Seconds()
 	return float64(m.Tokens-before) / el, el / float64(opt.Steps), nil
+}
+
+// Weights are a sequence model's trainable variables: a snapshot that
+// SetWeights loads into a model of the same architecture (a pre-trained
+// reference policy passed between steps).
+type Weights struct {
+	Arch SeqArch          `json:"arch"`
+	Vars []WeightVariable `json:"vars"`
+}
+
+// WeightVariable is one variable: its scope, name, shape and values.
+type WeightVariable struct {
+	Scope string    `json:"scope"`
+	Name  string    `json:"name"`
+	Shape []int     `json:"shape"`
+	Data  []float32 `json:"data"`
+}
+
+// Weights returns the model's trainable variables, sorted by scope and
+// name.
+func (m *SeqModel) Weights() (*Weights, error) {
+	w := &Weights{Arch: m.Arch}
+	var err error
+	m.ctx.EnumerateVariables(func(v *context.Variable) {
+		if err != nil || !v.Trainable {
+			return
+		}
+		t, e := v.Value()
+		if e != nil {
+			err = fmt.Errorf("reading %s: %w", v.ScopeAndName(), e)
+			return
+		}
+		data, e := tensors.CopyFlatData[float32](t)
+		if e != nil {
+			err = fmt.Errorf("reading %s: %w", v.ScopeAndName(), e)
+			return
+		}
+		w.Vars = append(w.Vars, WeightVariable{Scope: v.Scope(), Name: v.Name(), Shape: t.Shape().Dimensions, Data: data})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(w.Vars) == 0 {
+		return nil, fmt.Errorf("the model has no weights yet")
+	}
+	slices.SortFunc(w.Vars, func(a, b WeightVariable) int {
+		return cmp.Or(cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Name, b.Name))
+	})
+	return w, nil
+}
+
+// SetWeights gives an untrained model the weights w (of the same
+// architecture); later training and scoring start from them.
+func (m *SeqModel) SetWeights(w *Weights) error {
+	if w.Arch != m.Arch {
+		return fmt.Errorf("weights of a %+v model do not fit a %+v model", w.Arch, m.Arch)
+	}
+	if m.built {
+		return fmt.Errorf("the model already has weights")
+	}
+	for _, v := range w.Vars {
+		n := 1
+		for _, d := range v.Shape {
+			n *= d
+		}
+		if n != len(v.Data) {
+			return fmt.Errorf("weight %s/%s: %d values for shape %v", v.Scope, v.Name, len(v.Data), v.Shape)
+		}
+		m.ctx.InAbsPath(v.Scope).VariableWithValue(v.Name, tensors.FromFlatDataAndDimensions(v.Data, v.Shape...))
+	}
+	m.built = true
+	return nil
 }

@@ -478,6 +478,17 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 				}
 				inputs, names = append(inputs, ds), append(names, "dataset")
 			}
+			// A policy that starts from a pre-trained reference reads it
+			// from its own step, shared by every method of the cell with
+			// the same architecture, pre-training and seed.
+			if rp, ok := steps.NewReferenceParams(m, seed); ok {
+				ref, err := g.add(steps.Reference, rp, []*Step{truth}, []string{"truth"}, true,
+					fmt.Sprintf("reference %s", at), at+"/reference/"+mn)
+				if err != nil {
+					return err
+				}
+				inputs, names = append(inputs, ref), append(names, "reference")
+			}
 			// The exact tabular solver computes in float64 Go whatever the
 			// backend, so its key names one only for SGD (GoMLX) fits.
 			tp, sgd, err := steps.NewTrainParams(m, seed)

@@ -362,3 +362,73 @@ func TestProgressAndMaxCells(t *testing.T) {
 		t.Errorf("MaxCells 897: %v", err)
 	}
 }
+
+// Policies that start from a pre-trained reference read it from one
+// reference step per seed and pre-training, shared by every method (and
+// experiment) with the same architecture; a uniform reference needs none,
+// and another pre-training is another step.
+func TestReferenceSteps(t *testing.T) {
+	src := `experiments: x: {
+	population: types: {
+		long: length: shape: "rising"
+		short: length: shape: "falling"
+	}
+	env: {kind: "sequence", length: 16, prompts: 100, test: 0.2}
+	data: {
+		anon: {regime: "anonymous", pairs: 80}
+		cons: {regime: "consensus", pairs: 80}
+	}
+	_net: {model: {kind: "transformer", width: 8, heads: 2}, optimizer: {lr: 3e-3, batch: 8, steps: 4}}
+	_ref: {reference: "pretrained", pretrain: steps: int | *3}
+	methods: {
+		dpo: _net & _ref & {kind: "dpo", data: "anon"}
+		cons: _net & _ref & {kind: "consistent", data: "cons"}
+		longer: _net & _ref & {kind: "dpo", data: "anon", pretrain: steps: 5}
+		uniform: _net & {kind: "dpo", data: "anon"}
+	}
+	seeds: [0, 1]
+	report: tables: t: {rows: "seed", columns: "method", cell: "agreement"}
+}
+`
+	p := filepath.Join(t.TempDir(), "s.cue")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := spec.Load([]string{p}, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(files, Options{Code: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two pre-trainings (3 and 5 steps) × two seeds.
+	if n := count(g, steps.Reference, ""); n != 4 {
+		t.Errorf("%d reference steps, want 4 (2 pre-trainings × 2 seeds)", n)
+	}
+	for _, s := range g.Steps {
+		if s.Kind != steps.Train {
+			continue
+		}
+		uniform := strings.Contains(s.Label, "uniform")
+		last := s.InputNames[len(s.InputNames)-1]
+		if uniform == (last == "reference") {
+			t.Errorf("%s reads inputs %v", s.Label, s.InputNames)
+		}
+	}
+	var dpo, cons *Step
+	for _, s := range g.Steps {
+		switch {
+		case s.Kind == steps.Train && strings.HasPrefix(s.Label, "train dpo ") && strings.Contains(s.Label, "seed=0"):
+			dpo = s
+		case s.Kind == steps.Train && strings.HasPrefix(s.Label, "train cons ") && strings.Contains(s.Label, "seed=0"):
+			cons = s
+		}
+	}
+	if dpo == nil || cons == nil {
+		t.Fatal("missing train steps")
+	}
+	if dpo.Inputs[2] != cons.Inputs[2] {
+		t.Error("dpo and cons of one seed do not share their reference step")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"hetalign/envs"
 	"hetalign/methods"
+	"hetalign/methods/reference"
 	"hetalign/metrics"
 	"hetalign/reports"
 	"hetalign/runner/codeid"
@@ -100,6 +101,8 @@ func (c *Codes) computation(kind string, params []byte) (string, error) {
 			return "", fmt.Errorf("method kind %q is not registered", p.Kind)
 		}
 		return c.method(k)
+	case Reference:
+		return c.pkg(reference.Build)
 	case Eval:
 		return c.pkg(metrics.Evaluate)
 	case Report:

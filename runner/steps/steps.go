@@ -13,8 +13,10 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"hetalign/envs"
+	"hetalign/envs/sequence"
 	"hetalign/methods"
 	"hetalign/methods/neural"
+	"hetalign/methods/reference"
 	"hetalign/metrics"
 	"hetalign/reports"
 	"hetalign/runner/spec"
@@ -22,11 +24,12 @@ import (
 
 // Step kinds, in data-flow order.
 const (
-	Truth   = "truth"
-	Dataset = "dataset"
-	Train   = "train"
-	Eval    = "eval"
-	Report  = "report"
+	Truth     = "truth"
+	Dataset   = "dataset"
+	Reference = "reference"
+	Train     = "train"
+	Eval      = "eval"
+	Report    = "report"
 )
 
 // NewTruthParams resolves a cell's environment through its kind: the truth
@@ -58,6 +61,13 @@ func NewTrainParams(m spec.MethodConfig, seed int) (json.RawMessage, bool, error
 	return p, m.Params.SGD(), err
 }
 
+// NewReferenceParams are the parameters of the reference step that method
+// m of a cell with seed starts from (a pre-trained reference policy);
+// ok is false when it needs none.
+func NewReferenceParams(m spec.MethodConfig, seed int) (any, bool) {
+	return methods.ReferenceParams(m.Params, seed)
+}
+
 // EvalParams lists the metrics an eval step computes.
 type EvalParams struct {
 	Metrics []string `json:"metrics"`
@@ -85,8 +95,9 @@ func (o Options) backend() (backends.Backend, error) {
 }
 
 // Run executes one step. inputs are the outputs of the step's inputs, in
-// the order the planner lists them: dataset ← [truth]; train ← [truth,
-// dataset] (methods without data: [truth]); eval ← [truth] or [truth,
+// the order the planner lists them: dataset ← [truth]; reference ←
+// [truth]; train ← [truth, dataset, reference] (methods without data:
+// [truth]; without a pre-trained reference: no reference); eval ← [truth] or [truth,
 // train]; report ← the evaluations. seed seeds any random numbers the step
 // draws.
 func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs [][]byte, opts Options) ([]byte, error) {
@@ -114,6 +125,24 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 			return nil, err
 		}
 		return json.Marshal(d)
+	case Reference:
+		w, _, err := truthInput(inputs)
+		if err != nil {
+			return nil, err
+		}
+		sw, ok := w.(*sequence.World)
+		if !ok {
+			return nil, fmt.Errorf("a reference policy is pre-trained on the sequence environment, not on a world of type %T", w)
+		}
+		be, err := opts.backend()
+		if err != nil {
+			return nil, err
+		}
+		r, err := reference.Build(params, sw, seed, be)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(r)
 	case Train:
 		w, codec, err := truthInput(inputs)
 		if err != nil {
@@ -125,7 +154,11 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 				return nil, fmt.Errorf("reading dataset: %w", err)
 			}
 		}
-		out, err := methods.Train(params, w, data, seed, opts.backend)
+		var ref []byte
+		if len(inputs) > 2 {
+			ref = inputs[2]
+		}
+		out, err := methods.Train(params, w, data, ref, seed, opts.backend)
 		if err != nil {
 			return nil, err
 		}
