@@ -280,6 +280,39 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 	return t, nil
 }
 
+// zipPartners sets the free axes of labels (unassigned, several values) to
+// those of the one record of method that agrees with every other label:
+// the other paths of a zip group follow the path a table assigns. Without
+// exactly one such record the labels keep their first values.
+func zipPartners(labels map[string]string, free []string, method string, recs []Record) {
+	var found *Record
+	for i := range recs {
+		r := &recs[i]
+		if r.Method != method {
+			continue
+		}
+		ok := true
+		for k, v := range labels {
+			if !slices.Contains(free, k) && r.Axes[k] != v {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		if found != nil {
+			return
+		}
+		found = r
+	}
+	if found != nil {
+		for _, k := range free {
+			labels[k] = found.Axes[k]
+		}
+	}
+}
+
 // matches reports whether a record has the fixed axis values (axes it does
 // not carry, like method, are ignored).
 func matches(r Record, fixed map[string]string) bool {
@@ -293,7 +326,9 @@ func matches(r Record, fixed map[string]string) bool {
 
 // lookup finds the value of one table cell. Axes not assigned by the row,
 // the column, where or each take their single value (the spec check
-// guarantees there is one).
+// guarantees there is one), except the other paths of a zip group, which
+// have as many values as the assigned path and advance with it: they take
+// the value of the one record that matches every other label.
 func lookup(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs []Record, index map[string]int) Cell {
 	metric := tl.Cells[0]
 	if m, ok := assign["metric"]; ok {
@@ -308,12 +343,19 @@ func lookup(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs 
 		}
 	}
 	labels := map[string]string{}
+	var free []string // unassigned axes with several values: zip partners
 	for _, a := range xl.Axes {
 		if v, ok := assign[a.Name]; ok {
 			labels[a.Name] = v
 		} else if len(a.Values) > 0 {
 			labels[a.Name] = a.Values[0]
+			if len(a.Values) > 1 {
+				free = append(free, a.Name)
+			}
 		}
+	}
+	if len(free) > 0 {
+		zipPartners(labels, free, method, recs)
 	}
 	i, ok := index[recordKey(xl.Axes, labels, method)]
 	if !ok {

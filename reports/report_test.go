@@ -260,3 +260,48 @@ func TestWriteTextFolds(t *testing.T) {
 		}
 	}
 }
+
+// A table whose rows are one path of a zip group (paths that advance
+// together) finds each row's cell: the group's other paths follow the row
+// instead of taking their first value.
+func TestZipGroupRows(t *testing.T) {
+	l := Layout{Name: "r", Experiments: []ExperimentLayout{{
+		Name: "x",
+		Axes: []Axis{
+			{Name: "data.a.pairs", Values: []string{"10", "20", "30"}},
+			{Name: "data.b.pairs", Values: []string{"10", "20", "30"}},
+			{Name: "steps", Values: []string{"1", "2"}},
+			{Name: "seed", Values: []string{"0"}},
+		},
+		Methods: []string{"m"},
+		Tables: []TableLayout{
+			{Name: "tv", Rows: "data.a.pairs", Columns: "steps", Cells: []string{"tv"}, Digits: 4},
+			{Name: "by_b", Rows: "steps", Columns: "method", Cells: []string{"tv"}, Where: map[string]string{"data.b.pairs": "30"}, Digits: 4},
+		},
+	}}}
+	var evals [][]byte
+	for i, n := range []string{"10", "20", "30"} {
+		for j, s := range []string{"1", "2"} {
+			b, _ := json.Marshal(map[string]metrics.Value{"tv": metrics.Num(float64(10*(i+1) + j + 1))})
+			l.Experiments[0].Cells = append(l.Experiments[0].Cells, CellRef{
+				Axes: map[string]string{"data.a.pairs": n, "data.b.pairs": n, "steps": s, "seed": "0"}, Method: "m", Input: len(evals)})
+			evals = append(evals, b)
+		}
+	}
+	r, err := Build(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := r.Experiments[0].Tables[0]
+	for i, row := range tv.Rows {
+		for j, c := range row.Cells {
+			if want := float64(10*(i+1) + j + 1); c.Value.Number != want || c.Text == "–" {
+				t.Errorf("tv[%s][%s] = %q (%v), want %v", row.Label, tv.Columns[j], c.Text, c.Value.Number, want)
+			}
+		}
+	}
+	byB := r.Experiments[0].Tables[1]
+	if got := byB.Rows[1].Cells[0].Value.Number; got != 32 {
+		t.Errorf("where data.b.pairs = 30, steps 2: %v, want 32", got)
+	}
+}

@@ -48,9 +48,10 @@ type Optim struct {
 
 // Loss picks the objective.
 type Loss struct {
-	// Kind is "dpo", "ipo", "corrected" or "integral" (Appendix C; Scale
-	// is |U|). The consistent loss of Eq. 20 is "dpo" with Scale |U| on
-	// agreed labels.
+	// Kind is "dpo", "ipo", "corrected", "integral" (Appendix C; Scale
+	// is |U|) or "consistent-published" (the published code's consistent
+	// loss, see PairLoss; Scale is |U|). The consistent loss of Eq. 20 is
+	// "dpo" with Scale |U| on agreed labels.
 	Kind string
 	// Alpha, Clamp and Epsilon of corrected DPO (Eqs. 17–19, as published):
 	// the likelihood is q = s + α·c, c = ½(1 − 2s)·V/(s(1 − s)) clamped to
@@ -65,6 +66,13 @@ type Loss struct {
 	Scale float64
 	// Tau is IPO's τ.
 	Tau float64
+	// Symmetric averages an oriented loss over both orientations of each
+	// pair (kind "consistent-published"): tabular and MLP fits train on
+	// unordered pairs from FromPairs (a < b, label the share won by b),
+	// whereas the data draw y1 and y2 i.i.d., so each orientation is
+	// equally likely. Losses that are symmetric under swapping y1 and y2
+	// with p ↔ 1 − p (all others) ignore it.
+	Symmetric bool
 }
 
 // Tuples are labelled pairs: prompt X, responses Y1 and Y2, Label the
@@ -333,9 +341,35 @@ func FromPairs(w [][][]float64, mass []float64) *Tuples {
 //	ipo: p(z − 1/(2τ))² + (1 − p)(−z − 1/(2τ))²
 //	corrected: −[p log max(q, ε) + (1 − p) log max(1 − q, ε)], q = σ(βz) + α·c (Eqs. 17–19)
 //	integral: Appendix C's loss, through its gradient
+//	consistent-published: the published code's version of Eq. 20 (below)
+//
+// "consistent-published" is the consistent loss as the published code
+// writes it, bug included. With h = β·z and U = Scale (|U|), Eq. 20 costs a
+// unanimous tuple −log σ(U·h) when every type prefers y2 and −log σ(−U·h)
+// when every type prefers y1; the published code has log σ(U·(1 − h)) for
+// the second, which falls as h grows, so it pushes the loser y2 up:
+//
+//	ℓ(h; p) = p·(−log σ(U·h)) + (1 − p)·log σ(U·(1 − h))
+//	        = p·softplus(−U·h) − (1 − p)·softplus(U·(h − 1)),
+//
+// unbounded below in h for p < 1. With Symmetric (unordered pairs whose two
+// orientations are equally likely) the loss is the orientation average
+// ½[ℓ(h; p) + ℓ(−h; 1 − p)], whose infimum is finite but which is not
+// convex and has a finite minimiser only where |logit p| < U.
 func PairLoss(loss Loss, z *Node, labels []*Node) *Node {
 	p := labels[0]
 	switch loss.Kind {
+	case "consistent-published":
+		u := loss.Scale
+		h := MulScalar(z, loss.Beta)
+		oriented := func(h, p *Node) *Node {
+			return Sub(Mul(p, softplus(MulScalar(h, -u))), Mul(OneMinus(p), softplus(MulScalar(AddScalar(h, -1), u))))
+		}
+		l := oriented(h, p)
+		if loss.Symmetric {
+			l = MulScalar(Add(l, oriented(Neg(h), OneMinus(p))), 0.5)
+		}
+		return ReduceAllMean(l)
 	case "integral":
 		// Appendix C: a unanimous tuple won by y2 costs −(s + I(s)),
 		// s = σ(h), h = scale·β·z, whose derivative in h is
@@ -371,4 +405,10 @@ func PairLoss(loss Loss, z *Node, labels []*Node) *Node {
 		l := Add(Sub(Max(h, ZerosLike(h)), Mul(h, p)), Log1P(Exp(Neg(Abs(h)))))
 		return ReduceAllMean(l)
 	}
+}
+
+// softplus is log(1 + eˣ) = max(x, 0) + log1p(e^{−|x|}), stable for any x:
+// −log σ(x) = softplus(−x) and log σ(x) = −softplus(−x).
+func softplus(x *Node) *Node {
+	return Add(Max(x, ZerosLike(x)), Log1P(Exp(Neg(Abs(x)))))
 }
