@@ -10,7 +10,6 @@ package envs
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // Sigmoid is the logistic function σ(z) = 1/(1+e^{−z}), computed without
@@ -91,27 +90,77 @@ func Normalise(v []float64) ([]float64, error) {
 	return out, nil
 }
 
-// Categorical draws indices in proportion to non-negative weights by
-// inverting their running sum: index k with probability w_k / Σ w.
+// Categorical draws indices in proportion to non-negative weights, index
+// k with probability w_k / Σ w, in constant time by Walker's alias method
+// (Vose's construction): column i = ⌊n·u⌋ of n equal columns keeps index
+// i with probability prob[i] and gives it to alias[i] otherwise, where
+// every column's mass is 1/n and index k's total mass over the columns is
+// w_k / Σ w.
 type Categorical struct {
-	cdf   []float64
-	total float64
+	prob  []float64
+	alias []int32
 }
 
-// NewCategorical prepares draws from weights; they must have a positive sum.
+// NewCategorical prepares draws from weights; they must have a positive
+// sum, and none may be negative or NaN.
 func NewCategorical(weights []float64) (*Categorical, error) {
-	c := &Categorical{cdf: make([]float64, len(weights))}
+	n := len(weights)
+	var total float64
 	for i, w := range weights {
-		c.total += w
-		c.cdf[i] = c.total
+		if !(w >= 0) || math.IsInf(w, 1) {
+			return nil, fmt.Errorf("weight %d is %v: weights must be finite and non-negative", i, w)
+		}
+		total += w
 	}
-	if !(c.total > 0) {
-		return nil, fmt.Errorf("weights have no positive sum")
+	if !(total > 0) || math.IsInf(total, 1) {
+		return nil, fmt.Errorf("weights have no positive finite sum")
+	}
+	c := &Categorical{prob: make([]float64, n), alias: make([]int32, n)}
+	// scaled[k] = n·w_k/Σw: the columns' mass in units of 1/n. Vose: pair
+	// each under-full column (small) with an over-full one (large), which
+	// tops it up and keeps the rest.
+	scaled := make([]float64, n)
+	small := make([]int32, 0, n)
+	large := make([]int32, 0, n)
+	for i, w := range weights {
+		scaled[i] = w / total * float64(n)
+		c.alias[i] = int32(i)
+		if scaled[i] < 1 {
+			small = append(small, int32(i))
+		} else {
+			large = append(large, int32(i))
+		}
+	}
+	for len(small) > 0 && len(large) > 0 {
+		s, l := small[len(small)-1], large[len(large)-1]
+		small = small[:len(small)-1]
+		c.prob[s], c.alias[s] = scaled[s], l
+		scaled[l] -= 1 - scaled[s]
+		if scaled[l] < 1 {
+			large = large[:len(large)-1]
+			small = append(small, l)
+		}
+	}
+	// What is left is full up to rounding.
+	for _, i := range large {
+		c.prob[i] = 1
+	}
+	for _, i := range small {
+		c.prob[i] = 1
 	}
 	return c, nil
 }
 
-// Draw maps u, uniform in [0, 1), to an index.
+// Draw maps u, uniform in [0, 1), to an index: the column ⌊n·u⌋, and the
+// fractional part of n·u decides between the column's own index and its
+// alias. One uniform per draw, so a stream of draws is as reproducible as
+// the stream of u.
 func (c *Categorical) Draw(u float64) int {
-	return min(sort.SearchFloat64s(c.cdf, u*c.total), len(c.cdf)-1)
+	n := len(c.prob)
+	x := u * float64(n)
+	i := min(int(x), n-1)
+	if x-float64(i) < c.prob[i] {
+		return i
+	}
+	return int(c.alias[i])
 }

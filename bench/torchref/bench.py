@@ -85,7 +85,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     dev = torch.device(a.device)
     T, B = a.length + 3, a.batch
@@ -126,7 +129,7 @@ def main():
     params = sum(x.numel() for x in model.parameters())
     print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "device": str(torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu"),
                       "head": a.head, "length": a.length, "width": a.width, "depth": a.depth, "heads": a.heads, "ff": a.ff,
-                      "batch_pairs": B, "params": params, "compiled": a.compile,
+                      "batch_pairs": B, "params": params, "compiled": a.compile, "threads": torch.get_num_threads(),
                       "tokens_per_s": a.steps * 2 * B * T / el, "s_per_step": el / a.steps}))
 
 

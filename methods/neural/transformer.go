@@ -104,12 +104,22 @@ type SeqPairs struct {
 
 // scores is the model's score per sequence: tokens [n, T], lens and starts [n].
 func (a SeqArch) scores(ctx *context.Context, tok, lens, starts *Node) *Node {
+	h, pos := a.hidden(ctx, tok, lens)
+	if a.Head == RewardHead {
+		return a.rewardHead(ctx, h, pos, lens)
+	}
+	return a.policyHead(ctx, h, pos, tok, lens, starts)
+}
+
+// hidden is the transformer's last hidden state [n, T, Width] after the
+// final LayerNorm, and the positions [n, T].
+func (a SeqArch) hidden(ctx *context.Context, tok, lens *Node) (h, pos *Node) {
 	g := tok.Graph()
 	n, T, d := tok.Shape().Dimensions[0], a.Context, a.Width
 	dt := dtypes.Float32
-	pos := Iota(g, shapes.Make(dtypes.Int32, n, T), 1)
+	pos = Iota(g, shapes.Make(dtypes.Int32, n, T), 1)
 	valid := LessThan(pos, InsertAxes(lens, -1)) // [n, T]
-	h := layers.Embedding(ctx.In("tokens"), tok, dt, a.Vocab, d)
+	h = layers.Embedding(ctx.In("tokens"), tok, dt, a.Vocab, d)
 	posEmb := ctx.In("positions").VariableWithShape("embeddings", shapes.Make(dt, T, d)).ValueGraph(g)
 	h = Add(h, InsertAxes(posEmb, 0))
 	for l := range a.Depth {
@@ -127,22 +137,45 @@ func (a SeqArch) scores(ctx *context.Context, tok, lens, starts *Node) *Node {
 		x = Max(x, ZerosLike(x))
 		h = Add(h, layers.Dense(bc.In("ff_out"), x, true, d))
 	}
-	h = layers.LayerNormalization(ctx.In("ln_final"), h, -1).Done()
-	if a.Head == RewardHead {
-		// The hidden state at EOS (index len − 1), by a one-hot sum.
-		eos := ConvertDType(Equal(pos, InsertAxes(AddScalar(lens, -1), -1)), dt)
-		last := ReduceSum(Mul(h, InsertAxes(eos, -1)), 1) // [n, d]
-		return Squeeze(layers.Dense(ctx.In("reward"), last, true, 1), -1)
-	}
+	return layers.LayerNormalization(ctx.In("ln_final"), h, -1).Done(), pos
+}
+
+// rewardHead is r(x, y): a linear scalar head on the hidden state at EOS
+// (index len − 1), taken by a one-hot sum.
+func (a SeqArch) rewardHead(ctx *context.Context, h, pos, lens *Node) *Node {
+	eos := ConvertDType(Equal(pos, InsertAxes(AddScalar(lens, -1), -1)), dtypes.Float32)
+	last := ReduceSum(Mul(h, InsertAxes(eos, -1)), 1) // [n, d]
+	return Squeeze(layers.Dense(ctx.In("reward"), last, true, 1), -1)
+}
+
+// policyHead is log π(y|x) of every sequence from the hidden states.
+func (a SeqArch) policyHead(ctx *context.Context, h, pos, tok, lens, starts *Node) *Node {
+	g := tok.Graph()
+	n, T, d := tok.Shape().Dimensions[0], a.Context, a.Width
+	dt := dtypes.Float32
 	// Position t predicts token t + 1: the targets are the tokens shifted
 	// left (a PAD after the last), taken from the input, which carries no
 	// gradient; the log-probabilities are kept whole (SimpleGo lacks Pad,
 	// the gradient of Slice).
-	logits := layers.Dense(ctx.In("lm_head"), h, true, a.Vocab) // [n, T, V]
-	logp := LogSoftmax(logits)
+	//
+	// log p(tok_{t+1} | tok_{≤t}) = l[tok_{t+1}] − logsumexp(l) with l the
+	// lm_head's logits (the variables layers.Dense would make): the picked
+	// logit is the hidden state times the gathered column of the weights
+	// plus the gathered bias, and the log-sum-exp subtracts each row's
+	// maximum (held constant in the gradient, as it cancels). No [n, T, V]
+	// one-hot, no log-softmax over the whole tensor.
 	next := Concatenate([]*Node{Slice(tok, AxisRange(), AxisRange(1, T)),
 		BroadcastToDims(ConstAs(tok, int32(a.Vocab-1)), n, 1)}, 1)
-	picked := ReduceSum(Mul(logp, OneHot(next, a.Vocab, dt)), -1) // [n, T]: log p(tok_{t+1} | tok_{≤t})
+	dc := ctx.In("lm_head").In("dense")
+	w := dc.VariableWithShape("weights", shapes.Make(dt, d, a.Vocab)).ValueGraph(g)
+	b := dc.VariableWithShape("biases", shapes.Make(dt, a.Vocab)).ValueGraph(g)
+	logits := Add(Einsum("ntd,dv->ntv", h, w), Reshape(b, 1, 1, a.Vocab)) // [n, T, V]
+	m := StopGradient(ReduceMax(logits, -1))                              // [n, T]
+	lse := Add(Log(ReduceSum(Exp(Sub(logits, BroadcastToDims(InsertAxes(m, -1), n, T, a.Vocab))), -1)), m)
+	idx := InsertAxes(next, -1)
+	wPicked := Gather(Transpose(w, 0, 1), idx)             // [n, T, d]
+	bPicked := Squeeze(Gather(InsertAxes(b, -1), idx), -1) // [n, T]
+	picked := Sub(Add(ReduceSum(Mul(h, wPicked), -1), bPicked), lse)
 	target := AddScalar(pos, 1)
 	inResp := LogicalAnd(GreaterOrEqual(target, InsertAxes(starts, -1)), LessThan(target, InsertAxes(lens, -1)))
 	return ReduceSum(Mul(picked, ConvertDType(inResp, dt)), -1)
