@@ -3,6 +3,7 @@ package envs
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -312,4 +313,13 @@ func CheckWeights(field string, m map[string]float64, alts []string) []Problem {
 // datasets beyond the regimes they sample (Path relative to the dataset).
 type DataChecker interface {
 	CheckData(regime string, pairs int) []Problem
+}
+
+// DataPath is a spec's data file: file itself when absolute, else file
+// relative to dir (the spec's folder).
+func DataPath(dir, file string) string {
+	if filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(dir, file)
 }

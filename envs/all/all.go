@@ -5,6 +5,7 @@ package all
 import (
 	_ "hetalign/envs/analytic"
 	_ "hetalign/envs/circular"
+	_ "hetalign/envs/comparisons"
 	_ "hetalign/envs/lengthview"
 	_ "hetalign/envs/sequence"
 	_ "hetalign/envs/survey"

@@ -41,6 +41,13 @@ func init() {
 		},
 		Sample: func(world any, regime string, pairs int, seed uint64) (any, error) {
 			w := world.(*World)
+			if w.Observed != nil {
+				if len(w.Prompts) != 1 {
+					return nil, fmt.Errorf("observed comparisons need a world of one prompt, not %d", len(w.Prompts))
+				}
+				t := w.Prompts[0]
+				return w.Observed.Data(regime, pairs, seed, len(t.Alternatives), len(t.Types))
+			}
 			if pairs == 0 {
 				return w.PopulationData(regime)
 			}

@@ -18,6 +18,9 @@ type World struct {
 	Labels  []string  `json:"labels"`
 	Prior   []float64 `json:"prior"`
 	Prompts []*Truth  `json:"prompts"`
+	// Observed, when set, holds real comparisons (one prompt): datasets
+	// come from them, not from the preference model.
+	Observed *Observed `json:"observed,omitempty"`
 }
 
 // Views.

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"hetalign/envs"
@@ -117,12 +116,7 @@ func (c *Config) Alternatives() []string { return c.Questions[c.Question].Labels
 // DataFiles is the survey file.
 func (c *Config) DataFiles(dir string) []string { return []string{c.path(dir)} }
 
-func (c *Config) path(dir string) string {
-	if filepath.IsAbs(c.File) {
-		return c.File
-	}
-	return filepath.Join(dir, c.File)
-}
+func (c *Config) path(dir string) string { return envs.DataPath(dir, c.File) }
 
 // Check: codes on every type and no reward table, at least two options
 // with distinct labels per question, the question defined, sampling over

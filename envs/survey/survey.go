@@ -10,15 +10,14 @@
 package survey
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"hetalign/envs/tabfile"
 )
 
 // Type maps a user type to the group codes of its respondents.
@@ -79,91 +78,6 @@ func Code(s string) string {
 	return s
 }
 
-func unquoteHeader(h string) string {
-	h = strings.TrimSpace(h)
-	if len(h) >= 2 && (h[0] == '\'' && h[len(h)-1] == '\'' || h[0] == '"' && h[len(h)-1] == '"') {
-		return h[1 : len(h)-1]
-	}
-	return h
-}
-
-// table reads a CSV or TSV file with a header row and says where
-// problems are, as file:line:col.
-type table struct {
-	path  string
-	r     *csv.Reader
-	names []string
-	cols  map[string]int
-}
-
-func openTable(in io.Reader, path string) (*table, error) {
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	if strings.EqualFold(filepath.Ext(path), ".tsv") {
-		r.Comma = '\t'
-	}
-	t := &table{path: path, r: r, cols: map[string]int{}}
-	header, err := r.Read()
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, t.fail(pe.StartLine, pe.Column, "%v", pe.Err)
-		}
-		return nil, fmt.Errorf("%s: reading the header: %w", path, err)
-	}
-	if r.Comma == ',' && len(header) == 1 && strings.Contains(header[0], "\t") {
-		return nil, t.fail(1, 1, "the header has tabs: name the file .tsv")
-	}
-	for i, h := range header {
-		n := unquoteHeader(h)
-		t.cols[n] = i
-		t.names = append(t.names, n)
-	}
-	return t, nil
-}
-
-func (t *table) fail(line, col int, format string, args ...any) error {
-	return fmt.Errorf("%s:%d:%d: %s", t.path, line, col, fmt.Sprintf(format, args...))
-}
-
-// column finds a column by name; what says which column it is for.
-func (t *table) column(name, what string) (int, error) {
-	i, ok := t.cols[name]
-	if !ok {
-		return 0, t.fail(1, 1, "no %s column %q (columns: %s)", what, name, strings.Join(t.names, ", "))
-	}
-	return i, nil
-}
-
-// next returns the next row, or nil at the end; a row whose number of
-// fields differs from the header's is an error (need, the largest column
-// index the caller reads, names that column in the message).
-func (t *table) next(need int) ([]string, error) {
-	rec, err := t.r.Read()
-	if err == io.EOF {
-		return nil, nil
-	}
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, t.fail(pe.Line, pe.Column, "%v", pe.Err)
-		}
-		return nil, fmt.Errorf("%s: %w", t.path, err)
-	}
-	if len(rec) != len(t.names) {
-		line, _ := t.r.FieldPos(0)
-		if len(rec) <= need {
-			return nil, t.fail(line, 1, "row has %d fields, the header %d; the %q column is field %d", len(rec), len(t.names), t.names[need], need+1)
-		}
-		return nil, t.fail(line, 1, "row has %d fields, the header %d: every row needs one field per column", len(rec), len(t.names))
-	}
-	return rec, nil
-}
-
-// at is the line and column of field i of the last row.
-func (t *table) at(i int) (int, int) { return t.r.FieldPos(i) }
-
 // index maps codes to types and options, and lists dropped codes.
 type index struct {
 	typeOf, optionOf map[string]int
@@ -212,21 +126,21 @@ func Read(src Source) (*Counts, error) {
 }
 
 func read(in io.Reader, src Source) (*Counts, error) {
-	t, err := openTable(in, src.Path)
+	t, err := tabfile.Open(in, src.Path)
 	if err != nil {
 		return nil, err
 	}
-	gcol, err := t.column(src.Group, "group")
+	gcol, err := t.Column(src.Group, "group")
 	if err != nil {
 		return nil, err
 	}
-	qcol, err := t.column(src.Question, "question")
+	qcol, err := t.Column(src.Question, "question")
 	if err != nil {
 		return nil, err
 	}
 	wcol := -1
 	if src.Weight != "" {
-		if wcol, err = t.column(src.Weight, "weight"); err != nil {
+		if wcol, err = t.Column(src.Weight, "weight"); err != nil {
 			return nil, err
 		}
 	}
@@ -240,7 +154,7 @@ func read(in io.Reader, src Source) (*Counts, error) {
 	}
 	c := src.emptyCounts()
 	for {
-		rec, err := t.next(max(gcol, qcol, wcol))
+		rec, err := t.Next(max(gcol, qcol, wcol))
 		if err != nil {
 			return nil, err
 		}
@@ -261,8 +175,8 @@ func read(in io.Reader, src Source) (*Counts, error) {
 		}
 		k, ok := ix.optionOf[Code(a)]
 		if !ok {
-			l, col := t.at(qcol)
-			return nil, t.fail(l, col, "answer %q to %s is not an option code (options %s; drop %s)", a, src.Question,
+			l, col := t.At(qcol)
+			return nil, t.Fail(l, col, "answer %q to %s is not an option code (options %s; drop %s)", a, src.Question,
 				strings.Join(ix.codes, ", "), strings.Join(src.Drop, ", "))
 		}
 		w := 1.0
@@ -270,8 +184,8 @@ func read(in io.Reader, src Source) (*Counts, error) {
 			ws := strings.TrimSpace(rec[wcol])
 			w, err = strconv.ParseFloat(ws, 64)
 			if err != nil || w < 0 || math.IsInf(w, 0) || math.IsNaN(w) {
-				l, col := t.at(wcol)
-				return nil, t.fail(l, col, "weight %q is not a non-negative number", ws)
+				l, col := t.At(wcol)
+				return nil, t.Fail(l, col, "weight %q is not a non-negative number", ws)
 			}
 		}
 		c.N[u][k] += w
@@ -312,7 +226,7 @@ func ReadShares(src Source, cols SharesColumns) (*Counts, error) {
 		return nil, fmt.Errorf("reading survey shares: %w", err)
 	}
 	defer f.Close()
-	t, err := openTable(f, src.Path)
+	t, err := tabfile.Open(f, src.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -321,14 +235,14 @@ func ReadShares(src Source, cols SharesColumns) (*Counts, error) {
 		name string
 		dst  *int
 	}{{src.Group, &g}, {cols.Question, &q}, {cols.Option, &o}, {cols.Value, &v}} {
-		if *c.dst, err = t.column(c.name, "shares"); err != nil {
+		if *c.dst, err = t.Column(c.name, "shares"); err != nil {
 			return nil, err
 		}
 	}
 	ix := src.index()
 	c := src.emptyCounts()
 	for {
-		rec, err := t.next(max(g, q, o, v))
+		rec, err := t.Next(max(g, q, o, v))
 		if err != nil {
 			return nil, err
 		}
@@ -344,13 +258,13 @@ func ReadShares(src Source, cols SharesColumns) (*Counts, error) {
 		}
 		k, ok := ix.optionOf[Code(rec[o])]
 		if !ok {
-			l, cc := t.at(o)
-			return nil, t.fail(l, cc, "option %q of %s is not an option code", rec[o], src.Question)
+			l, cc := t.At(o)
+			return nil, t.Fail(l, cc, "option %q of %s is not an option code", rec[o], src.Question)
 		}
 		x, err := strconv.ParseFloat(strings.TrimSpace(rec[v]), 64)
 		if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) {
-			l, cc := t.at(v)
-			return nil, t.fail(l, cc, "value %q is not a non-negative number", rec[v])
+			l, cc := t.At(v)
+			return nil, t.Fail(l, cc, "value %q is not a non-negative number", rec[v])
 		}
 		c.N[u][k] += x
 		c.Respondents[u]++
