@@ -95,9 +95,10 @@ type WorldCodec struct {
 	Name string
 	// Decode reads a truth step's output.
 	Decode func([]byte) (any, error)
-	// Sample draws a dataset of the regime (pairs > 0 tuples with seed),
-	// or its exact population statistics (pairs = 0).
-	Sample func(world any, regime string, pairs int, seed uint64) (any, error)
+	// Sample draws a dataset (d.Pairs > 0 tuples, or d.Annotators
+	// annotators labelling d.Per tuples each, with seed), or its exact
+	// population statistics (d.Pairs = 0).
+	Sample func(world any, d DataSpec, seed uint64) (any, error)
 	// DecodeData reads a dataset step's output.
 	DecodeData func([]byte) (any, error)
 }
@@ -309,10 +310,49 @@ func CheckWeights(field string, m map[string]float64, alts []string) []Problem {
 	return ps
 }
 
+// DataSpec is a dataset of a spec (#Data): its regime and size. Pairs is
+// the number of sampled tuples (0: the exact population statistics);
+// the annotated regime draws Annotators annotators, each labelling Per
+// tuples.
+type DataSpec struct {
+	Regime     string `json:"regime"`
+	Pairs      int    `json:"pairs"`
+	Annotators int    `json:"annotators,omitempty"`
+	Per        int    `json:"per,omitempty"`
+}
+
+// Annotated is the regime whose labels keep their annotator's id.
+const Annotated = "annotated"
+
 // DataChecker is implemented by environment Configs with rules for their
 // datasets beyond the regimes they sample (Path relative to the dataset).
 type DataChecker interface {
-	CheckData(regime string, pairs int) []Problem
+	CheckData(d DataSpec) []Problem
+}
+
+// CheckAnnotated is the default rule for the annotated regime on a
+// synthetic environment: annotators and per are required (the
+// infinite-annotator limit has no exact statistics here), pairs is not
+// used; other regimes take neither.
+func CheckAnnotated(d DataSpec) []Problem {
+	if d.Regime != Annotated {
+		var ps []Problem
+		if d.Annotators != 0 {
+			ps = append(ps, Problemf("annotators", "annotators is for the %q regime", Annotated))
+		}
+		if d.Per != 0 {
+			ps = append(ps, Problemf("per", "per is for the %q regime", Annotated))
+		}
+		return ps
+	}
+	var ps []Problem
+	if d.Annotators < 1 || d.Per < 1 {
+		ps = append(ps, Problemf("", "annotated data need annotators: N and per: m (N annotators drawn from the types by their weights, each labelling m pairs)"))
+	}
+	if d.Pairs != 0 {
+		ps = append(ps, Problemf("pairs", "annotated data are annotators × per labels: leave pairs out"))
+	}
+	return ps
 }
 
 // DataPath is a spec's data file: file itself when absolute, else file

@@ -82,6 +82,10 @@ func init() {
 		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))", "policy"},
 		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)", "policy"},
 		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at", "policy"},
+		{"min_type_reward", Method, Number, "the worst-off type's expected reward min_u E_π[r*(·; u)] (egalitarian welfare; MaxMin's objective without its KL term)", "policy"},
+		{"type_recovery", Method, Number, "adjusted Rand index between the annotators' inferred types and their true (or covariate) types; none for methods that infer no types", "policy"},
+		{"log_likelihood", Method, Number, "held-out log-likelihood per annotator of the inferred type mixture (each annotator's held-out labels under its posterior from the rest); none for methods that infer no types", "policy"},
+		{"latent_types", Method, Text, "the inferred types: share and top alternative of each; none for methods that infer no types", "policy"},
 		{"policy_se", Method, Vector, "standard error of π across prompts along the δ view (0 for one prompt)", "policy"},
 		{"argmax", Method, Number, "the δ (a numeric label) where π's profile is largest; none for named alternatives", "policy"},
 		{"reward", Truth, Matrix, "r*(y; u) per type u and alternative y", "truth"},
@@ -208,6 +212,21 @@ type Trained struct {
 	// DataUsed is the fraction of the dataset the loss used; nil when the
 	// method needs no data.
 	DataUsed *float64 `json:"data_used,omitempty"`
+	// Latent is what a method that infers annotator types found (em-dpo,
+	// maxmin); nil for the others.
+	Latent *Latent `json:"latent,omitempty"`
+}
+
+// Latent describes inferred annotator types: their shares Alpha, each
+// annotator's most probable type Assign and true type True (from the
+// data), the held-out log-likelihood per annotator, and each latent
+// type's policy's top alternative.
+type Latent struct {
+	Alpha         []float64 `json:"alpha"`
+	Assign        []int32   `json:"assign"`
+	True          []int32   `json:"true"`
+	HeldOutLogLik *float64  `json:"held_out_loglik,omitempty"`
+	Tops          []string  `json:"tops"`
 }
 
 // tieTol is the absolute tolerance under which two log-ratios or
@@ -460,9 +479,81 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 			}
 		case "data_used":
 			out[n] = optional(m.DataUsed)
+		case "min_type_reward":
+			out[n] = Num(minTypeReward(w, m.Policy))
+		case "type_recovery":
+			out[n] = NA()
+			if l := m.Latent; l != nil && len(l.Assign) == len(l.True) && len(l.Assign) > 1 {
+				a, b := make([]int, len(l.Assign)), make([]int, len(l.True))
+				for i := range a {
+					a[i], b[i] = int(l.Assign[i]), int(l.True[i])
+				}
+				out[n] = Num(ARI(a, b))
+			}
+		case "log_likelihood":
+			out[n] = NA()
+			if m.Latent != nil {
+				out[n] = optional(m.Latent.HeldOutLogLik)
+			}
+		case "latent_types":
+			out[n] = NA()
+			if l := m.Latent; l != nil {
+				parts := make([]string, len(l.Alpha))
+				for k, a := range l.Alpha {
+					parts[k] = fmt.Sprintf("%.3g %s", a, l.Tops[k])
+				}
+				out[n] = Str(strings.Join(parts, ", "))
+			}
 		}
 	}
 	return out, nil
+}
+
+// minTypeReward is the worst-off type's expected reward under π:
+// min_u Σ_x prior(x) Σ_y π(y|x) r*(y; u) (the egalitarian welfare).
+func minTypeReward(w *analytic.World, pol [][]float64) float64 {
+	worst := math.Inf(1)
+	for u := range w.Prompts[0].Types {
+		var v float64
+		for x, t := range w.Prompts {
+			for y, p := range pol[x] {
+				v += w.Prior[x] * p * t.Rewards[u][y]
+			}
+		}
+		worst = math.Min(worst, v)
+	}
+	return worst
+}
+
+// ARI is the adjusted Rand index of two labelings of the same items
+// (Hubert and Arabie 1985): 1 for the same partition up to renaming, 0
+// in expectation for independent random ones.
+func ARI(a, b []int) float64 {
+	type pair struct{ x, y int }
+	nij := map[pair]float64{}
+	ai, bj := map[int]float64{}, map[int]float64{}
+	for i := range a {
+		nij[pair{a[i], b[i]}]++
+		ai[a[i]]++
+		bj[b[i]]++
+	}
+	c2 := func(n float64) float64 { return n * (n - 1) / 2 }
+	var sij, sa, sb float64
+	for _, v := range nij {
+		sij += c2(v)
+	}
+	for _, v := range ai {
+		sa += c2(v)
+	}
+	for _, v := range bj {
+		sb += c2(v)
+	}
+	exp := sa * sb / c2(float64(len(a)))
+	mx := (sa + sb) / 2
+	if mx == exp {
+		return 1
+	}
+	return (sij - exp) / (mx - exp)
 }
 
 // TV is the total variation distance ½ Σ |p − q|.

@@ -90,3 +90,22 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 }
+
+// The adjusted Rand index on hand-counted cases.
+func TestARI(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b []int
+		want float64
+	}{
+		{"identical", []int{0, 0, 1, 1, 2}, []int{0, 0, 1, 1, 2}, 1},
+		{"renamed", []int{0, 0, 1, 1, 2}, []int{2, 2, 0, 0, 1}, 1},
+		// n_ij all 1: Σ C(n_ij,2) = 0, Σ C(a_i,2) = Σ C(b_j,2) = 2,
+		// expected 2·2/C(4,2) = 2/3: (0 − 2/3)/(2 − 2/3) = −½.
+		{"crossed", []int{0, 0, 1, 1}, []int{0, 1, 0, 1}, -0.5},
+	} {
+		if got := ARI(tc.a, tc.b); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: ARI %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

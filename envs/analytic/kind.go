@@ -14,7 +14,7 @@ import (
 var kindCUE string
 
 // Regimes every World of finite alternatives can sample (data.go).
-var worldRegimes = []string{Anonymous, Full, Consensus, Typed, Paired}
+var worldRegimes = []string{Anonymous, Full, Consensus, Typed, Paired, envs.Annotated}
 
 func init() {
 	envs.Register(envs.Kind{
@@ -39,19 +39,22 @@ func init() {
 			}
 			return w, nil
 		},
-		Sample: func(world any, regime string, pairs int, seed uint64) (any, error) {
+		Sample: func(world any, d envs.DataSpec, seed uint64) (any, error) {
 			w := world.(*World)
 			if w.Observed != nil {
 				if len(w.Prompts) != 1 {
 					return nil, fmt.Errorf("observed comparisons need a world of one prompt, not %d", len(w.Prompts))
 				}
 				t := w.Prompts[0]
-				return w.Observed.Data(regime, pairs, seed, len(t.Alternatives), len(t.Types))
+				return w.Observed.Data(d.Regime, d.Pairs, seed, len(t.Alternatives), len(t.Types))
 			}
-			if pairs == 0 {
-				return w.PopulationData(regime)
+			if d.Regime == envs.Annotated {
+				return w.SampleAnnotated(d.Annotators, d.Per, seed)
 			}
-			return w.Sample(regime, pairs, seed)
+			if d.Pairs == 0 {
+				return w.PopulationData(d.Regime)
+			}
+			return w.Sample(d.Regime, d.Pairs, seed)
 		},
 		DecodeData: func(b []byte) (any, error) {
 			d := new(Data)
@@ -66,6 +69,7 @@ func init() {
 // WorldMetrics are the metrics that make sense on a World of finite
 // alternatives (the analytic, survey and circular environments).
 var WorldMetrics = []string{"avg_reward", "nbc", "pi_star", "policy", "log_ratio", "top", "ranking", "tv", "kl",
+	"min_type_reward", "type_recovery", "log_likelihood", "latent_types",
 	"agreement", "data_used", "policy_se", "argmax", "reward", "type_weights", "avg_ranking", "nbc_ranking",
 	"nbc_agrees", "flip_tv", "flip_pair", "flip_pairs", "flip_q", "top_flip_tv", "can_flip", "top_can_flip"}
 

@@ -3,6 +3,8 @@ package analytic
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"hetalign/envs"
 )
 
 // Observed holds real labelled comparisons of a World with one prompt
@@ -27,57 +29,178 @@ type ObservedRow struct {
 }
 
 // Data builds a dataset of regime from the rows over n alternatives:
-// every row once when pairs is 0; otherwise a bootstrap resample of
-// annotators drawn uniformly with replacement by seed until their rows
-// number at least pairs. Won[a][b] is the share of judgements preferring a
-// over b (ties half each way); the typed regime also splits it by the
-// annotator's type (ByType, whose sum is Won). Real comparisons carry one
-// label per row, so only the anonymous and typed regimes exist.
+// every annotator's rows once when pairs is 0; otherwise a bootstrap
+// resample of annotators drawn uniformly with replacement by seed until
+// their rows number at least pairs. Won[a][b] is the share of judgements
+// preferring a over b (ties half each way); the typed regime also splits
+// it by the annotator's type (ByType, whose sum is Won); the annotated
+// regime keeps each judgement's annotator (a bootstrap's repeated draws
+// of one annotator are distinct annotators). Real comparisons carry one
+// label per row, so the full, consensus and paired regimes do not exist.
 func (o *Observed) Data(regime string, pairs int, seed uint64, n, types int) (*Data, error) {
-	if regime != Anonymous && regime != Typed {
-		return nil, fmt.Errorf("regime %q needs labels from every type on each pair; observed comparisons have one annotator's label per row: use %q or %q", regime, Anonymous, Typed)
+	if regime != Anonymous && regime != Typed && regime != envs.Annotated {
+		return nil, fmt.Errorf("regime %q needs labels from every type on each pair; observed comparisons have one annotator's label per row: use %q, %q or %q", regime, Anonymous, Typed, envs.Annotated)
 	}
 	if len(o.Rows) == 0 || o.Annotators < 1 {
 		return nil, fmt.Errorf("no observed comparisons")
 	}
-	var rows []int // indices into o.Rows, with repeats for a bootstrap
+	if pairs < 0 {
+		return nil, fmt.Errorf("pairs must be 0 (every row) or positive (a bootstrap of annotators), got %d", pairs)
+	}
+	byAnn := make([][]int, o.Annotators)
+	for i, r := range o.Rows {
+		if r.Annotator < 0 || int(r.Annotator) >= o.Annotators {
+			return nil, fmt.Errorf("observed row %d names annotator %d of %d", i, r.Annotator, o.Annotators)
+		}
+		byAnn[r.Annotator] = append(byAnn[r.Annotator], i)
+	}
+	// draws lists the annotators the dataset holds, in order.
+	var draws []int
 	if pairs == 0 {
-		rows = make([]int, len(o.Rows))
-		for i := range rows {
-			rows[i] = i
+		for k := range o.Annotators {
+			draws = append(draws, k)
 		}
 	} else {
-		if pairs < 0 {
-			return nil, fmt.Errorf("pairs must be 0 (every row) or positive (a bootstrap of annotators), got %d", pairs)
-		}
-		byAnn := make([][]int, o.Annotators)
-		for i, r := range o.Rows {
-			byAnn[r.Annotator] = append(byAnn[r.Annotator], i)
-		}
 		rng := rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
-		for len(rows) < pairs {
-			rows = append(rows, byAnn[rng.IntN(o.Annotators)]...)
+		for rows := 0; rows < pairs; {
+			k := rng.IntN(o.Annotators)
+			draws = append(draws, k)
+			rows += len(byAnn[k])
 		}
 	}
-	ds := &Dataset{Regime: regime, Tuples: len(rows), Won: square(n)}
+	total := 0
+	for _, k := range draws {
+		total += len(byAnn[k])
+	}
+	ds := &Dataset{Regime: regime, Tuples: total, Won: square(n)}
 	if regime == Typed {
 		ds.ByType = make([][][]float64, types)
 		for u := range ds.ByType {
 			ds.ByType[u] = square(n)
 		}
 	}
-	inv := 1 / float64(len(rows))
-	for _, i := range rows {
-		r := o.Rows[i]
-		if int(r.A) >= n || int(r.B) >= n || r.A == r.B || int(r.Type) >= types {
-			return nil, fmt.Errorf("observed row %d is out of range: %+v", i, r)
+	var ad *AnnotatedData
+	if regime == envs.Annotated {
+		ad = &AnnotatedData{Annotators: len(draws)}
+	}
+	inv := 1 / float64(total)
+	for d, k := range draws {
+		for _, i := range byAnn[k] {
+			r := o.Rows[i]
+			if int(r.A) >= n || int(r.B) >= n || r.A == r.B || r.Type < 0 || int(r.Type) >= types {
+				return nil, fmt.Errorf("observed row %d is out of range: %+v", i, r)
+			}
+			ds.Won[r.A][r.B] += r.Win * inv
+			ds.Won[r.B][r.A] += (1 - r.Win) * inv
+			if ds.ByType != nil {
+				ds.ByType[r.Type][r.A][r.B] += r.Win * inv
+				ds.ByType[r.Type][r.B][r.A] += (1 - r.Win) * inv
+			}
+			if ad == nil {
+				continue
+			}
+			if r.Win > 0 {
+				ad.Labels = append(ad.Labels, AnnotatedLabel{Annotator: int32(d), W: r.A, L: r.B, Weight: r.Win})
+			}
+			if r.Win < 1 {
+				ad.Labels = append(ad.Labels, AnnotatedLabel{Annotator: int32(d), W: r.B, L: r.A, Weight: 1 - r.Win})
+			}
 		}
-		ds.Won[r.A][r.B] += r.Win * inv
-		ds.Won[r.B][r.A] += (1 - r.Win) * inv
-		if ds.ByType != nil {
-			ds.ByType[r.Type][r.A][r.B] += r.Win * inv
-			ds.ByType[r.Type][r.B][r.A] += (1 - r.Win) * inv
+		if ad != nil {
+			t := int32(0)
+			if len(byAnn[k]) > 0 {
+				t = o.Rows[byAnn[k][0]].Type
+			}
+			ad.Types = append(ad.Types, t)
 		}
 	}
-	return &Data{Regime: regime, Tuples: len(rows), Seed: seed, Mass: []float64{1}, Prompts: []*Dataset{ds}}, nil
+	return &Data{Regime: regime, Tuples: total, Seed: seed, Mass: []float64{1}, Prompts: []*Dataset{ds}, Annotated: ad}, nil
+}
+
+// AnnotatedData are labels that keep their annotator (the annotated
+// regime): Types[i] is annotator i's type (known to the data, not to the
+// methods that infer types; metrics compare with it), Labels the
+// judgements, each with the prompt and the preferred (W) and other (L)
+// alternative.
+type AnnotatedData struct {
+	Annotators int              `json:"annotators"`
+	Types      []int32          `json:"types"`
+	Labels     []AnnotatedLabel `json:"labels"`
+}
+
+// AnnotatedLabel is one judgement of an annotator: W preferred to L at
+// prompt X, with weight Weight (½ and ½ for a tie).
+type AnnotatedLabel struct {
+	Annotator int32   `json:"i"`
+	X         int32   `json:"x"`
+	W         int32   `json:"w"`
+	L         int32   `json:"l"`
+	Weight    float64 `json:"v"`
+}
+
+// SampleAnnotated draws annotators annotators, each of type u with
+// probability w_u, each labelling per tuples: prompt x ~ the prior, y1, y2
+// ~ D_x i.i.d., y2 ≻ y1 with probability σ_τ(r(y2;u) − r(y1;u)) (Eq. 8).
+// Won per prompt is the share of the prompt's labels (the diagonal holds
+// y1 = y2, which says nothing about the annotator); Mass the prompts'
+// shares of the labels.
+func (w *World) SampleAnnotated(annotators, per int, seed uint64) (*Data, error) {
+	if annotators < 1 || per < 1 {
+		return nil, fmt.Errorf("annotated data need annotators ≥ 1 and per ≥ 1, got %d and %d", annotators, per)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x4cf5ad432745937f))
+	cdfX := cumulative(w.Prior)
+	type prompt struct {
+		cdfD []float64
+		tp   [][][]float64
+	}
+	ps := make([]prompt, len(w.Prompts))
+	for x, t := range w.Prompts {
+		e := t.Env()
+		ps[x] = prompt{cdfD: cumulative(e.Sampling), tp: e.TypePrefs()}
+	}
+	cdfW := cumulative(w.Prompts[0].Weights)
+	ad := &AnnotatedData{Annotators: annotators, Types: make([]int32, annotators)}
+	won := make([][][]float64, len(w.Prompts))
+	count := make([]int, len(w.Prompts))
+	for i := range annotators {
+		u := draw(cdfW, rng)
+		ad.Types[i] = int32(u)
+		for range per {
+			x := 0
+			if len(w.Prompts) > 1 {
+				x = draw(cdfX, rng)
+			}
+			p := ps[x]
+			y1, y2 := draw(p.cdfD, rng), draw(p.cdfD, rng)
+			win, lose := y1, y2
+			if rng.Float64() < p.tp[u][y2][y1] {
+				win, lose = y2, y1
+			}
+			if won[x] == nil {
+				won[x] = square(len(w.Prompts[x].Alternatives))
+			}
+			won[x][win][lose]++
+			count[x]++
+			if y1 != y2 {
+				ad.Labels = append(ad.Labels, AnnotatedLabel{Annotator: int32(i), X: int32(x), W: int32(win), L: int32(lose), Weight: 1})
+			}
+		}
+	}
+	total := annotators * per
+	d := &Data{Regime: envs.Annotated, Tuples: total, Seed: seed, Annotated: ad}
+	for x := range w.Prompts {
+		d.Mass = append(d.Mass, float64(count[x])/float64(total))
+		if count[x] == 0 {
+			d.Prompts = append(d.Prompts, nil)
+			continue
+		}
+		for a := range won[x] {
+			for b := range won[x][a] {
+				won[x][a][b] /= float64(count[x])
+			}
+		}
+		d.Prompts = append(d.Prompts, &Dataset{Regime: envs.Annotated, Tuples: count[x], Won: won[x]})
+	}
+	return d, nil
 }

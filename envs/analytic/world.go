@@ -39,6 +39,8 @@ type Data struct {
 	Seed    uint64     `json:"seed,omitempty"`
 	Mass    []float64  `json:"mass"`
 	Prompts []*Dataset `json:"prompts"`
+	// Annotated keeps each label's annotator (the annotated regime).
+	Annotated *AnnotatedData `json:"annotated,omitempty"`
 }
 
 // DeltaIndex maps response y of prompt x on a circle of n to its position

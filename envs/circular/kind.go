@@ -18,7 +18,7 @@ func init() {
 		Doc:     "n prompts and n responses on a circle (Section 7.2): type u's reward R_u of the circular distance to (x + shift_u) mod n; exact per prompt, reported along δ = y − x",
 		CUE:     kindCUE,
 		CUEFile: "hetalign/envs/circular/kind.cue",
-		Regimes: []string{analytic.Anonymous, analytic.Full, analytic.Consensus, analytic.Typed, analytic.Paired},
+		Regimes: []string{analytic.Anonymous, analytic.Full, analytic.Consensus, analytic.Typed, analytic.Paired, envs.Annotated},
 		Metrics: analytic.WorldMetrics,
 		New:     func() envs.Config { return new(Config) },
 		Build:   build,

@@ -11,13 +11,13 @@ package comparisons
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"hetalign/bradleyterry"
 	"hetalign/envs/analytic"
 	"hetalign/envs/tabfile"
 )
@@ -344,61 +344,11 @@ func FitBT(w [][]float64) ([]float64, error) {
 	if set := unbeaten(w); set != nil {
 		return nil, &ZermeloError{Items: set}
 	}
-	p := make([]float64, n)
-	for i := range p {
-		p[i] = 1
+	theta, ok := bradleyterry.MM(w, 1e-13, 1_000_000)
+	if !ok {
+		return nil, fmt.Errorf("Bradley–Terry MM did not converge in 1,000,000 iterations")
 	}
-	wins := make([]float64, n)
-	for i := range n {
-		for j := range n {
-			if i != j {
-				wins[i] += w[i][j]
-			}
-		}
-	}
-	next := make([]float64, n)
-	for it := 0; it < 1_000_000; it++ {
-		for i := range n {
-			var den float64
-			for j := range n {
-				if nij := w[i][j] + w[j][i]; j != i && nij > 0 {
-					den += nij / (p[i] + p[j])
-				}
-			}
-			next[i] = wins[i] / den
-		}
-		// Normalise to geometric mean 1.
-		var lg float64
-		for _, v := range next {
-			lg += math.Log(v)
-		}
-		g := math.Exp(lg / float64(n))
-		var moved float64
-		for i := range next {
-			next[i] /= g
-			moved = math.Max(moved, math.Abs(math.Log(next[i])-math.Log(p[i])))
-		}
-		p, next = next, p
-		if moved < 1e-13 {
-			theta := make([]float64, n)
-			for i := range theta {
-				theta[i] = math.Log(p[i])
-			}
-			return center(theta), nil
-		}
-	}
-	return nil, fmt.Errorf("Bradley–Terry MM did not converge in 1,000,000 iterations")
-}
-
-func center(v []float64) []float64 {
-	var m float64
-	for _, x := range v {
-		m += x / float64(len(v))
-	}
-	for i := range v {
-		v[i] -= m
-	}
-	return v
+	return theta, nil
 }
 
 // ZermeloError says that the items in Items never beat any item outside

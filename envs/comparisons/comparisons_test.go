@@ -234,3 +234,15 @@ func TestObservedData(t *testing.T) {
 		t.Error("full regime from observed rows: no error")
 	}
 }
+
+// center subtracts the mean.
+func center(v []float64) []float64 {
+	var m float64
+	for _, x := range v {
+		m += x / float64(len(v))
+	}
+	for i := range v {
+		v[i] -= m
+	}
+	return v
+}

@@ -18,7 +18,7 @@ func init() {
 		Doc:     "real paired comparisons with annotator covariates (a long file, one row per annotator and pair): types by conditions on covariates, per-type Bradley–Terry maximum-likelihood rewards (Eq. 8), type weights the types' shares of annotators; datasets are the rows (pairs: 0 every row, pairs: N a bootstrap of annotators by seed)",
 		CUE:     kindCUE,
 		CUEFile: "hetalign/envs/comparisons/kind.cue",
-		Regimes: []string{analytic.Anonymous, analytic.Typed},
+		Regimes: []string{analytic.Anonymous, analytic.Typed, envs.Annotated},
 		Metrics: analytic.WorldMetrics,
 		New:     func() envs.Config { return new(Config) },
 		Build:   Build,
@@ -117,6 +117,19 @@ func (c *Config) Check(s envs.Setting) []envs.Problem {
 		}
 	}
 	return append(ps, envs.CheckWeights("env.sampling", c.Sampling, c.Items)...)
+}
+
+// CheckData: the annotators are the file's, so annotators and per are not
+// set; pairs is 0 (every row) or a bootstrap size, for every regime.
+func (c *Config) CheckData(d envs.DataSpec) []envs.Problem {
+	var ps []envs.Problem
+	if d.Annotators != 0 {
+		ps = append(ps, envs.Problemf("annotators", "the annotators of a comparisons env are the file's: leave annotators out (pairs: 0 uses every row, pairs: N a bootstrap of annotators)"))
+	}
+	if d.Per != 0 {
+		ps = append(ps, envs.Problemf("per", "the annotators of a comparisons env label what the file says they labelled: leave per out"))
+	}
+	return ps
 }
 
 // conditions decodes a type's where.

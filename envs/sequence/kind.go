@@ -44,8 +44,8 @@ func init() {
 			}
 			return w, nil
 		},
-		Sample: func(world any, regime string, pairs int, seed uint64) (any, error) {
-			return world.(*World).Sample(regime, pairs, seed)
+		Sample: func(world any, d envs.DataSpec, seed uint64) (any, error) {
+			return world.(*World).Sample(d.Regime, d.Pairs, seed)
 		},
 		DecodeData: func(b []byte) (any, error) {
 			d := new(Data)
@@ -274,9 +274,10 @@ func corpusPath(p, dir string) (string, error) {
 }
 
 // CheckData: typed data records one labeller per tuple, so it is sampled.
-func (c *EnvConfig) CheckData(regime string, pairs int) []envs.Problem {
-	if regime == Typed && pairs == 0 {
-		return []envs.Problem{envs.Problemf("pairs", "typed data records one labeller per tuple: set pairs > 0")}
+func (c *EnvConfig) CheckData(d envs.DataSpec) []envs.Problem {
+	ps := envs.CheckAnnotated(d)
+	if d.Regime == Typed && d.Pairs == 0 {
+		ps = append(ps, envs.Problemf("pairs", "typed data records one labeller per tuple: set pairs > 0"))
 	}
-	return nil
+	return ps
 }

@@ -19,7 +19,7 @@ func init() {
 		Doc:     "Luce–Shepard rewards r_u(k) = log p_u(k) − mean_k log p_u(k) (Eq. 27) estimated per group of respondents from a survey file (Section 7.1, Appendix E); one question per cell",
 		CUE:     kindCUE,
 		CUEFile: "hetalign/envs/survey/kind.cue",
-		Regimes: []string{analytic.Anonymous, analytic.Full, analytic.Consensus, analytic.Typed, analytic.Paired},
+		Regimes: []string{analytic.Anonymous, analytic.Full, analytic.Consensus, analytic.Typed, analytic.Paired, envs.Annotated},
 		Metrics: analytic.WorldMetrics,
 		New:     func() envs.Config { return new(Config) },
 		Build:   analytic.BuildParams,

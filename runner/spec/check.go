@@ -30,10 +30,18 @@ func (x *Experiment) Check(cfg *Config) Errors {
 			errs = append(errs, x.errAt("data."+dn+".regime", "a %s env samples %s data, not %q", ek.Name, strings.Join(ek.Regimes, ", "), d.Regime))
 			continue
 		}
+		var ps []envs.Problem
 		if dc != nil {
-			for _, p := range dc.CheckData(d.Regime, d.Pairs) {
-				errs = append(errs, x.errAt("data."+dn+"."+p.Path, "%s", p.Msg))
+			ps = dc.CheckData(d.Spec())
+		} else {
+			ps = envs.CheckAnnotated(d.Spec())
+		}
+		for _, p := range ps {
+			at := "data." + dn
+			if p.Path != "" {
+				at += "." + p.Path
 			}
+			errs = append(errs, x.errAt(at, "%s", p.Msg))
 		}
 	}
 	return append(errs, x.checkMethods(cfg)...)

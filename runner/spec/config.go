@@ -90,8 +90,15 @@ func (c *Config) Alternatives() []string {
 
 // DataConfig is #Data.
 type DataConfig struct {
-	Regime string `json:"regime"`
-	Pairs  int    `json:"pairs"`
+	Regime     string `json:"regime"`
+	Pairs      int    `json:"pairs"`
+	Annotators int    `json:"annotators,omitempty"`
+	Per        int    `json:"per,omitempty"`
+}
+
+// Spec is the dataset as the environments see it.
+func (d DataConfig) Spec() envs.DataSpec {
+	return envs.DataSpec{Regime: d.Regime, Pairs: d.Pairs, Annotators: d.Annotators, Per: d.Per}
 }
 
 // MethodConfig is #Method: the kind, the dataset's name, and the kind's

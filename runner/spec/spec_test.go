@@ -134,6 +134,12 @@ func TestVetErrors(t *testing.T) {
 	_x: {`, `cell: "tv"`, `metric "tv" is not computed`},
 		{"unknown table axis", `columns: "method"`, `columns: "kind"`, `columns: "kind"`, `unknown axis "kind"`},
 		{"sweep value that does not fit", `[1, 2]`, `[1, -2]`, "-2", "does not fit"},
+		{"annotators outside the annotated regime", `data: anon: {regime: "anonymous"}`, `data: anon: {regime: "anonymous", annotators: 5}`,
+			`annotators: 5`, `annotators is for the "annotated" regime`},
+		{"annotated without a size", `data: anon: {regime: "anonymous"}`, `data: {anon: {regime: "anonymous"}, ann: {regime: "annotated", per: 3}}`,
+			`ann: {regime: "annotated"`, "annotated data need annotators: N and per: m"},
+		{"em-dpo on anonymous data", `		oracle: {kind: "oracle"}`, `		oracle: {kind: "em-dpo", data: "anon", k: 2}`, `data: "anon", k`,
+			`needs data of regime annotated, but dataset "anon" has regime "anonymous"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { checkMutation(t, valid, tc.from, tc.to, tc.marker, tc.message) })

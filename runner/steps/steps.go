@@ -40,12 +40,14 @@ func NewTruthParams(c *spec.Config) (any, error) {
 }
 
 // DatasetParams describes a dataset step. Seed is the cell's seed and is
-// present only for sampled datasets (Pairs > 0): exact datasets are shared
-// by every seed.
+// present only for sampled datasets (Pairs > 0, or annotated): exact
+// datasets are shared by every seed.
 type DatasetParams struct {
-	Regime string `json:"regime"`
-	Pairs  int    `json:"pairs"`
-	Seed   *int   `json:"seed,omitempty"`
+	Regime     string `json:"regime"`
+	Pairs      int    `json:"pairs"`
+	Annotators int    `json:"annotators,omitempty"`
+	Per        int    `json:"per,omitempty"`
+	Seed       *int   `json:"seed,omitempty"`
 	// Env names the world codec for worlds other than finite alternatives
 	// (envs.Kind.World).
 	Env string `json:"env,omitempty"`
@@ -120,7 +122,7 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err != nil {
 			return nil, err
 		}
-		d, err := codec.Sample(w, p.Regime, p.Pairs, seed)
+		d, err := codec.Sample(w, envs.DataSpec{Regime: p.Regime, Pairs: p.Pairs, Annotators: p.Annotators, Per: p.Per}, seed)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,48 @@
+package methods
+
+import (
+	_ "embed"
+	"fmt"
+
+	"hetalign/envs"
+	"hetalign/methods/latent"
+	"hetalign/metrics"
+)
+
+//go:embed maxmin.cue
+var maxminCUE string
+
+func init() {
+	Register(Kind{
+		Name:    "maxmin",
+		Doc:     "MaxMin-RLHF (Chakraborty et al. 2024): the EM mixture of K latent Bradley–Terry reward models on annotated data, then the policy maximising min_k E_π[r_k] − β·KL(π‖π_ref), solved exactly through its dual (the Gibbs policy of the worst-case mixture of rewards)",
+		Regimes: []string{envs.Annotated},
+		CUE:     maxminCUE, CUEFile: "hetalign/methods/maxmin.cue",
+		New: func() Params { return new(MaxMin) },
+	})
+}
+
+// MaxMin is the maxmin kind's settings (the same fields as em-dpo's).
+type MaxMin struct {
+	LatentTypes
+}
+
+// Defaults as em-dpo's.
+func (p *MaxMin) Defaults(c Context) { p.LatentTypes.defaults(c) }
+
+// Check as em-dpo's.
+func (p *MaxMin) Check(c Context) []Problem { return p.LatentTypes.check(c) }
+
+// FitTabular fits the mixture, then the max-min policy to a duality gap
+// below 1e-9.
+func (p *MaxMin) FitTabular(in *TabularInput) (*metrics.Trained, error) {
+	lf, err := p.fitTypes(in, "maxmin")
+	if err != nil {
+		return nil, err
+	}
+	_, pol, gap := latent.MaxMin(lf.rewards, lf.ref, lf.prior, *p.Beta, 1e-9, 200_000)
+	if gap > 1e-6 {
+		return nil, fmt.Errorf("maxmin: the duality gap is still %.3g after 200,000 steps", gap)
+	}
+	return lf.trained(in.World, in.Data.Annotated, pol), nil
+}
