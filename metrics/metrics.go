@@ -82,6 +82,14 @@ func init() {
 		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))", "policy"},
 		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)", "policy"},
 		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at", "policy"},
+		{"borda_winner", Truth, Text, "the Borda winner(s): largest normalised Borda count under the uniform D (NBC, Eq. 13); one-prompt worlds", "truth"},
+		{"copeland_winner", Truth, Text, "the Copeland winner(s): most pairwise majority wins minus losses; one-prompt worlds", "truth"},
+		{"condorcet_winner", Truth, Text, "the alternative a majority prefers to every other (Pr(a ≻ b) > ½ for all b), or 'none'; one-prompt worlds", "truth"},
+		{"maximal_lottery", Truth, Vector, "the maximal lottery: the optimal strategy of the symmetric zero-sum game of majority margins Pr(a ≻ b) − Pr(b ≻ a) (an LP); one-prompt worlds", "truth"},
+		{"welfare", Method, Number, "utilitarian welfare E_π[r̄] (Eq. 9's average reward under the policy)", "policy"},
+		{"top_is_condorcet", Method, Number, "1 when the policy's most likely alternative is the Condorcet winner, 0 when not, none without a Condorcet winner; one-prompt worlds", "policy"},
+		{"tv_maximal_lottery", Method, Number, "total variation between the policy and the maximal lottery; one-prompt worlds", "policy"},
+		{"distortion", Method, Number, "best achievable over achieved utilitarian welfare for rewards normalised per type to [0, 1] (1: optimal); one-prompt worlds", "policy"},
 		{"min_type_reward", Method, Number, "the worst-off type's expected reward min_u E_π[r*(·; u)] (egalitarian welfare; MaxMin's objective without its KL term)", "policy"},
 		{"type_recovery", Method, Number, "adjusted Rand index between the annotators' inferred types and their true (or covariate) types; none for methods that infer no types", "policy"},
 		{"log_likelihood", Method, Number, "held-out log-likelihood per annotator of the inferred type mixture (each annotator's held-out labels under its posterior from the rest); none for methods that infer no types", "policy"},
@@ -351,6 +359,28 @@ func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 			out[n] = Str(RankingString(w.Labels, avg))
 		case "nbc_ranking":
 			out[n] = Str(RankingString(w.Labels, nbcv))
+		case "borda_winner", "copeland_winner", "condorcet_winner", "maximal_lottery":
+			if !single {
+				out[n] = NA() // social choice over one prompt's alternatives
+				continue
+			}
+			switch n {
+			case "borda_winner":
+				out[n] = Str(winners(t.Alternatives, BordaScores(t.Pref)))
+			case "copeland_winner":
+				out[n] = Str(winners(t.Alternatives, CopelandScores(t.Pref)))
+			case "condorcet_winner":
+				out[n] = Str("none")
+				if c := CondorcetWinner(t.Pref); c >= 0 {
+					out[n] = Str(t.Alternatives[c])
+				}
+			case "maximal_lottery":
+				p, err := MaximalLottery(t.Pref)
+				if err != nil {
+					return nil, err
+				}
+				out[n] = Vec(p)
+			}
 		case "nbc_agrees":
 			var agree, total int
 			for _, p := range w.Prompts {
@@ -481,6 +511,41 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 			out[n] = optional(m.DataUsed)
 		case "min_type_reward":
 			out[n] = Num(minTypeReward(w, m.Policy))
+		case "welfare":
+			out[n] = Num(mean(func(x int) float64 {
+				var v float64
+				for y, p := range m.Policy[x] {
+					v += p * w.Prompts[x].AvgReward[y]
+				}
+				return v
+			}))
+		case "top_is_condorcet", "tv_maximal_lottery", "distortion":
+			if len(w.Prompts) != 1 {
+				out[n] = NA()
+				continue
+			}
+			t := w.Prompts[0]
+			switch n {
+			case "top_is_condorcet":
+				out[n] = NA()
+				if c := CondorcetWinner(t.Pref); c >= 0 {
+					top := 0
+					for y, p := range m.Policy[0] {
+						if p > m.Policy[0][top] {
+							top = y
+						}
+					}
+					out[n] = indicator(top == c)
+				}
+			case "tv_maximal_lottery":
+				p, err := MaximalLottery(t.Pref)
+				if err != nil {
+					return nil, err
+				}
+				out[n] = Num(TV(m.Policy[0], p))
+			case "distortion":
+				out[n] = Num(Distortion(t, m.Policy[0]))
+			}
 		case "type_recovery":
 			out[n] = NA()
 			if l := m.Latent; l != nil && len(l.Assign) == len(l.True) && len(l.Assign) > 1 {
