@@ -227,7 +227,10 @@ func logRatio(pol, ref []float64) []float64 {
 	out := make([]float64, len(pol))
 	var mean float64
 	for i := range pol {
-		out[i] = math.Log(pol[i] / ref[i])
+		// A policy may put no mass on an alternative (a maximal lottery);
+		// its log-ratio is then that of the smallest float64, about −744,
+		// finite so that reports can hold it, and below every other.
+		out[i] = math.Log(math.Max(pol[i], math.SmallestNonzeroFloat64) / ref[i])
 		mean += out[i] / float64(len(out))
 	}
 	for i := range out {
