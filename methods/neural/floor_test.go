@@ -13,7 +13,7 @@ import (
 // plain Go: steps Adam steps (β1 0.9, β2 0.999, ε 1e-7, GoMLX's defaults)
 // on an nX × nY logit table θ starting at 0, each on a minibatch of batch
 // tuples drawn in proportion to Weight with the same sampler and stream as
-// fitTuples; z = θ[x, y2] − θ[x, y1], the mean over the batch of
+// adamTrainer.fit; z = θ[x, y2] − θ[x, y1], the mean over the batch of
 // −[p log σ(βz) + (1 − p) log σ(−βz)], whose gradient (β(σ(βz) − p)/batch
 // on θ[x, y2], its negative on θ[x, y1]) is scattered into the table. It
 // is the floor a GoMLX step is measured against (BenchmarkTabularFloor).

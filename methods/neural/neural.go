@@ -13,7 +13,6 @@ package neural
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend
@@ -22,10 +21,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/train"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
-
-	"hetalign/envs"
 )
 
 // Arch is the policy network.
@@ -118,10 +113,25 @@ func Backend(name string) (backends.Backend, error) {
 // weights: act(W0[x] + b0), then Depth − 1 more hidden layers and a linear
 // output layer, each h·W + b.
 func (a Arch) logits(ctx *context.Context, x *Node, nX, nY int) *Node {
-	g := x.Graph()
 	if a.Kind == "tabular" {
-		return Gather(a.table(ctx, g, nX, nY), InsertAxes(x, -1))
+		return Gather(a.table(ctx, x.Graph(), nX, nY), InsertAxes(x, -1))
 	}
+	return a.mlp(ctx, x.Graph(), func(w0 *Node) *Node { return Gather(w0, InsertAxes(x, -1)) }, nX, nY)
+}
+
+// allLogits are the logits of every prompt, [nX, nY]: logits(0, …, nX − 1)
+// without the gathers (the MLP's first layer is then W0 + b0 itself), the
+// same values and gradients.
+func (a Arch) allLogits(ctx *context.Context, g *Graph, nX, nY int) *Node {
+	if a.Kind == "tabular" {
+		return a.table(ctx, g, nX, nY)
+	}
+	return a.mlp(ctx, g, func(w0 *Node) *Node { return w0 }, nX, nY)
+}
+
+// mlp is the MLP's output layer with rows(W0) the first layer's rows for
+// the prompts wanted.
+func (a Arch) mlp(ctx *context.Context, g *Graph, rows func(w0 *Node) *Node, nX, nY int) *Node {
 	act := func(h *Node) *Node {
 		switch a.Activation {
 		case "relu":
@@ -139,7 +149,7 @@ func (a Arch) logits(ctx *context.Context, x *Node, nX, nY int) *Node {
 		return w, b
 	}
 	w0, b0 := layer("hidden0", nX, a.Width)
-	h := act(Add(Gather(w0, InsertAxes(x, -1)), InsertAxes(b0, 0)))
+	h := act(Add(rows(w0), InsertAxes(b0, 0)))
 	for l := 1; l < a.Depth; l++ {
 		w, b := layer(fmt.Sprintf("hidden%d", l), a.Width, a.Width)
 		h = act(Add(Dot(h, w), InsertAxes(b, 0)))
@@ -154,27 +164,30 @@ func (a Arch) table(ctx *context.Context, g *Graph, nX, nY int) *Node {
 	return v.ValueGraph(g)
 }
 
-// logRatioDiff is z = log π(y2|x) − log π(y1|x) = logit(x, y2) − logit(x, y1):
-// the softmax normaliser cancels, so no softmax is computed in training.
+// pick gathers the entries of the nX × nY matrix all at flat indices
+// i = x·nY + y ([B, 1]): one index per entry into the flattened matrix,
+// SimpleGo's cheapest gather (and scatter, for the gradient).
+func pick(all, i *Node) *Node {
+	return Gather(Reshape(all, all.Shape().Size()), i)
+}
+
+// logRatioDiff is z = log π(y2|x) − log π(y1|x) = logit(x, y2) − logit(x, y1)
+// for the tuples of flat indices i1 = x·nY + y1 and i2 = x·nY + y2: the
+// softmax normaliser cancels, so no softmax is computed in training.
 // Prompts are one-hot, so the MLP's logits for all nX prompts are computed
 // once per step and gathered: the same function and gradient as running
 // the network on every example, at nX rows instead of a batch's.
-func (a Arch) logRatioDiff(ctx *context.Context, x, y1, y2 *Node, nX, nY int) *Node {
-	g := x.Graph()
-	var all *Node
-	if a.Kind == "tabular" {
-		all = a.table(ctx, g, nX, nY)
-	} else {
-		all = a.logits(ctx, Iota(g, shapes.Make(dtypes.Int32, nX), 0), nX, nY)
-	}
-	pick := func(y *Node) *Node { return Gather(all, Stack([]*Node{x, y}, -1)) }
-	return Sub(pick(y2), pick(y1))
+func (a Arch) logRatioDiff(ctx *context.Context, i1, i2 *Node, nX, nY int) *Node {
+	all := a.allLogits(ctx, i1.Graph(), nX, nY)
+	return Sub(pick(all, i2), pick(all, i1))
 }
 
 // Train fits a policy over nX prompts and nY responses to the tuples.
 // Minibatches are drawn with replacement from the tuples by a stream
 // seeded with seed, which also seeds the initial weights; on the pure-Go
-// backend the result depends only on its inputs.
+// backend the result depends only on its inputs. Adam runs several steps
+// per graph call (adamTrainer); each step's gradient is the minibatch
+// loss's, dℓ/dz for every tuple (pairLossGrad) carried back through z.
 func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch Arch, opt Optim, seed uint64) (*Result, error) {
 	if data.Len() == 0 {
 		return nil, fmt.Errorf("no tuples to train on")
@@ -182,34 +195,37 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	if opt.Batch < 1 || opt.Steps < 1 || !(opt.LR > 0) {
 		return nil, fmt.Errorf("need batch ≥ 1, steps ≥ 1 and lr > 0, got %d, %d, %v", opt.Batch, opt.Steps, opt.LR)
 	}
+	corrected := loss.Kind == "corrected"
+	if corrected && len(data.V) != data.Len() {
+		return nil, fmt.Errorf("corrected DPO needs a variance per tuple")
+	}
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(seed >> 1)); err != nil {
 		return nil, err
 	}
-	model := func(ctx *context.Context, _ any, in []*Node) []*Node {
-		return []*Node{arch.logRatioDiff(ctx, in[0], in[1], in[2], nX, nY)}
-	}
-	lossFn := func(labels, pred []*Node) *Node { return PairLoss(loss, pred[0], labels) }
-	trainer := train.NewTrainer(backend, ctx, model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
-	if loss.Kind == "corrected" && len(data.V) != data.Len() {
-		return nil, fmt.Errorf("corrected DPO needs a variance per tuple")
-	}
-	var extra func(step int, ks []int) []*tensors.Tensor
-	if loss.Kind == "corrected" {
-		vs := make([]float64, opt.Batch)
-		alphas := make([]float64, opt.Batch)
-		extra = func(step int, ks []int) []*tensors.Tensor {
-			for i, k := range ks {
-				vs[i] = data.V[k]
-				alphas[i] = loss.Alpha
-				if step < loss.WarmSteps {
-					alphas[i] = 0
-				}
-			}
-			return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(vs, opt.Batch), tensors.FromFlatDataAndDimensions(alphas, opt.Batch)}
+	obj := func(ctx *context.Context, b batchNodes, withLoss bool) (grad, value *Node) {
+		z := arch.logRatioDiff(ctx, b.I1, b.I2, nX, nY)
+		labels := []*Node{b.P}
+		if corrected {
+			labels = append(labels, b.V, b.Alpha)
 		}
+		dz, l := pairLossGrad(loss, z, labels)
+		// A scalar whose gradient in z is dz: Σ z with z's adjoint
+		// replaced by dz.
+		grad = ReduceAllSum(IdentityWithCustomGradient(z, func(_, _ *Node) *Node { return dz }))
+		if withLoss && l == nil {
+			l = PairLoss(loss, z, labels)
+		}
+		return grad, l
 	}
-	mean, err := fitTuples(trainer, data, opt, seed, extra)
+	tr := newAdamTrainer(backend, ctx, obj, opt.LR, opt.Batch, corrected)
+	alpha := func(step int) float64 {
+		if step < loss.WarmSteps {
+			return 0
+		}
+		return loss.Alpha
+	}
+	mean, err := tr.fit(data, nY, opt, seed, alpha)
 	if err != nil {
 		return nil, err
 	}
@@ -220,50 +236,27 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	return &Result{Policy: pol, FinalLoss: mean}, nil
 }
 
-// fitTuples runs opt.Steps Adam steps of trainer, each on a minibatch of
-// opt.Batch tuples drawn with replacement in proportion to Weight by a
-// stream seeded with seed: inputs (x, y1, y2), labels p and, when extra is
-// set, the further label tensors it makes for the drawn tuples ks. It
-// returns the mean loss over the last 100 steps.
-func fitTuples(trainer *train.Trainer, data *Tuples, opt Optim, seed uint64, extra func(step int, ks []int) []*tensors.Tensor) (float64, error) {
-	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
-	pick, err := envs.NewCategorical(data.Weight)
-	if err != nil {
-		return 0, fmt.Errorf("tuples: %w", err)
+// pairLossGrad is dℓ/dz for every tuple of the minibatch loss ℓ =
+// PairLoss(loss, z, labels), the mean over the batch. For DPO and the
+// consistent loss it is written out, (s/B)·(σ(s·z) − p) with s = Scale·β
+// (the derivative of −[p log σ(h) + (1 − p) log σ(−h)] is σ(h) − p): it
+// needs one exponential per tuple where the autodiff of the stable loss
+// needs an exponential, a log1p and a dozen more ops; it then returns no
+// loss node. Otherwise it is GoMLX's gradient of PairLoss,
+// which it also returns as the loss.
+func pairLossGrad(loss Loss, z *Node, labels []*Node) (dz, l *Node) {
+	switch loss.Kind {
+	case "consistent-published", "integral", "corrected", "ipo":
+		l = PairLoss(loss, z, labels)
+		return Gradient(l, z)[0], l
 	}
-	x := make([]int32, opt.Batch)
-	y1 := make([]int32, opt.Batch)
-	y2 := make([]int32, opt.Batch)
-	lab := make([]float64, opt.Batch)
-	ks := make([]int, opt.Batch)
-	var tail []float64
-	for step := range opt.Steps {
-		for i := range opt.Batch {
-			k := pick.Draw(rng.Float64())
-			ks[i] = k
-			x[i], y1[i], y2[i], lab[i] = data.X[k], data.Y1[k], data.Y2[k], data.Label[k]
-		}
-		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, opt.Batch),
-			tensors.FromFlatDataAndDimensions(y1, opt.Batch), tensors.FromFlatDataAndDimensions(y2, opt.Batch)}
-		labels := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, opt.Batch)}
-		if extra != nil {
-			labels = append(labels, extra(step, ks)...)
-		}
-		ms, err := trainer.TrainStep(nil, in, labels)
-		if err != nil {
-			return 0, fmt.Errorf("training step %d: %w", step, err)
-		}
-		if step >= opt.Steps-100 && len(ms) > 0 {
-			if v, ok := ms[0].Value().(float64); ok {
-				tail = append(tail, v)
-			}
-		}
-	}
-	var mean float64
-	for _, v := range tail {
-		mean += v / float64(len(tail))
-	}
-	return mean, nil
+	s := loss.Beta * loss.Scale
+	n := float64(z.Shape().Size())
+	// σ(s·z) as 1/(1 + e^{−s·z}), which is exact at both tails (e^{−s·z}
+	// overflowing gives 0): SimpleGo's Logistic branches on the sign and
+	// costs twice as much.
+	sig := Reciprocal(OnePlus(Exp(MulScalar(z, -s))))
+	return MulScalar(Sub(sig, labels[0]), s/n), nil
 }
 
 // policy evaluates softmax(logits(x)) for every prompt.

@@ -5,9 +5,7 @@ import (
 	"math"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
@@ -24,19 +22,14 @@ func softLoss(loss pairloss.Loss, rho1, rho2, p *Node) *Node {
 }
 
 // logRatios are ρ_i = log softmax(logits(x))[y_i] − logRef[x][y_i] for
-// the tuples (x, y1, y2). As in logRatioDiff, the logits of all nX prompts
-// are computed once per step and gathered; logRef enters as a constant.
-func (a Arch) logRatios(ctx *context.Context, x, y1, y2 *Node, logRef []float64, nX, nY int) (*Node, *Node) {
-	g := x.Graph()
-	var all *Node
-	if a.Kind == "tabular" {
-		all = a.table(ctx, g, nX, nY)
-	} else {
-		all = a.logits(ctx, Iota(g, shapes.Make(dtypes.Int32, nX), 0), nX, nY)
-	}
+// the tuples of flat indices i1 = x·nY + y1 and i2 = x·nY + y2. As in
+// logRatioDiff, the logits of all nX prompts are computed once per step
+// and gathered; logRef enters as a constant.
+func (a Arch) logRatios(ctx *context.Context, i1, i2 *Node, logRef []float64, nX, nY int) (*Node, *Node) {
+	g := i1.Graph()
+	all := a.allLogits(ctx, g, nX, nY)
 	rho := Sub(LogSoftmax(all), Reshape(Const(g, logRef), nX, nY))
-	pick := func(y *Node) *Node { return Gather(rho, Stack([]*Node{x, y}, -1)) }
-	return pick(y1), pick(y2)
+	return pick(rho, i1), pick(rho, i2)
 }
 
 // TrainLoss fits a policy over nX prompts and nY responses to the tuples
@@ -77,13 +70,12 @@ func TrainLoss(backend backends.Backend, data *Tuples, logRef [][]float64, nX, n
 	if err := ctx.SetRNGStateFromSeed(int64(seed >> 1)); err != nil {
 		return nil, err
 	}
-	model := func(ctx *context.Context, _ any, in []*Node) []*Node {
-		r1, r2 := arch.logRatios(ctx, in[0], in[1], in[2], flatRef, nX, nY)
-		return []*Node{r1, r2}
+	obj := func(ctx *context.Context, b batchNodes, _ bool) (grad, value *Node) {
+		r1, r2 := arch.logRatios(ctx, b.I1, b.I2, flatRef, nX, nY)
+		l := softLoss(loss, r1, r2, b.P)
+		return l, l
 	}
-	lossFn := func(labels, pred []*Node) *Node { return softLoss(loss, pred[0], pred[1], labels[0]) }
-	trainer := train.NewTrainer(backend, ctx, model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
-	mean, err := fitTuples(trainer, data, opt, seed, nil)
+	mean, err := newAdamTrainer(backend, ctx, obj, opt.LR, opt.Batch, false).fit(data, nY, opt, seed, nil)
 	if err != nil {
 		return nil, err
 	}
