@@ -39,7 +39,7 @@ func typedWorld(t *testing.T, alts []string, w []float64, r [][]float64) (*analy
 // serves the majority and leaves the minority worse off.
 func TestGroupDPOSaddle(t *testing.T) {
 	w, d := typedWorld(t, []string{"y1", "y2"}, []float64{0.8, 0.2}, [][]float64{{2, 0}, {0, 3}})
-	res, err := fitTab(t, "group-dpo", `{}`, w, d)
+	res, err := fitTab(t, "group-dpo", `{"gap": 1e-11, "steps": 100000}`, w, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestGroupDPOSaddle(t *testing.T) {
 // solution are equal and no group's loss exceeds theirs.
 func TestGroupDPOThree(t *testing.T) {
 	w, d := typedWorld(t, []string{"y1", "y2", "y3"}, []float64{0.7, 0.3}, [][]float64{{3, 1, 0}, {0, 1, 4}})
-	res, err := fitTab(t, "group-dpo", `{}`, w, d)
+	res, err := fitTab(t, "group-dpo", `{"gap": 1e-11, "steps": 100000}`, w, d)
 	if err != nil {
 		t.Fatal(err)
 	}

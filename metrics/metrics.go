@@ -85,8 +85,11 @@ func init() {
 		{"borda_winner", Truth, Text, "the Borda winner(s): largest normalised Borda count under the uniform D (NBC, Eq. 13); one-prompt worlds", "truth"},
 		{"copeland_winner", Truth, Text, "the Copeland winner(s): most pairwise majority wins minus losses; one-prompt worlds", "truth"},
 		{"condorcet_winner", Truth, Text, "the alternative a majority prefers to every other (Pr(a ≻ b) > ½ for all b), or 'none'; one-prompt worlds", "truth"},
+		{"condorcet_exists", Truth, Number, "1 when the population has a Condorcet winner, else 0; one-prompt worlds", "truth"},
 		{"maximal_lottery", Truth, Vector, "the maximal lottery: the optimal strategy of the symmetric zero-sum game of majority margins Pr(a ≻ b) − Pr(b ≻ a) (an LP); one-prompt worlds", "truth"},
 		{"welfare", Method, Number, "utilitarian welfare E_π[r̄] (Eq. 9's average reward under the policy)", "policy"},
+		{"top_is_avg_winner", Method, Number, "1 when the policy's most likely alternative maximises r̄ (ties: any maximiser), else 0; one-prompt worlds", "policy"},
+		{"top_is_borda_winner", Method, Number, "1 when the policy's most likely alternative is a Borda winner (uniform D), else 0; one-prompt worlds", "policy"},
 		{"top_is_condorcet", Method, Number, "1 when the policy's most likely alternative is the Condorcet winner, 0 when not, none without a Condorcet winner; one-prompt worlds", "policy"},
 		{"tv_maximal_lottery", Method, Number, "total variation between the policy and the maximal lottery; one-prompt worlds", "policy"},
 		{"distortion", Method, Number, "best achievable over achieved utilitarian welfare for rewards normalised per type to [0, 1] (1: optimal); one-prompt worlds", "policy"},
@@ -359,7 +362,7 @@ func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 			out[n] = Str(RankingString(w.Labels, avg))
 		case "nbc_ranking":
 			out[n] = Str(RankingString(w.Labels, nbcv))
-		case "borda_winner", "copeland_winner", "condorcet_winner", "maximal_lottery":
+		case "borda_winner", "copeland_winner", "condorcet_winner", "condorcet_exists", "maximal_lottery":
 			if !single {
 				out[n] = NA() // social choice over one prompt's alternatives
 				continue
@@ -369,6 +372,8 @@ func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 				out[n] = Str(winners(t.Alternatives, BordaScores(t.Pref)))
 			case "copeland_winner":
 				out[n] = Str(winners(t.Alternatives, CopelandScores(t.Pref)))
+			case "condorcet_exists":
+				out[n] = indicator(CondorcetWinner(t.Pref) >= 0)
 			case "condorcet_winner":
 				out[n] = Str("none")
 				if c := CondorcetWinner(t.Pref); c >= 0 {
@@ -519,24 +524,28 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 				}
 				return v
 			}))
-		case "top_is_condorcet", "tv_maximal_lottery", "distortion":
+		case "top_is_condorcet", "top_is_avg_winner", "top_is_borda_winner", "tv_maximal_lottery", "distortion":
 			if len(w.Prompts) != 1 {
 				out[n] = NA()
 				continue
 			}
 			t := w.Prompts[0]
+			top := 0
+			for y, p := range m.Policy[0] {
+				if p > m.Policy[0][top] {
+					top = y
+				}
+			}
 			switch n {
 			case "top_is_condorcet":
 				out[n] = NA()
 				if c := CondorcetWinner(t.Pref); c >= 0 {
-					top := 0
-					for y, p := range m.Policy[0] {
-						if p > m.Policy[0][top] {
-							top = y
-						}
-					}
 					out[n] = indicator(top == c)
 				}
+			case "top_is_avg_winner":
+				out[n] = indicator(isMax(t.AvgReward, top))
+			case "top_is_borda_winner":
+				out[n] = indicator(isMax(BordaScores(t.Pref), top))
 			case "tv_maximal_lottery":
 				p, err := MaximalLottery(t.Pref)
 				if err != nil {

@@ -114,6 +114,15 @@ func MaximalLottery(P [][]float64) ([]float64, error) {
 	return p, nil
 }
 
+// isMax reports whether s[i] is within tieTol of the largest score.
+func isMax(s []float64, i int) bool {
+	hi := math.Inf(-1)
+	for _, v := range s {
+		hi = math.Max(hi, v)
+	}
+	return hi-s[i] <= tieTol
+}
+
 // winners names the alternatives with the largest score, joined by '='.
 func winners(names []string, s []float64) string {
 	hi := math.Inf(-1)

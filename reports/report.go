@@ -61,8 +61,10 @@ type TableLayout struct {
 	Cells   []string          `json:"cells"`
 	Where   map[string]string `json:"where,omitempty"`
 	Each    string            `json:"each,omitempty"`
-	Summary []string          `json:"summary,omitempty"`
-	Digits  int               `json:"digits"`
+	// Mean is an axis each cell averages over (numbers only).
+	Mean    string   `json:"mean,omitempty"`
+	Summary []string `json:"summary,omitempty"`
+	Digits  int      `json:"digits"`
 	// Show keeps these values of the column axis, in this order.
 	Show []string `json:"show,omitempty"`
 }
@@ -267,7 +269,11 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 			for k, v := range fixed {
 				assign[k] = v
 			}
-			row.Cells = append(row.Cells, lookup(xl, tl, assign, recs, index))
+			if tl.Mean == "" {
+				row.Cells = append(row.Cells, lookup(xl, tl, assign, recs, index))
+				continue
+			}
+			row.Cells = append(row.Cells, meanCell(xl, tl, assign, recs, index))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -278,6 +284,28 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 		t.Flips = flips(t)
 	}
 	return t, nil
+}
+
+// meanCell is the mean of a cell's numbers over the values of tl.Mean
+// (none values and text left out); none when no value is a number.
+func meanCell(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs []Record, index map[string]int) Cell {
+	var sum float64
+	var n int
+	for _, v := range axisValues(xl, tl, tl.Mean) {
+		assign[tl.Mean] = v
+		c := lookup(xl, tl, assign, recs, index)
+		if c.Value.None || c.Value.Shape != metrics.Number {
+			continue
+		}
+		sum += c.Value.Number
+		n++
+	}
+	delete(assign, tl.Mean)
+	if n == 0 {
+		return Cell{Value: metrics.NA(), Text: "–"}
+	}
+	v := metrics.Num(sum / float64(n))
+	return Cell{Value: v, Text: Format(v, tl.Digits)}
 }
 
 // zipPartners sets the free axes of labels (unassigned, several values) to

@@ -7,6 +7,7 @@ import (
 	_ "hetalign/envs/circular"
 	_ "hetalign/envs/comparisons"
 	_ "hetalign/envs/lengthview"
+	_ "hetalign/envs/random"
 	_ "hetalign/envs/sequence"
 	_ "hetalign/envs/survey"
 )

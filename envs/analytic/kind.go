@@ -70,7 +70,7 @@ func init() {
 // alternatives (the analytic, survey and circular environments).
 var WorldMetrics = []string{"avg_reward", "nbc", "pi_star", "policy", "log_ratio", "top", "ranking", "tv", "kl",
 	"min_type_reward", "type_recovery", "log_likelihood", "latent_types",
-	"borda_winner", "copeland_winner", "condorcet_winner", "maximal_lottery", "welfare", "top_is_condorcet", "tv_maximal_lottery", "distortion",
+	"borda_winner", "copeland_winner", "condorcet_winner", "condorcet_exists", "maximal_lottery", "welfare", "top_is_avg_winner", "top_is_borda_winner", "top_is_condorcet", "tv_maximal_lottery", "distortion",
 	"agreement", "data_used", "policy_se", "argmax", "reward", "type_weights", "avg_ranking", "nbc_ranking",
 	"nbc_agrees", "flip_tv", "flip_pair", "flip_pairs", "flip_q", "top_flip_tv", "can_flip", "top_can_flip"}
 

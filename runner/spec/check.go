@@ -212,6 +212,14 @@ func (x *Experiment) checkTables() Errors {
 			}
 			used[x.canonicalAxis(t.Each)] = true
 		}
+		if t.Mean != "" {
+			if _, ok := x.AxisValues(t.Mean, cfg, cells); !ok || t.Mean == AxisMetric || t.Mean == AxisAlternative || t.Mean == AxisType || t.Mean == AxisMethod {
+				errs = append(errs, x.errAt(at+".mean", "cannot average over %q: name a sweep axis or seed (axes: %s)", t.Mean, valid))
+			} else if t.Mean == t.Rows || t.Mean == t.Columns || t.Mean == t.Each {
+				errs = append(errs, x.errAt(at+".mean", "%q is already rows, columns or each", t.Mean))
+			}
+			used[x.canonicalAxis(t.Mean)] = true
+		}
 		metricAxis := t.Rows == AxisMetric || t.Columns == AxisMetric
 		if !metricAxis && len(cells) != 1 {
 			errs = append(errs, x.errAt(at+".cell", "%d metrics in cell but neither rows nor columns is \"metric\"", len(cells)))

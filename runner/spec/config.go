@@ -241,6 +241,7 @@ type TableConfig struct {
 	Cell    any            `json:"cell"`
 	Where   map[string]any `json:"where,omitempty"`
 	Each    string         `json:"each,omitempty"`
+	Mean    string         `json:"mean,omitempty"`
 	Summary []string       `json:"summary,omitempty"`
 	Digits  int            `json:"digits"`
 	Show    []string       `json:"show,omitempty"`

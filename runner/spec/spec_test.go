@@ -21,6 +21,9 @@ func kindList() string {
 		names = append(names, fmt.Sprintf("%q", k.Name))
 	}
 	sort.Strings(names)
+	if len(names) > 24 { // many: their number and the closest ones
+		return fmt.Sprintf(`"sft" is not one of the %d allowed values; closest: `, len(names))
+	}
 	return `"sft" is not one of ` + strings.Join(names, ", ")
 }
 
