@@ -128,7 +128,7 @@ func (m *SeqModel) TrainLoss(data *SeqPairs, loss pairloss.Loss, opt Optim, seed
 	model := func(ctx *context.Context, _ any, in []*Node) []*Node {
 		// ρ of every row less its reference, then the two halves by
 		// masked sums (no Slice, whose gradient SimpleGo lacks).
-		rho := Reshape(Sub(arch.scores(ctx, in[0], in[1], in[2]), in[3]), 2, B)
+		rho := Reshape(Sub(arch.scores(ctx, in[0], in[1], in[2]), in[3]), 2, in[0].Shape().Dimensions[0]/2)
 		g := rho.Graph()
 		half := func(mask []float32) *Node {
 			return ReduceSum(Mul(rho, InsertAxes(Const(g, mask), -1)), 0)
@@ -136,9 +136,8 @@ func (m *SeqModel) TrainLoss(data *SeqPairs, loss pairloss.Loss, opt Optim, seed
 		return []*Node{half([]float32{1, 0}), half([]float32{0, 1})}
 	}
 	lossFn := func(labels, pred []*Node) *Node { return softLoss(loss, pred[0], pred[1], labels[0]) }
-	trainer := train.NewTrainer(m.backend, m.graphCtx(), model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
 	refs := make([]float32, 2*B)
-	return m.fitPairs(trainer, data, opt, seed, refs, func(i, k int) {
+	return m.fitPairs(model, lossFn, data, opt, seed, refs, func(i, k int) {
 		refs[i], refs[B+i] = float32(ref[data.A[k]]), float32(ref[data.B[k]])
 	})
 }

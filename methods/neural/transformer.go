@@ -195,7 +195,37 @@ type SeqModel struct {
 	// Tokens is the number of tokens (pairs × 2 × Context) the training
 	// pushed through the model.
 	Tokens int64
-	built  bool // the weights exist: later graphs reuse them
+	// SingleExec trains each minibatch in one execution of a
+	// train.Trainer step. By default a minibatch of an even number ≥ 2 of
+	// pairs (or sequences, for Pretrain) runs as two concurrent
+	// half-batch gradient executions and one Adam update (see split.go),
+	// which keeps two cores busy and gives the same weights to float32
+	// rounding.
+	SingleExec bool
+	built      bool // the weights exist: later graphs reuse them
+}
+
+// split reports whether minibatches of B rows train as two halves.
+func (m *SeqModel) split(B int) bool { return !m.SingleExec && B >= 2 && B%2 == 0 }
+
+// seqStepper runs Adam steps (optimizers.Adam at opt.LR) of a model and
+// loss: a train.Trainer on the whole minibatch, or a splitTrainer on its
+// halves when m.split(B).
+type seqStepper struct {
+	trainer *train.Trainer
+	st      *splitTrainer
+}
+
+func (m *SeqModel) newStepper(model train.ModelFn, lossFn train.LossFn, opt Optim, nIn int) (*seqStepper, error) {
+	adam := optimizers.Adam().LearningRate(opt.LR).Done()
+	if !m.split(opt.Batch) {
+		return &seqStepper{trainer: train.NewTrainer(m.backend, m.graphCtx(), model, lossFn, adam, nil, nil)}, nil
+	}
+	st, err := newSplitTrainer(m.backend, m.graphCtx(), model, lossFn, adam, nIn)
+	if err != nil {
+		return nil, err
+	}
+	return &seqStepper{st: st}, nil
 }
 
 // CurvePoints is the number of points of a training's loss curve.
@@ -315,29 +345,40 @@ func (m *SeqModel) Train(data *SeqPairs, loss Loss, opt Optim, seed uint64) erro
 		// z = score(B) − score(A) as a signed sum over the two halves of
 		// the batch (no Slice, whose gradient SimpleGo lacks), less the
 		// reference's difference.
-		sc := Reshape(arch.scores(ctx, in[0], in[1], in[2]), 2, B)
+		sc := Reshape(arch.scores(ctx, in[0], in[1], in[2]), 2, in[0].Shape().Dimensions[0]/2)
 		sign := InsertAxes(Const(sc.Graph(), []float32{-1, 1}), -1)
 		return []*Node{Sub(ReduceSum(Mul(sc, sign), 0), in[3])}
 	}
 	lossFn := func(labels, pred []*Node) *Node { return PairLoss(loss, pred[0], labels) }
-	trainer := train.NewTrainer(m.backend, m.graphCtx(), model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
 	refDiff := make([]float32, B)
-	return m.fitPairs(trainer, data, opt, seed, refDiff, func(i, k int) {
+	return m.fitPairs(model, lossFn, data, opt, seed, refDiff, func(i, k int) {
 		if data.Ref != nil {
 			refDiff[i] = float32(data.Ref[data.B[k]] - data.Ref[data.A[k]])
 		}
 	})
 }
 
-// fitPairs runs opt.Steps Adam steps of trainer, each on a minibatch of
-// opt.Batch pairs drawn with replacement in proportion to Weight by a
-// stream seeded with seed: the A sequences in rows 0 … B−1 and the B
-// sequences in rows B … 2B−1 (tokens, lengths, starts), then aux, which
-// setAux fills for pair k at batch position i; labels p. It sets
+// fitPairs runs opt.Steps Adam steps of model and lossFn (a mean over the
+// minibatch's pairs), each on a minibatch of opt.Batch pairs drawn with
+// replacement in proportion to Weight by a stream seeded with seed: the A
+// sequences in rows 0 … B−1 and the B sequences in rows B … 2B−1 (tokens,
+// lengths, starts), then aux, which setAux fills for pair k at batch
+// position i, one value per pair (len B) or per row (len 2B, the A rows
+// then the B rows); labels p. The model must take the batch size from its
+// inputs' shape: split steps (m.split) give it B/2 pairs, the pairs
+// ½B·h … ½B·(h+1) − 1 of the minibatch in half h, and average the halves'
+// gradients with weights ½ (the mean of the halves' means). It sets
 // FinalLoss to the mean loss over the last 10% of steps and counts the
 // tokens.
-func (m *SeqModel) fitPairs(trainer *train.Trainer, data *SeqPairs, opt Optim, seed uint64, aux []float32, setAux func(i, k int)) error {
+func (m *SeqModel) fitPairs(model train.ModelFn, lossFn train.LossFn, data *SeqPairs, opt Optim, seed uint64, aux []float32, setAux func(i, k int)) error {
 	s, T, B := data.Seqs, m.Arch.Context, opt.Batch
+	if len(aux) != B && len(aux) != 2*B {
+		return fmt.Errorf("%d auxiliary values for a batch of %d pairs", len(aux), B)
+	}
+	stepper, err := m.newStepper(model, lossFn, opt, 4)
+	if err != nil {
+		return err
+	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x3c6ef372fe94f82b))
 	pick, err := envs.NewCategorical(data.Weight)
 	if err != nil {
@@ -360,16 +401,34 @@ func (m *SeqModel) fitPairs(trainer *train.Trainer, data *SeqPairs, opt Optim, s
 			lab[i] = float32(data.Label[k])
 			setAux(i, k)
 		}
-		in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, 2*B, T),
-			tensors.FromFlatDataAndDimensions(lens, 2*B), tensors.FromFlatDataAndDimensions(starts, 2*B),
-			tensors.FromFlatDataAndDimensions(aux, len(aux))}
-		ms, err := trainer.TrainStep(nil, in, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, B)})
+		var v float64
+		var err error
+		if stepper.st != nil {
+			var halves [2][]*tensors.Tensor
+			for h := range 2 {
+				a := splitRows(aux, B, 1, h)
+				if len(aux) == 2*B {
+					a = splitPairRows(aux, B, 1, h)
+				}
+				halves[h] = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(splitPairRows(tok, B, T, h), B, T),
+					tensors.FromFlatDataAndDimensions(splitPairRows(lens, B, 1, h), B),
+					tensors.FromFlatDataAndDimensions(splitPairRows(starts, B, 1, h), B),
+					tensors.FromFlatDataAndDimensions(a, len(a)),
+					tensors.FromFlatDataAndDimensions(splitRows(lab, B, 1, h), B/2)}
+			}
+			v, err = stepper.st.step(halves, [2]float32{0.5, 0.5})
+		} else {
+			in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, 2*B, T),
+				tensors.FromFlatDataAndDimensions(lens, 2*B), tensors.FromFlatDataAndDimensions(starts, 2*B),
+				tensors.FromFlatDataAndDimensions(aux, len(aux))}
+			var ms []*tensors.Tensor
+			ms, err = stepper.trainer.TrainStep(nil, in, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(lab, B)})
+			if err == nil {
+				v, err = lossOf(ms, step)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("training step %d: %w", step, err)
-		}
-		v, err := lossOf(ms, step)
-		if err != nil {
-			return err
 		}
 		if err := c.add(step, v); err != nil {
 			return err
@@ -384,7 +443,10 @@ func (m *SeqModel) fitPairs(trainer *train.Trainer, data *SeqPairs, opt Optim, s
 // Adam on the mean next-token negative log-likelihood
 // −Σ log π(y|x) / Σ (|y| + 1) over minibatches of Batch sequences drawn
 // uniformly with replacement. It makes a reference policy π_ref for DPO
-// (and DPO's starting point).
+// (and DPO's starting point). Split steps (m.split) run the rows ½B·h …
+// ½B·(h+1) − 1 as half h, whose loss is −Σ_h log π / N_h with N_h the
+// half's predicted tokens, and weight the halves' gradients by
+// N_h/(N₀ + N₁), which gives the whole batch's −Σ log π / (N₀ + N₁).
 func (m *SeqModel) Pretrain(s *Seqs, opt Optim, seed uint64) error {
 	if m.Arch.Head != PolicyHead {
 		return fmt.Errorf("only a policy can be pre-trained as a language model")
@@ -402,7 +464,10 @@ func (m *SeqModel) Pretrain(s *Seqs, opt Optim, seed uint64) error {
 		return []*Node{Div(Neg(ReduceAllSum(sc)), ReduceAllSum(n))}
 	}
 	lossFn := func(_, pred []*Node) *Node { return pred[0] }
-	trainer := train.NewTrainer(m.backend, m.graphCtx(), model, lossFn, optimizers.Adam().LearningRate(opt.LR).Done(), nil, nil)
+	stepper, err := m.newStepper(model, lossFn, opt, 3)
+	if err != nil {
+		return err
+	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x7f4a7c159e3779b9))
 	tok := make([]int32, B*T)
 	lens := make([]int32, B)
@@ -414,14 +479,31 @@ func (m *SeqModel) Pretrain(s *Seqs, opt Optim, seed uint64) error {
 			copy(tok[r*T:(r+1)*T], s.Tokens[i*T:(i+1)*T])
 			lens[r], starts[r] = s.Len[i], s.Start[i]
 		}
-		ms, err := trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, B, T),
-			tensors.FromFlatDataAndDimensions(lens, B), tensors.FromFlatDataAndDimensions(starts, B)}, nil)
+		var v float64
+		var err error
+		if stepper.st != nil {
+			var halves [2][]*tensors.Tensor
+			var n [2]int32 // predicted tokens (response and EOS) of each half
+			for h := range 2 {
+				ls, ss := splitRows(lens, B, 1, h), splitRows(starts, B, 1, h)
+				for r := range ls {
+					n[h] += ls[r] - ss[r]
+				}
+				halves[h] = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(splitRows(tok, B, T, h), B/2, T),
+					tensors.FromFlatDataAndDimensions(ls, B/2), tensors.FromFlatDataAndDimensions(ss, B/2)}
+			}
+			w0 := float32(n[0]) / float32(n[0]+n[1])
+			v, err = stepper.st.step(halves, [2]float32{w0, 1 - w0})
+		} else {
+			var ms []*tensors.Tensor
+			ms, err = stepper.trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(tok, B, T),
+				tensors.FromFlatDataAndDimensions(lens, B), tensors.FromFlatDataAndDimensions(starts, B)}, nil)
+			if err == nil {
+				v, err = lossOf(ms, step)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("pre-training step %d: %w", step, err)
-		}
-		v, err := lossOf(ms, step)
-		if err != nil {
-			return err
 		}
 		if err := c.add(step, v); err != nil {
 			return err
