@@ -82,7 +82,7 @@ func init() {
 		{"kl", Method, Number, "KL(π ‖ π*) = Σ_y π(y) log(π(y)/π*(y))", "policy"},
 		{"agreement", Method, Number, "fraction of pairs with r̄(a) ≠ r̄(b) that π/π_ref orders as r̄ (ties in π count as disagreement)", "policy"},
 		{"data_used", Method, Number, "fraction of the dataset's tuples the loss looks at", "policy"},
-		{"borda_winner", Truth, Text, "the Borda winner(s): largest normalised Borda count under the uniform D (NBC, Eq. 13); one-prompt worlds", "truth"},
+		{"borda_winner", Truth, Text, "the Borda winner(s) (ties joined by ' = '): largest normalised Borda count under the uniform D (NBC, Eq. 13); one-prompt worlds", "truth"},
 		{"copeland_winner", Truth, Text, "the Copeland winner(s): most pairwise majority wins minus losses; one-prompt worlds", "truth"},
 		{"condorcet_winner", Truth, Text, "the alternative a majority prefers to every other (Pr(a ≻ b) > ½ for all b), or 'none'; one-prompt worlds", "truth"},
 		{"condorcet_exists", Truth, Number, "1 when the population has a Condorcet winner, else 0; one-prompt worlds", "truth"},
@@ -369,9 +369,9 @@ func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 			}
 			switch n {
 			case "borda_winner":
-				out[n] = Str(winners(t.Alternatives, BordaScores(t.Pref)))
+				out[n] = Str(Top(t.Alternatives, BordaScores(t.Pref)))
 			case "copeland_winner":
-				out[n] = Str(winners(t.Alternatives, CopelandScores(t.Pref)))
+				out[n] = Str(Top(t.Alternatives, CopelandScores(t.Pref)))
 			case "condorcet_exists":
 				out[n] = indicator(CondorcetWinner(t.Pref) >= 0)
 			case "condorcet_winner":

@@ -3,7 +3,6 @@ package metrics
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize/convex/lp"
@@ -121,21 +120,6 @@ func isMax(s []float64, i int) bool {
 		hi = math.Max(hi, v)
 	}
 	return hi-s[i] <= tieTol
-}
-
-// winners names the alternatives with the largest score, joined by '='.
-func winners(names []string, s []float64) string {
-	hi := math.Inf(-1)
-	for _, v := range s {
-		hi = math.Max(hi, v)
-	}
-	var out []string
-	for i, v := range s {
-		if hi-v <= tieTol {
-			out = append(out, names[i])
-		}
-	}
-	return strings.Join(out, "=")
 }
 
 // Distortion is the utilitarian distortion of π for rewards normalised

@@ -51,7 +51,7 @@ func TestSocialChoice(t *testing.T) {
 		// a>b>c, b>c>a, c>a>b, equal weights: every pair 2:1 in a cycle;
 		// all Borda counts ½, Copeland scores 0, the maximal lottery
 		// uniform (the game is symmetric under the rotation).
-		{"cycle", []float64{1, 1, 1}, [][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}}, "a=b=c", "a=b=c", "none", []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}},
+		{"cycle", []float64{1, 1, 1}, [][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}}, "a = b = c", "a = b = c", "none", []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}},
 		// 3/5 rank a>b>c and 2/5 b>c>a: a beats b and c 3:2 (Condorcet,
 		// and the maximal lottery puts all mass on it), but b's Borda count
 		// (½ + 2/5 + 1)/3 = 0.633 beats a's (½ + 3/5 + 3/5)/3 = 0.567.
@@ -60,10 +60,10 @@ func TestSocialChoice(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := population(t, tc.weights, tc.ranks)
-			if got := winners(names, BordaScores(tr.Pref)); got != tc.borda {
+			if got := Top(names, BordaScores(tr.Pref)); got != tc.borda {
 				t.Errorf("Borda winner %s, want %s", got, tc.borda)
 			}
-			if got := winners(names, CopelandScores(tr.Pref)); got != tc.copeland {
+			if got := Top(names, CopelandScores(tr.Pref)); got != tc.copeland {
 				t.Errorf("Copeland winner %s, want %s", got, tc.copeland)
 			}
 			c := CondorcetWinner(tr.Pref)

@@ -44,6 +44,9 @@ type ExperimentLayout struct {
 	Claims []ClaimLayout `json:"claims,omitempty"`
 	// Cells maps each evaluated cell to its input of the report step.
 	Cells []CellRef `json:"cells"`
+	// NoRecords leaves the cells' records out of the report (its tables
+	// are built from them first).
+	NoRecords bool `json:"no_records,omitempty"`
 }
 
 // Axis is a named axis and its value labels (canonical JSON).
@@ -197,6 +200,11 @@ func Build(l Layout, evals [][]byte) (*Report, error) {
 	// Claims may address another experiment's tables: all are built now.
 	if err := rep.evalClaims(l); err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
+	}
+	for i, xl := range l.Experiments {
+		if xl.NoRecords {
+			rep.Experiments[i].Records = nil
+		}
 	}
 	return rep, nil
 }

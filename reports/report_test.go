@@ -305,3 +305,35 @@ func TestZipGroupRows(t *testing.T) {
 		t.Errorf("where data.b.pairs = 30, steps 2: %v, want 32", got)
 	}
 }
+
+// A table that averages over the seeds holds each method's mean tv
+// ((0.1 + 0.2)/2 for m1, (0.2 + 0.4)/2 for m2); without records the report
+// keeps its tables and drops the per-cell values.
+func TestMeanOverAxisAndNoRecords(t *testing.T) {
+	l, evals := layout()
+	l.Experiments[0].Tables = append(l.Experiments[0].Tables,
+		TableLayout{Name: "avg", Title: "mean tv", Rows: "method", Columns: "metric", Cells: []string{"tv"}, Mean: "seed", Digits: 4})
+	l.Experiments[0].NoRecords = true
+	r, err := Build(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := r.Experiments[0]
+	if x.Records != nil {
+		t.Errorf("%d records kept", len(x.Records))
+	}
+	var avg *Table
+	for i := range x.Tables {
+		if x.Tables[i].Name == "avg" {
+			avg = &x.Tables[i]
+		}
+	}
+	if avg == nil || len(avg.Rows) != 2 {
+		t.Fatalf("mean table %+v", avg)
+	}
+	for i, want := range []float64{0.15, 0.3} {
+		if got := avg.Rows[i].Cells[0].Value.Number; math.Abs(got-want) > 1e-15 {
+			t.Errorf("%s: mean tv %v, want %v", avg.Rows[i].Label, got, want)
+		}
+	}
+}

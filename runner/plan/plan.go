@@ -316,7 +316,8 @@ func cellLabel(names []string, labels map[string]string) string {
 func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step) int) (*reports.ExperimentLayout, spec.Errors) {
 	base := x.Base
 	xl := &reports.ExperimentLayout{Name: x.Name, Description: base.Description,
-		Alternatives: base.Alternatives(), Types: base.TypeNames()}
+		Alternatives: base.Alternatives(), Types: base.TypeNames(),
+		NoRecords: base.Report.Records != nil && !*base.Report.Records}
 	xl.Methods = x.MethodOrder
 	var axisNames []string
 	for _, a := range x.Axes {

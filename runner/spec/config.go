@@ -122,9 +122,10 @@ func (m *MethodConfig) UnmarshalJSON(b []byte) error {
 
 // ReportConfig is #Report.
 type ReportConfig struct {
-	Tables map[string]TableConfig `json:"tables"`
-	Plots  map[string]PlotConfig  `json:"plots,omitempty"`
-	Claims map[string]ClaimConfig `json:"claims,omitempty"`
+	Tables  map[string]TableConfig `json:"tables"`
+	Plots   map[string]PlotConfig  `json:"plots,omitempty"`
+	Claims  map[string]ClaimConfig `json:"claims,omitempty"`
+	Records *bool                  `json:"records,omitempty"`
 }
 
 // CellConfig is #Cell: the address of one table cell. Each, Row and
