@@ -187,7 +187,10 @@ func (a Arch) logRatioDiff(ctx *context.Context, i1, i2 *Node, nX, nY int) *Node
 // seeded with seed, which also seeds the initial weights; on the pure-Go
 // backend the result depends only on its inputs. Adam runs several steps
 // per graph call (adamTrainer); each step's gradient is the minibatch
-// loss's, dℓ/dz for every tuple (pairLossGrad) carried back through z.
+// loss's, dℓ/dz for every tuple (pairLossGrad) carried back through z. A
+// tabular policy on the pure-Go backend trains on the host instead
+// (trainTabular: the same arithmetic without a graph's gather and
+// scatter).
 func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch Arch, opt Optim, seed uint64) (*Result, error) {
 	if data.Len() == 0 {
 		return nil, fmt.Errorf("no tuples to train on")
@@ -195,10 +198,18 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	if opt.Batch < 1 || opt.Steps < 1 || !(opt.LR > 0) {
 		return nil, fmt.Errorf("need batch ≥ 1, steps ≥ 1 and lr > 0, got %d, %d, %v", opt.Batch, opt.Steps, opt.LR)
 	}
-	corrected := loss.Kind == "corrected"
-	if corrected && len(data.V) != data.Len() {
+	if loss.Kind == "corrected" && len(data.V) != data.Len() {
 		return nil, fmt.Errorf("corrected DPO needs a variance per tuple")
 	}
+	if hostTabular(backend, arch) {
+		return trainTabular(data, nX, nY, loss, opt, seed)
+	}
+	return trainGraph(backend, data, nX, nY, loss, arch, opt, seed)
+}
+
+// trainGraph is Train on a GoMLX graph (every architecture, every backend).
+func trainGraph(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch Arch, opt Optim, seed uint64) (*Result, error) {
+	corrected := loss.Kind == "corrected"
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(seed >> 1)); err != nil {
 		return nil, err

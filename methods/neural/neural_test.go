@@ -98,7 +98,9 @@ func BenchmarkPaperDPO1000Steps(b *testing.B) {
 		name    string
 		arch    Arch
 		generic bool // GoMLX's own Dot gradients, for comparison
-	}{{"mlp", mlp, false}, {"mlp-generic-dot-vjp", mlp, true}, {"tabular", Arch{Kind: "tabular"}, false}} {
+		graph   bool // the GoMLX graph even where Train trains on the host
+	}{{"mlp", mlp, false, false}, {"mlp-generic-dot-vjp", mlp, true, false},
+		{"tabular", Arch{Kind: "tabular"}, false, false}, {"tabular-graph", Arch{Kind: "tabular"}, false, true}} {
 		arch := tc.arch
 		b.Run(tc.name, func(b *testing.B) {
 			if tc.generic {
@@ -106,7 +108,11 @@ func BenchmarkPaperDPO1000Steps(b *testing.B) {
 				defer func() { VJPRegistration[NodeTypeDotGeneral], VJPRegistration[NodeTypeDot] = dotGeneralVJP, dotVJP }()
 			}
 			for b.Loop() {
-				if _, err := Train(be, tu, 40, 40, Loss{Kind: "dpo", Beta: 1, Scale: 1}, arch, Optim{LR: 1e-3, Batch: 1024, Steps: 1000}, 1); err != nil {
+				train := Train
+				if tc.graph {
+					train = trainGraph
+				}
+				if _, err := train(be, tu, 40, 40, Loss{Kind: "dpo", Beta: 1, Scale: 1}, arch, Optim{LR: 1e-3, Batch: 1024, Steps: 1000}, 1); err != nil {
 					b.Fatal(err)
 				}
 			}
