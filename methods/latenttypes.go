@@ -73,7 +73,9 @@ type latentFit struct {
 
 // fitTypes runs EM on the annotated labels of in (seeded by in.Seed):
 // first on all but the held-out labels, to score the mixture on them,
-// then on every label for the policies.
+// then on every label for the policies. On the exact population (annotator
+// masses set: pairs: 0) EM maximises the expected log-likelihood of one
+// annotator's record, without the prior and to a tolerance of 1e-13.
 func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error) {
 	d := in.Data.Annotated
 	if d == nil {
@@ -86,7 +88,7 @@ func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error
 			return nil, fmt.Errorf("%s: prompt %d has %d alternatives, prompt 0 has %d", kind, x, len(t.Alternatives), n)
 		}
 	}
-	all := latent.Problem{Annotators: d.Annotators, Prompts: len(w.Prompts), N: n}
+	all := latent.Problem{Annotators: d.Annotators, Prompts: len(w.Prompts), N: n, Mass: d.Mass}
 	train, test := all, all
 	count := make([]int, d.Annotators)
 	for _, l := range d.Labels {
@@ -103,6 +105,12 @@ func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error
 		}
 	}
 	opt := latent.Options{K: p.K, Starts: p.Starts, MaxIter: p.Iterations, Tol: 1e-9, Prior: *p.Prior, Seed: in.Seed}
+	if d.Mass != nil {
+		// The exact population (infinitely many annotators): a fixed
+		// number of pseudo-labels weighs nothing against it, and the masses
+		// sum to 1, so the prior is left out.
+		opt.Prior, opt.Tol = 0, 1e-13
+	}
 	out := &latentFit{prior: w.Prior}
 	for _, t := range w.Prompts {
 		out.ref = append(out.ref, t.Reference)
@@ -145,7 +153,7 @@ func (lf *latentFit) trained(w *analytic.World, d *analytic.AnnotatedData, pol [
 	for x, t := range w.Prompts {
 		out.LogRatio = append(out.LogRatio, logRatio(pol[x], t.Reference))
 	}
-	l := &metrics.Latent{Alpha: lf.fit.Alpha, True: d.Types, HeldOutLogLik: lf.heldOut}
+	l := &metrics.Latent{Alpha: lf.fit.Alpha, True: d.Types, HeldOutLogLik: lf.heldOut, Mass: d.Mass}
 	for _, a := range lf.fit.Assign() {
 		l.Assign = append(l.Assign, int32(a))
 	}

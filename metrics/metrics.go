@@ -231,11 +231,13 @@ type Trained struct {
 // Latent describes inferred annotator types: their shares Alpha, each
 // annotator's most probable type Assign and true type True (from the
 // data), the held-out log-likelihood per annotator, and each latent
-// type's policy's top alternative.
+// type's policy's top alternative. Mass weights the annotators when they
+// are the record classes of an exact population (nil: each counts once).
 type Latent struct {
 	Alpha         []float64 `json:"alpha"`
 	Assign        []int32   `json:"assign"`
 	True          []int32   `json:"true"`
+	Mass          []float64 `json:"mass,omitempty"`
 	HeldOutLogLik *float64  `json:"held_out_loglik,omitempty"`
 	Tops          []string  `json:"tops"`
 }
@@ -562,7 +564,11 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 				for i := range a {
 					a[i], b[i] = int(l.Assign[i]), int(l.True[i])
 				}
-				out[n] = Num(ARI(a, b))
+				if l.Mass != nil {
+					out[n] = Num(WeightedARI(a, b, l.Mass))
+				} else {
+					out[n] = Num(ARI(a, b))
+				}
 			}
 		case "log_likelihood":
 			out[n] = NA()
@@ -625,6 +631,48 @@ func ARI(a, b []int) float64 {
 	exp := sa * sb / c2(float64(len(a)))
 	mx := (sa + sb) / 2
 	if mx == exp {
+		return 1
+	}
+	return (sij - exp) / (mx - exp)
+}
+
+// WeightedARI is the adjusted Rand index of two labelings of a population
+// whose items have masses m (an exact population of annotator records):
+// the limit of ARI as every item is replicated in proportion to its mass
+// and the count grows without bound. With p_ij, a_i and b_j the masses
+// (normalised to 1) of the contingency cells and margins, C(n·p, 2)/C(n, 2)
+// → p², so
+//
+//	ARI = (Σ p_ij² − Σ a_i² Σ b_j²) / (½(Σ a_i² + Σ b_j²) − Σ a_i² Σ b_j²),
+//
+// 1 for the same partition, 0 when the labelings are independent (p_ij =
+// a_i b_j).
+func WeightedARI(a, b []int, m []float64) float64 {
+	type pair struct{ x, y int }
+	pij := map[pair]float64{}
+	ai, bj := map[int]float64{}, map[int]float64{}
+	var tot float64
+	for i := range a {
+		tot += m[i]
+	}
+	for i := range a {
+		pij[pair{a[i], b[i]}] += m[i] / tot
+		ai[a[i]] += m[i] / tot
+		bj[b[i]] += m[i] / tot
+	}
+	var sij, sa, sb float64
+	for _, v := range pij {
+		sij += v * v
+	}
+	for _, v := range ai {
+		sa += v * v
+	}
+	for _, v := range bj {
+		sb += v * v
+	}
+	exp := sa * sb
+	mx := (sa + sb) / 2
+	if math.Abs(mx-exp) < 1e-15 {
 		return 1
 	}
 	return (sij - exp) / (mx - exp)
