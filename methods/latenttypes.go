@@ -7,6 +7,7 @@ import (
 	"hetalign/envs"
 	"hetalign/envs/analytic"
 	"hetalign/methods/latent"
+	"hetalign/methods/neural"
 	"hetalign/metrics"
 )
 
@@ -16,7 +17,12 @@ import (
 // with Prior pseudo-labels per ordered pair and type (a MAP Bradley–Terry
 // fit that always exists); HeldOut of each annotator's labels are held out
 // to score the mixture (log_likelihood); β of the policies (default
-// env.beta).
+// env.beta). A model or optimizer (SGDConfig) switches to SGD: each M
+// step trains type k's policy network by DPO with β/τ for
+// optimizer.steps Adam steps on the labels weighted by the posteriors
+// (warm-started: the network, Adam's moments and step count carry over
+// between iterations), θ_k = (β/τ)·log π_k centred, so that π_k ∝
+// exp(τθ_k/β) is the type's policy; Iterations then counts EM rounds.
 type LatentTypes struct {
 	K          int      `json:"k"`
 	Starts     int      `json:"starts,omitempty"`
@@ -24,17 +30,33 @@ type LatentTypes struct {
 	Prior      *float64 `json:"prior,omitempty"`
 	HeldOut    *float64 `json:"held_out,omitempty"`
 	Beta       *float64 `json:"beta,omitempty"`
+	SGDConfig
 }
 
 func (p *LatentTypes) defaults(c Context) {
 	if p.K == 0 {
 		p.K = 2
 	}
+	sgd := p.SGDConfig.SGD()
+	if sgd {
+		// A few hundred warm-started steps per M step and round.
+		if p.Optimizer == nil {
+			p.Optimizer = &OptimizerConfig{}
+		}
+		p.Optimizer.Fill(1e-2, 256, 200)
+		p.SGDConfig.defaults(false)
+	}
 	if p.Starts == 0 {
 		p.Starts = 5
+		if sgd {
+			p.Starts = 1
+		}
 	}
 	if p.Iterations == 0 {
 		p.Iterations = 1000
+		if sgd {
+			p.Iterations = 30
+		}
 	}
 	if p.Prior == nil {
 		v := 0.01
@@ -55,11 +77,74 @@ func (p *LatentTypes) check(c Context) []Problem {
 	if h := *p.HeldOut; h < 0 || h >= 1 {
 		ps = append(ps, problemf("held_out", "held_out must lie in [0, 1), got %v", h))
 	}
+	if p.SGDConfig.SGD() && p.Model.Kind == "transformer" {
+		ps = append(ps, problemf("model.kind", "method %s by SGD trains tabular or MLP policies on finite alternatives", c.Name))
+	}
 	return ps
 }
 
-// SGD is false: the fit is exact on finite alternatives.
-func (p *LatentTypes) SGD() bool { return false }
+// SGD reports whether the M steps (and maxmin's policy) are trained by
+// SGD: the spec set a model or an optimizer.
+func (p *LatentTypes) SGD() bool { return p.SGDConfig.SGD() }
+
+// sgdTheta is EM's M step by SGD (latent.Options.FitTheta): one policy
+// network per start and type, trained by DPO with β/τ on the type's
+// posterior-weighted win counts for optimizer.steps steps per call; the
+// type's rewards are θ_k = (β/τ)·log π_k, centred per prompt.
+func (p *LatentTypes) sgdTheta(in *TabularInput, tau float64) (func(start, k int, wins [][][]float64) ([][]float64, error), error) {
+	be, err := in.Backend()
+	if err != nil {
+		return nil, err
+	}
+	for x, t := range in.World.Prompts {
+		for _, r := range t.Reference {
+			if math.Abs(r-t.Reference[0]) > 1e-12 {
+				return nil, fmt.Errorf("prompt %d: SGD fits of the latent types assume a uniform π_ref (as the published SGD fits do)", x)
+			}
+		}
+	}
+	nX, nY := len(in.World.Prompts), len(in.World.Prompts[0].Alternatives)
+	betaL := *p.Beta / tau
+	nets := map[[2]int]*neural.PolicyTrainer{}
+	calls := uint64(0)
+	ones := make([]float64, nX)
+	for x := range ones {
+		ones[x] = 1
+	}
+	return func(start, k int, wins [][][]float64) ([][]float64, error) {
+		key := [2]int{start, k}
+		net, ok := nets[key]
+		if !ok {
+			var err error
+			net, err = neural.NewPolicyTrainer(be, nX, nY, betaL, p.arch(), p.Optimizer.LR, p.Optimizer.Batch, in.Seed^uint64(1+start*64+k)*0x9e3779b97f4a7c15)
+			if err != nil {
+				return nil, err
+			}
+			nets[key] = net
+		}
+		calls++
+		if _, err := net.Train(neural.FromPairs(wins, ones), p.Optimizer.Steps, in.Seed+calls); err != nil {
+			return nil, err
+		}
+		pol, err := net.Policy()
+		if err != nil {
+			return nil, err
+		}
+		th := make([][]float64, nX)
+		for x := range pol {
+			th[x] = make([]float64, nY)
+			var mean float64
+			for y, v := range pol[x] {
+				th[x][y] = betaL * math.Log(math.Max(v, math.SmallestNonzeroFloat64))
+				mean += th[x][y] / float64(nY)
+			}
+			for y := range th[x] {
+				th[x][y] -= mean
+			}
+		}
+		return th, nil
+	}, nil
+}
 
 // latentFit is an EM fit of the mixture with its per-type policies.
 type latentFit struct {
@@ -104,6 +189,10 @@ func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error
 			train.Labels = append(train.Labels, lab)
 		}
 	}
+	tau := w.Prompts[0].Temperature
+	if tau == 0 {
+		tau = 1
+	}
 	opt := latent.Options{K: p.K, Starts: p.Starts, MaxIter: p.Iterations, Tol: 1e-9, Prior: *p.Prior, Seed: in.Seed}
 	if d.Mass != nil {
 		// The exact population (infinitely many annotators): a fixed
@@ -111,27 +200,35 @@ func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error
 		// sum to 1, so the prior is left out.
 		opt.Prior, opt.Tol = 0, 1e-13
 	}
+	em := func(prob latent.Problem) (*latent.Fit, error) {
+		if p.SGD() {
+			// Each fit gets its own networks; SGD's noise ends EM when the
+			// log-likelihood stops rising.
+			fit, err := p.sgdTheta(in, tau)
+			if err != nil {
+				return nil, err
+			}
+			opt.FitTheta, opt.Tol = fit, 0
+		}
+		return latent.EM(prob, opt)
+	}
 	out := &latentFit{prior: w.Prior}
 	for _, t := range w.Prompts {
 		out.ref = append(out.ref, t.Reference)
 	}
 	if len(test.Labels) > 0 && len(train.Labels) > 0 {
-		f, err := latent.EM(train, opt)
+		f, err := em(train)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", kind, err)
 		}
 		ll := latent.HeldOut(f, test)
 		out.heldOut = &ll
 	}
-	f, err := latent.EM(all, opt)
+	f, err := em(all)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	out.fit = f
-	tau := w.Prompts[0].Temperature
-	if tau == 0 {
-		tau = 1
-	}
 	for k := range f.Theta {
 		r := make([][]float64, len(f.Theta[k]))
 		for x, th := range f.Theta[k] {

@@ -3,9 +3,11 @@ package methods
 import (
 	_ "embed"
 	"fmt"
+	"math"
 
 	"hetalign/envs"
 	"hetalign/methods/latent"
+	"hetalign/methods/neural"
 	"hetalign/metrics"
 )
 
@@ -34,11 +36,40 @@ func (p *MaxMin) Defaults(c Context) { p.LatentTypes.defaults(c) }
 func (p *MaxMin) Check(c Context) []Problem { return p.LatentTypes.check(c) }
 
 // FitTabular fits the mixture, then the max-min policy to a duality gap
-// below 1e-9.
+// below 1e-9; by SGD (a model or optimizer set), the policy network of
+// neural.MaxMinSGD: 300 rounds of 10 Adam steps (optimizer.lr) on the
+// λ-weighted objective, each followed by the exponentiated-weights step
+// η = 1/max|r_k| on λ (the exact dual's step).
 func (p *MaxMin) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 	lf, err := p.fitTypes(in, "maxmin")
 	if err != nil {
 		return nil, err
+	}
+	if p.SGD() {
+		be, err := in.Backend()
+		if err != nil {
+			return nil, err
+		}
+		logRef := make([][]float64, len(lf.ref))
+		var spread float64
+		for x, r := range lf.ref {
+			for _, v := range r {
+				logRef[x] = append(logRef[x], math.Log(v))
+			}
+		}
+		for _, r := range lf.rewards {
+			for _, row := range r {
+				for _, v := range row {
+					spread = math.Max(spread, math.Abs(v))
+				}
+			}
+		}
+		pol, _, _, err := neural.MaxMinSGD(be, lf.rewards, lf.prior, logRef, *p.Beta, p.arch(),
+			neural.MaxMinOptions{Rounds: 300, Steps: 10, LR: p.Optimizer.LR, Eta: 1 / math.Max(spread, 1e-12)}, in.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("maxmin: %w", err)
+		}
+		return lf.trained(in.World, in.Data.Annotated, pol), nil
 	}
 	_, pol, gap := latent.MaxMin(lf.rewards, lf.ref, lf.prior, *p.Beta, 1e-9, 200_000)
 	if gap > 1e-6 {

@@ -81,6 +81,12 @@ type Options struct {
 	// even when a type's labels never connect two alternatives).
 	Prior float64
 	Seed  uint64
+	// FitTheta, when set, replaces the M step's Bradley–Terry fit of type
+	// k (Hunter's MM) on start `start`: given the type's posterior-weighted
+	// win counts wins[x][w][l] (prior included), it returns the type's
+	// centred rewards θ_k[x][y]. EM by SGD sets it to a few epochs of DPO
+	// training of type k's network, warm-started across iterations.
+	FitTheta func(start, k int, wins [][][]float64) ([][]float64, error)
 }
 
 // EM fits a K-type mixture: from Starts random soft assignments of the
@@ -115,7 +121,7 @@ func EM(p Problem, o Options) (*Fit, error) {
 	for s := range o.Starts {
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(s)*0x9e3779b97f4a7c15+1))
 		f := start(p, o.K, rng)
-		if err := run(p, o, f); err != nil {
+		if err := run(p, o, f, s); err != nil {
 			return nil, err
 		}
 		if best == nil || f.LogLik > best.LogLik {
@@ -143,10 +149,12 @@ func start(p Problem, k int, rng *rand.Rand) *Fit {
 	return f
 }
 
-func run(p Problem, o Options, f *Fit) error {
+func run(p Problem, o Options, f *Fit, start int) error {
 	prev := math.Inf(-1)
 	for it := 1; it <= o.MaxIter; it++ {
-		mStep(p, o, f)
+		if err := mStep(p, o, f, start); err != nil {
+			return err
+		}
 		ll := eStep(p, f)
 		f.LogLik, f.Iterations = ll, it
 		if math.IsNaN(ll) {
@@ -161,7 +169,7 @@ func run(p Problem, o Options, f *Fit) error {
 }
 
 // mStep sets α and θ from the posteriors.
-func mStep(p Problem, o Options, f *Fit) {
+func mStep(p Problem, o Options, f *Fit, start int) error {
 	k := len(f.Post[0])
 	f.Alpha = make([]float64, k)
 	var total float64
@@ -182,11 +190,20 @@ func mStep(p Problem, o Options, f *Fit) {
 		for _, l := range p.Labels {
 			wins[l.X][l.W][l.L] += l.Weight * p.mass(int(l.Annotator)) * f.Post[l.Annotator][j]
 		}
+		if o.FitTheta != nil {
+			th, err := o.FitTheta(start, j, wins)
+			if err != nil {
+				return fmt.Errorf("M step, type %d: %w", j, err)
+			}
+			f.Theta[j] = th
+			continue
+		}
 		f.Theta[j] = make([][]float64, p.Prompts)
 		for x := range wins {
 			f.Theta[j][x], _ = bradleyterry.MM(wins[x], 1e-10, 10_000)
 		}
 	}
+	return nil
 }
 
 // eStep sets the posteriors from α and θ and returns the log-likelihood.
