@@ -34,12 +34,35 @@ func (p *EMDPO) Defaults(c Context) { p.LatentTypes.defaults(c) }
 func (p *EMDPO) Check(c Context) []Problem { return p.LatentTypes.check(c) }
 
 // FitTabular fits the mixture and the min-max-regret mixture of the
-// per-type policies, M[k][j] = Σ_x prior(x) E_{π_j}[r_k(x)].
+// per-type policies (minMaxRegret).
 func (p *EMDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 	lf, err := p.fitTypes(in, "em-dpo")
 	if err != nil {
 		return nil, err
 	}
+	pol, err := minMaxRegret(lf)
+	if err != nil {
+		return nil, err
+	}
+	return lf.trained(in.World, in.Data.Annotated, pol), nil
+}
+
+// FitSequence fits the latent types over the token count
+// (fitLengthTypes) and scores test sequences by the min-max-regret
+// mixture of the per-type policies over counts.
+func (p *EMDPO) FitSequence(in *SequenceInput) (*metrics.SeqTrained, error) {
+	return p.fitLengthTypes(in, "em-dpo", func(lf *latentFit) ([]float64, error) {
+		pol, err := minMaxRegret(lf)
+		if err != nil {
+			return nil, err
+		}
+		return pol[0], nil
+	})
+}
+
+// minMaxRegret is the mixture Σ_j α_j π_j of the per-type policies whose
+// α solves latent.MinMaxRegret for M[k][j] = Σ_x prior(x) E_{π_j}[r_k(x)].
+func minMaxRegret(lf *latentFit) ([][]float64, error) {
 	k := len(lf.policies)
 	M := make([][]float64, k)
 	for a := range M {
@@ -65,5 +88,5 @@ func (p *EMDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 			}
 		}
 	}
-	return lf.trained(in.World, in.Data.Annotated, pol), nil
+	return pol, nil
 }

@@ -71,13 +71,13 @@ func (p *LatentTypes) defaults(c Context) {
 
 func (p *LatentTypes) check(c Context) []Problem {
 	var ps []Problem
-	if c.World != "" {
-		ps = append(ps, problemf("", "method %s infers types on finite alternatives; the sequence env has no annotated regime yet", c.Name))
+	if c.World != "" && p.SGDConfig.SGD() {
+		ps = append(ps, problemf("model", "method %s on the sequence env fits its latent types over the token count exactly; a transformer per latent type is not implemented: leave model and optimizer out", c.Name))
 	}
 	if h := *p.HeldOut; h < 0 || h >= 1 {
 		ps = append(ps, problemf("held_out", "held_out must lie in [0, 1), got %v", h))
 	}
-	if p.SGDConfig.SGD() && p.Model.Kind == "transformer" {
+	if c.World == "" && p.SGDConfig.SGD() && p.Model.Kind == "transformer" {
 		ps = append(ps, problemf("model.kind", "method %s by SGD trains tabular or MLP policies on finite alternatives", c.Name))
 	}
 	return ps
@@ -266,4 +266,66 @@ func (lf *latentFit) trained(w *analytic.World, d *analytic.AnnotatedData, pol [
 	}
 	out.Latent = l
 	return out
+}
+
+// fitLengthTypes is EM on the sequence env's annotated data over the
+// token count: the env's rewards are functions r_u(x) of the count x = 0
+// … L of prompt and response (Appendix F), so each latent type's
+// Bradley–Terry reward is fit as a table over x (one prompt, L + 1
+// alternatives; a label of equal counts says nothing and is dropped),
+// exactly as on finite alternatives. The transformers' part — a policy
+// network per latent type — is not trained: the per-type policies are
+// the Gibbs policies π_k(x) ∝ exp(τθ_k(x)/β) over the counts (uniform
+// reference), and agg, given them and the rewards, returns the
+// aggregate's distribution over counts. Each test sequence's score is the
+// log-probability of its count under it.
+func (p *LatentTypes) fitLengthTypes(in *SequenceInput, kind string, agg func(lf *latentFit) ([]float64, error)) (*metrics.SeqTrained, error) {
+	if p.SGD() {
+		return nil, fmt.Errorf("%s by SGD on the sequence env (a transformer per latent type) is not implemented: leave model and optimizer out for EM over the token count", kind)
+	}
+	w, d := in.World, in.Data
+	if d.Regime != envs.Annotated || len(d.Annotator) != len(d.Item) {
+		return nil, fmt.Errorf("%s needs annotated data (regime %q)", kind, envs.Annotated)
+	}
+	n := w.L + 1
+	alts := make([]string, n)
+	for x := range alts {
+		alts[x] = fmt.Sprintf("%d tokens", x)
+	}
+	ref := []float64{}
+	for range n {
+		ref = append(ref, 1/float64(n))
+	}
+	var labels []analytic.AnnotatedLabel
+	for k, item := range d.Item {
+		x1, x2 := int32(w.X(item, 0)), int32(w.X(item, 1))
+		if x1 == x2 {
+			continue
+		}
+		win, lose := x2, x1 // response 1 (the second) preferred
+		if d.Label[k] < 0.5 {
+			win, lose = x1, x2
+		}
+		labels = append(labels, analytic.AnnotatedLabel{Annotator: d.Annotator[k], W: win, L: lose, Weight: 1})
+	}
+	ad := &analytic.AnnotatedData{Annotators: d.Annotators, Types: d.AnnotatorType, Labels: labels}
+	tw := &analytic.World{Labels: alts, Prior: []float64{1}, Prompts: []*analytic.Truth{{Alternatives: alts, Reference: ref, Temperature: w.Temperature}}}
+	lf, err := p.fitTypes(&TabularInput{World: tw, Data: &analytic.Data{Regime: envs.Annotated, Annotated: ad}, Seed: in.Seed}, kind)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := agg(lf)
+	if err != nil {
+		return nil, err
+	}
+	tr := lf.trained(tw, ad, [][]float64{pol})
+	test := w.Seqs(w.Test)
+	scores := make([]float64, test.N())
+	for k, i := range w.Test {
+		for r := range 2 {
+			scores[2*k+r] = math.Log(math.Max(pol[w.X(i, r)], math.SmallestNonzeroFloat64))
+		}
+	}
+	used := 1.0
+	return &metrics.SeqTrained{Scores: scores, DataUsed: &used, Latent: tr.Latent}, nil
 }

@@ -71,9 +71,31 @@ func (p *MaxMin) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 		}
 		return lf.trained(in.World, in.Data.Annotated, pol), nil
 	}
-	_, pol, gap := latent.MaxMin(lf.rewards, lf.ref, lf.prior, *p.Beta, 1e-9, 200_000)
+	pol, err := exactMaxMin(lf, *p.Beta)
+	if err != nil {
+		return nil, err
+	}
+	return lf.trained(in.World, in.Data.Annotated, pol), nil
+}
+
+// FitSequence fits the latent types over the token count
+// (fitLengthTypes) and scores test sequences by the max-min policy over
+// counts.
+func (p *MaxMin) FitSequence(in *SequenceInput) (*metrics.SeqTrained, error) {
+	return p.fitLengthTypes(in, "maxmin", func(lf *latentFit) ([]float64, error) {
+		pol, err := exactMaxMin(lf, *p.Beta)
+		if err != nil {
+			return nil, err
+		}
+		return pol[0], nil
+	})
+}
+
+// exactMaxMin is latent.MaxMin's policy to a duality gap below 1e-9.
+func exactMaxMin(lf *latentFit, beta float64) ([][]float64, error) {
+	_, pol, gap := latent.MaxMin(lf.rewards, lf.ref, lf.prior, beta, 1e-9, 200_000)
 	if gap > 1e-6 {
 		return nil, fmt.Errorf("maxmin: the duality gap is still %.3g after 200,000 steps", gap)
 	}
-	return lf.trained(in.World, in.Data.Annotated, pol), nil
+	return pol, nil
 }

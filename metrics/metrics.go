@@ -557,36 +557,46 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 			case "distortion":
 				out[n] = Num(Distortion(t, m.Policy[0]))
 			}
-		case "type_recovery":
-			out[n] = NA()
-			if l := m.Latent; l != nil && len(l.Assign) == len(l.True) && len(l.Assign) > 1 {
-				a, b := make([]int, len(l.Assign)), make([]int, len(l.True))
-				for i := range a {
-					a[i], b[i] = int(l.Assign[i]), int(l.True[i])
-				}
-				if l.Mass != nil {
-					out[n] = Num(WeightedARI(a, b, l.Mass))
-				} else {
-					out[n] = Num(ARI(a, b))
-				}
-			}
-		case "log_likelihood":
-			out[n] = NA()
-			if m.Latent != nil {
-				out[n] = optional(m.Latent.HeldOutLogLik)
-			}
-		case "latent_types":
-			out[n] = NA()
-			if l := m.Latent; l != nil {
-				parts := make([]string, len(l.Alpha))
-				for k, a := range l.Alpha {
-					parts[k] = fmt.Sprintf("%.3g %s", a, l.Tops[k])
-				}
-				out[n] = Str(strings.Join(parts, ", "))
-			}
+		case "type_recovery", "log_likelihood", "latent_types":
+			out[n] = LatentMetric(n, m.Latent)
 		}
 	}
 	return out, nil
+}
+
+// LatentMetric is metric name ("type_recovery", "log_likelihood" or
+// "latent_types") of what a method that infers annotator types found
+// (none for other methods): the adjusted Rand index between the inferred
+// and the true types (WeightedARI on an exact population), the held-out
+// log-likelihood per annotator, and each latent type's share and top
+// alternative.
+func LatentMetric(name string, l *Latent) Value {
+	if l == nil {
+		return NA()
+	}
+	switch name {
+	case "type_recovery":
+		if len(l.Assign) != len(l.True) || len(l.Assign) < 2 {
+			return NA()
+		}
+		a, b := make([]int, len(l.Assign)), make([]int, len(l.True))
+		for i := range a {
+			a[i], b[i] = int(l.Assign[i]), int(l.True[i])
+		}
+		if l.Mass != nil {
+			return Num(WeightedARI(a, b, l.Mass))
+		}
+		return Num(ARI(a, b))
+	case "log_likelihood":
+		return optional(l.HeldOutLogLik)
+	case "latent_types":
+		parts := make([]string, len(l.Alpha))
+		for k, a := range l.Alpha {
+			parts[k] = fmt.Sprintf("%.3g %s", a, l.Tops[k])
+		}
+		return Str(strings.Join(parts, ", "))
+	}
+	return NA()
 }
 
 // minTypeReward is the worst-off type's expected reward under π:
