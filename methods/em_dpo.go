@@ -14,7 +14,7 @@ var emDPOCUE string
 func init() {
 	Register(Kind{
 		Name:    "em-dpo",
-		Doc:     "EM-DPO (Chidambaram et al. 2024): EM over K latent annotator types on annotated data (each annotator's posterior from all their labels; a Bradley–Terry reward per type), one policy per type π_k ∝ π_ref·exp(r_k/β), then the mixture of them that minimises the worst type's regret max_k (E_{π_k}[r_k] − E_π[r_k]) (a linear programme)",
+		Doc:     "EM-DPO (Chidambaram et al. 2024): EM over K latent annotator types on annotated data (each annotator's posterior from all their labels; a Bradley–Terry reward per type), one policy per type π_k ∝ π_ref·exp(r_k/β), then the mixture of them that minimises the worst type's regret max_k (E_{π_k}[r_k] − E_π[r_k]) (a linear programme); with model/optimizer the M steps train each type's tabular or MLP policy by DPO (SGD, warm-started); on the sequence env the types' rewards are tables over the token count",
 		Regimes: []string{envs.Annotated},
 		CUE:     emDPOCUE, CUEFile: "hetalign/methods/em_dpo.cue",
 		New: func() Params { return new(EMDPO) },

@@ -160,7 +160,9 @@ type latentFit struct {
 // first on all but the held-out labels, to score the mixture on them,
 // then on every label for the policies. On the exact population (annotator
 // masses set: pairs: 0) EM maximises the expected log-likelihood of one
-// annotator's record, without the prior and to a tolerance of 1e-13.
+// annotator's record, without the prior and to a tolerance of 1e-13, and
+// that expected log-likelihood is the score (nothing is held out: a new
+// annotator's record has the same distribution).
 func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error) {
 	d := in.Data.Annotated
 	if d == nil {
@@ -216,7 +218,7 @@ func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error
 	for _, t := range w.Prompts {
 		out.ref = append(out.ref, t.Reference)
 	}
-	if len(test.Labels) > 0 && len(train.Labels) > 0 {
+	if len(test.Labels) > 0 && len(train.Labels) > 0 && d.Mass == nil {
 		f, err := em(train)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", kind, err)
@@ -229,6 +231,13 @@ func (p *LatentTypes) fitTypes(in *TabularInput, kind string) (*latentFit, error
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	out.fit = f
+	if d.Mass != nil {
+		// The exact population: nothing to hold out, and a new annotator's
+		// expected log-likelihood is the fit's own, Σ_i Mass[i] log Σ_k α_k
+		// Π σ(…)^weight (the record's D and prior factors left out).
+		ll := f.LogLik
+		out.heldOut = &ll
+	}
 	for k := range f.Theta {
 		r := make([][]float64, len(f.Theta[k]))
 		for x, th := range f.Theta[k] {

@@ -17,7 +17,7 @@ var maxminCUE string
 func init() {
 	Register(Kind{
 		Name:    "maxmin",
-		Doc:     "MaxMin-RLHF (Chakraborty et al. 2024): the EM mixture of K latent Bradley–Terry reward models on annotated data, then the policy maximising min_k E_π[r_k] − β·KL(π‖π_ref), solved exactly through its dual (the Gibbs policy of the worst-case mixture of rewards)",
+		Doc:     "MaxMin-RLHF (Chakraborty et al. 2024): the EM mixture of K latent Bradley–Terry reward models on annotated data, then the policy maximising min_k E_π[r_k] − β·KL(π‖π_ref), solved exactly through its dual (the Gibbs policy of the worst-case mixture of rewards); with model/optimizer by SGD (DPO M steps, then a tabular or MLP policy trained by Adam against exponentiated weights over the groups); on the sequence env the types' rewards are tables over the token count",
 		Regimes: []string{envs.Annotated},
 		CUE:     maxminCUE, CUEFile: "hetalign/methods/maxmin.cue",
 		New: func() Params { return new(MaxMin) },
