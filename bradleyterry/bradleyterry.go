@@ -4,7 +4,10 @@
 // with it (real comparisons) and methods their latent types (EM).
 package bradleyterry
 
-import "math"
+import (
+	"math"
+	"sort"
+)
 
 // MM runs Hunter's (2004, Eq. 3) minorise–maximise iteration on weighted
 // win counts w[i][j] (i preferred to j),
@@ -70,4 +73,62 @@ func MM(w [][]float64, tol float64, maxIter int) (theta []float64, converged boo
 		theta[i] -= m
 	}
 	return theta, converged
+}
+
+// Unbeaten returns a set of items with no win against the other items, or
+// nil when the win graph is strongly connected: the items that cannot
+// reach item 0 through wins, or the items item 0 cannot reach.
+func Unbeaten(w [][]float64) []int {
+	n := len(w)
+	reach := func(forward bool) []bool {
+		seen := make([]bool, n)
+		seen[0] = true
+		stack := []int{0}
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for j := range n {
+				e := w[i][j]
+				if !forward {
+					e = w[j][i]
+				}
+				if j != i && e > 0 && !seen[j] {
+					seen[j] = true
+					stack = append(stack, j)
+				}
+			}
+		}
+		return seen
+	}
+	// With i → j when i beat j, the graph is strongly connected when
+	// every item is reachable from item 0 both along and against the
+	// edges. If item 0's forward reach S misses some items, S never beats
+	// them; if some items cannot reach item 0, they never beat the items
+	// that can.
+	for _, fwd := range []bool{true, false} {
+		seen := reach(fwd)
+		var rest []int
+		for i, s := range seen {
+			if !s {
+				rest = append(rest, i)
+			}
+		}
+		if len(rest) == 0 {
+			continue
+		}
+		if fwd {
+			// 0 beats its way to `seen` only: `seen` never beats `rest`.
+			var set []int
+			for i, s := range seen {
+				if s {
+					set = append(set, i)
+				}
+			}
+			sort.Ints(set)
+			return set
+		}
+		// `rest` cannot beat its way to 0: `rest` never beats `seen`.
+		return rest
+	}
+	return nil
 }

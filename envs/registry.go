@@ -313,7 +313,7 @@ func CheckWeights(field string, m map[string]float64, alts []string) []Problem {
 // DataSpec is a dataset of a spec (#Data): its regime and size. Pairs is
 // the number of sampled tuples (0: the exact population statistics);
 // the annotated regime draws Annotators annotators, each labelling Per
-// tuples.
+// tuples (Annotators 0: the exact population of annotator records).
 type DataSpec struct {
 	Regime     string `json:"regime"`
 	Pairs      int    `json:"pairs"`
@@ -331,9 +331,10 @@ type DataChecker interface {
 }
 
 // CheckAnnotated is the default rule for the annotated regime on a
-// synthetic environment: annotators and per are required (the
-// infinite-annotator limit has no exact statistics here), pairs is not
-// used; other regimes take neither.
+// synthetic environment: per is required; annotators: N draws N
+// annotators, annotators left out (0) is the infinite-annotator limit
+// (the exact population of annotator records, per labels each); pairs is
+// not used; other regimes take neither.
 func CheckAnnotated(d DataSpec) []Problem {
 	if d.Regime != Annotated {
 		var ps []Problem
@@ -346,8 +347,8 @@ func CheckAnnotated(d DataSpec) []Problem {
 		return ps
 	}
 	var ps []Problem
-	if d.Annotators < 1 || d.Per < 1 {
-		ps = append(ps, Problemf("", "annotated data need annotators: N and per: m (N annotators drawn from the types by their weights, each labelling m pairs)"))
+	if d.Per < 1 || d.Annotators < 0 {
+		ps = append(ps, Problemf("", "annotated data need per: m (each annotator labels m pairs) and either annotators: N (N annotators drawn from the types by their weights) or no annotators (the exact population: infinitely many annotators)"))
 	}
 	if d.Pairs != 0 {
 		ps = append(ps, Problemf("pairs", "annotated data are annotators × per labels: leave pairs out"))

@@ -231,11 +231,13 @@ type Trained struct {
 // Latent describes inferred annotator types: their shares Alpha, each
 // annotator's most probable type Assign and true type True (from the
 // data), the held-out log-likelihood per annotator, and each latent
-// type's policy's top alternative.
+// type's policy's top alternative. Mass weights the annotators when they
+// are the record classes of an exact population (nil: each counts once).
 type Latent struct {
 	Alpha         []float64 `json:"alpha"`
 	Assign        []int32   `json:"assign"`
 	True          []int32   `json:"true"`
+	Mass          []float64 `json:"mass,omitempty"`
 	HeldOutLogLik *float64  `json:"held_out_loglik,omitempty"`
 	Tops          []string  `json:"tops"`
 }
@@ -555,32 +557,46 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 			case "distortion":
 				out[n] = Num(Distortion(t, m.Policy[0]))
 			}
-		case "type_recovery":
-			out[n] = NA()
-			if l := m.Latent; l != nil && len(l.Assign) == len(l.True) && len(l.Assign) > 1 {
-				a, b := make([]int, len(l.Assign)), make([]int, len(l.True))
-				for i := range a {
-					a[i], b[i] = int(l.Assign[i]), int(l.True[i])
-				}
-				out[n] = Num(ARI(a, b))
-			}
-		case "log_likelihood":
-			out[n] = NA()
-			if m.Latent != nil {
-				out[n] = optional(m.Latent.HeldOutLogLik)
-			}
-		case "latent_types":
-			out[n] = NA()
-			if l := m.Latent; l != nil {
-				parts := make([]string, len(l.Alpha))
-				for k, a := range l.Alpha {
-					parts[k] = fmt.Sprintf("%.3g %s", a, l.Tops[k])
-				}
-				out[n] = Str(strings.Join(parts, ", "))
-			}
+		case "type_recovery", "log_likelihood", "latent_types":
+			out[n] = LatentMetric(n, m.Latent)
 		}
 	}
 	return out, nil
+}
+
+// LatentMetric is metric name ("type_recovery", "log_likelihood" or
+// "latent_types") of what a method that infers annotator types found
+// (none for other methods): the adjusted Rand index between the inferred
+// and the true types (WeightedARI on an exact population), the held-out
+// log-likelihood per annotator, and each latent type's share and top
+// alternative.
+func LatentMetric(name string, l *Latent) Value {
+	if l == nil {
+		return NA()
+	}
+	switch name {
+	case "type_recovery":
+		if len(l.Assign) != len(l.True) || len(l.Assign) < 2 {
+			return NA()
+		}
+		a, b := make([]int, len(l.Assign)), make([]int, len(l.True))
+		for i := range a {
+			a[i], b[i] = int(l.Assign[i]), int(l.True[i])
+		}
+		if l.Mass != nil {
+			return Num(WeightedARI(a, b, l.Mass))
+		}
+		return Num(ARI(a, b))
+	case "log_likelihood":
+		return optional(l.HeldOutLogLik)
+	case "latent_types":
+		parts := make([]string, len(l.Alpha))
+		for k, a := range l.Alpha {
+			parts[k] = fmt.Sprintf("%.3g %s", a, l.Tops[k])
+		}
+		return Str(strings.Join(parts, ", "))
+	}
+	return NA()
 }
 
 // minTypeReward is the worst-off type's expected reward under π:
@@ -625,6 +641,48 @@ func ARI(a, b []int) float64 {
 	exp := sa * sb / c2(float64(len(a)))
 	mx := (sa + sb) / 2
 	if mx == exp {
+		return 1
+	}
+	return (sij - exp) / (mx - exp)
+}
+
+// WeightedARI is the adjusted Rand index of two labelings of a population
+// whose items have masses m (an exact population of annotator records):
+// the limit of ARI as every item is replicated in proportion to its mass
+// and the count grows without bound. With p_ij, a_i and b_j the masses
+// (normalised to 1) of the contingency cells and margins, C(n·p, 2)/C(n, 2)
+// → p², so
+//
+//	ARI = (Σ p_ij² − Σ a_i² Σ b_j²) / (½(Σ a_i² + Σ b_j²) − Σ a_i² Σ b_j²),
+//
+// 1 for the same partition, 0 when the labelings are independent (p_ij =
+// a_i b_j).
+func WeightedARI(a, b []int, m []float64) float64 {
+	type pair struct{ x, y int }
+	pij := map[pair]float64{}
+	ai, bj := map[int]float64{}, map[int]float64{}
+	var tot float64
+	for i := range a {
+		tot += m[i]
+	}
+	for i := range a {
+		pij[pair{a[i], b[i]}] += m[i] / tot
+		ai[a[i]] += m[i] / tot
+		bj[b[i]] += m[i] / tot
+	}
+	var sij, sa, sb float64
+	for _, v := range pij {
+		sij += v * v
+	}
+	for _, v := range ai {
+		sa += v * v
+	}
+	for _, v := range bj {
+		sb += v * v
+	}
+	exp := sa * sb
+	mx := (sa + sb) / 2
+	if math.Abs(mx-exp) < 1e-15 {
 		return 1
 	}
 	return (sij - exp) / (mx - exp)

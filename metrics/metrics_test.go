@@ -109,3 +109,40 @@ func TestARI(t *testing.T) {
 		}
 	}
 }
+
+// The weighted ARI of an exact population: 1 for one partition up to
+// renaming; 0 for independent labelings (p_ij = a_i b_j); and the limit of
+// the ordinary ARI of the population replicated r times (items replicated
+// by integer masses), which it approaches as r grows, with the gap O(1/r).
+func TestWeightedARI(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b []int
+		m    []float64
+		want float64
+	}{
+		{"identical", []int{0, 1, 2}, []int{2, 0, 1}, []float64{0.2, 0.3, 0.5}, 1},
+		// Four cells with masses a_i·b_j, a = (0.3, 0.7), b = (0.6, 0.4).
+		{"independent", []int{0, 0, 1, 1}, []int{0, 1, 0, 1}, []float64{0.18, 0.12, 0.42, 0.28}, 0},
+	} {
+		if got := WeightedARI(tc.a, tc.b, tc.m); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	a, b, m := []int{0, 0, 1, 1, 2}, []int{0, 1, 1, 1, 0}, []float64{1, 2, 3, 1, 2}
+	w := WeightedARI(a, b, m)
+	var prev float64
+	for i, r := range []int{10, 100, 1000} {
+		var ra, rb []int
+		for k := range a {
+			for range r * int(m[k]) {
+				ra, rb = append(ra, a[k]), append(rb, b[k])
+			}
+		}
+		gap := math.Abs(ARI(ra, rb) - w)
+		if gap > 5/float64(r) || (i > 0 && gap >= prev) {
+			t.Errorf("replicated %d times: ARI %v, weighted %v", r, ARI(ra, rb), w)
+		}
+		prev = gap
+	}
+}

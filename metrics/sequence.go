@@ -25,6 +25,9 @@ type SeqTrained struct {
 	// reference policy the model started from (none for a uniform one).
 	RefCurve     []float64 `json:"ref_curve,omitempty"`
 	RefFinalLoss *float64  `json:"ref_final_loss,omitempty"`
+	// Latent is what a method that infers annotator types found (em-dpo,
+	// maxmin on annotated data); nil for the others.
+	Latent *Latent `json:"latent,omitempty"`
 }
 
 // ComputeSequenceTruth evaluates truth metrics of the length environment
@@ -111,6 +114,8 @@ func ComputeSequenceMethod(w *sequence.World, m *SeqTrained, names []string) (ma
 			out[n] = curveText(m.RefCurve)
 		case "pretrain_last_drop":
 			out[n] = lastDrop(m.RefCurve)
+		case "type_recovery", "log_likelihood", "latent_types":
+			out[n] = LatentMetric(n, m.Latent)
 		}
 	}
 	return out, nil

@@ -49,6 +49,9 @@ func init() {
 				return w.Observed.Data(d.Regime, d.Pairs, seed, len(t.Alternatives), len(t.Types))
 			}
 			if d.Regime == envs.Annotated {
+				if d.Annotators == 0 {
+					return w.PopulationAnnotated(d.Per)
+				}
 				return w.SampleAnnotated(d.Annotators, d.Per, seed)
 			}
 			if d.Pairs == 0 {

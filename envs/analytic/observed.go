@@ -2,6 +2,7 @@ package analytic
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"hetalign/envs"
@@ -126,6 +127,10 @@ type AnnotatedData struct {
 	Annotators int              `json:"annotators"`
 	Types      []int32          `json:"types"`
 	Labels     []AnnotatedLabel `json:"labels"`
+	// Mass[i] is annotator i's probability in the exact population
+	// (PopulationAnnotated: each annotator is a record class); nil when
+	// every annotator counts once (sampled or observed data).
+	Mass []float64 `json:"mass,omitempty"`
 }
 
 // AnnotatedLabel is one judgement of an annotator: W preferred to L at
@@ -203,4 +208,123 @@ func (w *World) SampleAnnotated(annotators, per int, seed uint64) (*Data, error)
 		d.Prompts = append(d.Prompts, &Dataset{Regime: envs.Annotated, Tuples: count[x], Won: won[x]})
 	}
 	return d, nil
+}
+
+// MaxAnnotatedRecords bounds the annotator records PopulationAnnotated
+// enumerates (per true type).
+const MaxAnnotatedRecords = 100_000
+
+// PopulationAnnotated is the annotated regime's infinite-annotator limit
+// (pairs: 0): the exact population distribution of one annotator's
+// record when each annotator, of type u with probability w_u, labels per
+// tuples drawn as SampleAnnotated draws them. A tuple gives the label
+// "w ≻ l at prompt x" with probability
+//
+//	q_u(x, w, l) = prior(x) · 2 D_x(w) D_x(l) · σ_τ(r(w;u) − r(l;u))   (w ≠ l, Eq. 8),
+//
+// and no label (y1 = y2) with probability q_∅ = Σ_x prior(x) Σ_y D_x(y)²;
+// a record is the multiset of per such outcomes, of probability
+// multinomial(per; c) Π_s q_u(s)^{c_s}. Every multiset is enumerated for
+// every type: annotator i of the result is one (type, multiset) with Mass
+// w_u · that probability (the masses sum to 1), Types[i] = u, and one label
+// per distinct outcome weighted by its count. There are C(S + per − 1,
+// per) multisets of S = 1 + Σ_x n_x(n_x − 1) outcomes; beyond
+// MaxAnnotatedRecords it is an error (draw annotators instead). Prompts
+// hold the anonymous population statistics (every label of the population).
+func (w *World) PopulationAnnotated(per int) (*Data, error) {
+	if per < 1 {
+		return nil, fmt.Errorf("annotated data need per ≥ 1, got %d", per)
+	}
+	if w.Observed != nil {
+		return nil, fmt.Errorf("observed comparisons have the file's annotators: no infinite-annotator limit")
+	}
+	type outcome struct{ x, w, l int32 }
+	var outs []outcome
+	none := 0.0
+	for x, t := range w.Prompts {
+		e := t.Env()
+		for a := range e.Alternatives {
+			none += w.Prior[x] * e.Sampling[a] * e.Sampling[a]
+			for b := range e.Alternatives {
+				if a != b {
+					outs = append(outs, outcome{int32(x), int32(a), int32(b)})
+				}
+			}
+		}
+	}
+	S := len(outs) + 1
+	// C(S + per − 1, per), stopping once past the limit.
+	count := 1.0
+	for k := 1; k <= per; k++ {
+		count = count * float64(S-1+k) / float64(k)
+		if count > MaxAnnotatedRecords {
+			return nil, fmt.Errorf("the exact annotated population (pairs: 0) enumerates every annotator record: with %d outcomes per label (%d labelled pairs and 'no label') and per = %d there are more than %d records per type; lower per or draw annotators (annotators: N)",
+				S, S-1, per, MaxAnnotatedRecords)
+		}
+	}
+	types := len(w.Prompts[0].Weights)
+	// q[u][s]: outcome s's probability for type u; s = S − 1 is no label.
+	q := make([][]float64, types)
+	prefs := make([][][][]float64, len(w.Prompts))
+	for x, t := range w.Prompts {
+		prefs[x] = t.Env().TypePrefs()
+	}
+	for u := range q {
+		q[u] = make([]float64, S)
+		for s, o := range outs {
+			samp := w.Prompts[o.x].Env().Sampling
+			q[u][s] = w.Prior[o.x] * 2 * samp[o.w] * samp[o.l] * prefs[o.x][u][o.w][o.l]
+		}
+		q[u][S-1] = none
+	}
+	lgamma := func(n int) float64 { v, _ := math.Lgamma(float64(n) + 1); return v }
+	ad := &AnnotatedData{}
+	c := make([]int, S)
+	// Enumerate the compositions c of per into S parts.
+	var rec func(s, left int)
+	rec = func(s, left int) {
+		if s == S-1 {
+			c[s] = left
+			logMulti := lgamma(per)
+			for _, k := range c {
+				logMulti -= lgamma(k)
+			}
+			for u := range types {
+				lp := math.Log(w.Prompts[0].Weights[u]) + logMulti
+				for t, k := range c {
+					if k > 0 {
+						lp += float64(k) * math.Log(q[u][t])
+					}
+				}
+				m := math.Exp(lp)
+				if m == 0 || math.IsNaN(m) {
+					continue
+				}
+				i := int32(ad.Annotators)
+				ad.Annotators++
+				ad.Types = append(ad.Types, int32(u))
+				ad.Mass = append(ad.Mass, m)
+				for t, k := range c[:S-1] {
+					if k > 0 {
+						o := outs[t]
+						ad.Labels = append(ad.Labels, AnnotatedLabel{Annotator: i, X: o.x, W: o.w, L: o.l, Weight: float64(k)})
+					}
+				}
+			}
+			return
+		}
+		for k := 0; k <= left; k++ {
+			c[s] = k
+			rec(s+1, left-k)
+		}
+	}
+	rec(0, per)
+	pop, err := w.PopulationData(Anonymous)
+	if err != nil {
+		return nil, err
+	}
+	for _, ds := range pop.Prompts {
+		ds.Regime = envs.Annotated
+	}
+	return &Data{Regime: envs.Annotated, Mass: pop.Mass, Prompts: pop.Prompts, Annotated: ad}, nil
 }

@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -327,6 +326,52 @@ func (c *Comparisons) Wins(u int) [][]float64 {
 	return w
 }
 
+// Counts returns, for type u, the strict wins W[i][j] (judgements of
+// type u preferring i to j) and the ties T[i][j] between i < j (upper
+// triangle): the data of Davidson's model (FitDavidson).
+func (c *Comparisons) Counts(u int) (wins, ties [][]float64) {
+	n := len(c.Items)
+	wins, ties = square(n), square(n)
+	for _, r := range c.Rows {
+		if int(r.Type) != u {
+			continue
+		}
+		switch r.Win {
+		case 1:
+			wins[r.A][r.B]++
+		case 0:
+			wins[r.B][r.A]++
+		default:
+			ties[min(r.A, r.B)][max(r.A, r.B)]++
+		}
+	}
+	return wins, ties
+}
+
+func square(n int) [][]float64 {
+	m := make([][]float64, n)
+	for i := range m {
+		m[i] = make([]float64, n)
+	}
+	return m
+}
+
+// FitDavidson is the maximum-likelihood fit of Davidson's (1970) tie
+// model to one type's strict wins and ties (bradleyterry.Davidson):
+// P(i ≻ j) = π_i/(π_i + π_j + ν√(π_iπ_j)), P(tie) = ν√(π_iπ_j)/(…), with ν
+// fitted per call (per type). It returns θ = log π centred to mean 0 —
+// the Bradley–Terry reward of the strict preferences, since P(i ≻ j | no
+// tie) = σ(θ_i − θ_j) — and ν. Newton stops when no parameter moves by
+// more than 1e-12. Without ties, with only ties, or when some items never
+// beat nor tie the rest (Zermelo's condition with ties linking both ways),
+// there is no maximum and the error says which.
+func FitDavidson(wins, ties [][]float64) (theta []float64, nu float64, err error) {
+	if set := bradleyterry.DavidsonUnbeaten(wins, ties); set != nil {
+		return nil, 0, &ZermeloError{Items: set, Ties: true}
+	}
+	return bradleyterry.Davidson(wins, ties, 1e-12, 200)
+}
+
 // FitBT is the Bradley–Terry maximum-likelihood fit of win counts
 // W[i][j] (i preferred to j): the log-strengths θ maximising
 // Σ_{i≠j} W_ij log σ(θ_i − θ_j), centred to mean 0, by the MM algorithm
@@ -341,7 +386,7 @@ func FitBT(w [][]float64) ([]float64, error) {
 	if n < 2 {
 		return nil, fmt.Errorf("Bradley–Terry needs at least two items")
 	}
-	if set := unbeaten(w); set != nil {
+	if set := bradleyterry.Unbeaten(w); set != nil {
 		return nil, &ZermeloError{Items: set}
 	}
 	theta, ok := bradleyterry.MM(w, 1e-13, 1_000_000)
@@ -354,66 +399,15 @@ func FitBT(w [][]float64) ([]float64, error) {
 // ZermeloError says that the items in Items never beat any item outside
 // the set, so their strengths relative to the rest are not identified (the
 // likelihood keeps rising as they fall).
-type ZermeloError struct{ Items []int }
-
-func (e *ZermeloError) Error() string {
-	return fmt.Sprintf("no maximum-likelihood Bradley–Terry fit: items %v never beat an item outside that set (the comparison graph is not strongly connected)", e.Items)
+type ZermeloError struct {
+	Items []int
+	// Ties: ties count as links both ways (Davidson's model).
+	Ties bool
 }
 
-// unbeaten returns a set of items with no win against the other items, or
-// nil when the win graph is strongly connected: the items that cannot
-// reach item 0 through wins, or the items item 0 cannot reach.
-func unbeaten(w [][]float64) []int {
-	n := len(w)
-	reach := func(forward bool) []bool {
-		seen := make([]bool, n)
-		seen[0] = true
-		stack := []int{0}
-		for len(stack) > 0 {
-			i := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for j := range n {
-				e := w[i][j]
-				if !forward {
-					e = w[j][i]
-				}
-				if j != i && e > 0 && !seen[j] {
-					seen[j] = true
-					stack = append(stack, j)
-				}
-			}
-		}
-		return seen
+func (e *ZermeloError) Error() string {
+	if e.Ties {
+		return fmt.Sprintf("no maximum-likelihood Davidson fit: items %v never beat nor tie an item outside that set (the comparison graph is not strongly connected)", e.Items)
 	}
-	// With i → j when i beat j, the graph is strongly connected when
-	// every item is reachable from item 0 both along and against the
-	// edges. If item 0's forward reach S misses some items, S never beats
-	// them; if some items cannot reach item 0, they never beat the items
-	// that can.
-	for _, fwd := range []bool{true, false} {
-		seen := reach(fwd)
-		var rest []int
-		for i, s := range seen {
-			if !s {
-				rest = append(rest, i)
-			}
-		}
-		if len(rest) == 0 {
-			continue
-		}
-		if fwd {
-			// 0 beats its way to `seen` only: `seen` never beats `rest`.
-			var set []int
-			for i, s := range seen {
-				if s {
-					set = append(set, i)
-				}
-			}
-			sort.Ints(set)
-			return set
-		}
-		// `rest` cannot beat its way to 0: `rest` never beats `seen`.
-		return rest
-	}
-	return nil
+	return fmt.Sprintf("no maximum-likelihood Bradley–Terry fit: items %v never beat an item outside that set (the comparison graph is not strongly connected)", e.Items)
 }

@@ -52,7 +52,7 @@ type typeConfig struct {
 }
 
 // Defaults: β = 1, columns subject, a, b, outcome; codes 1, −1, 0; ties
-// half each way.
+// half each way ("half"; the others are "drop" and "davidson").
 func (c *Config) Defaults(envs.Setting) {
 	if c.Beta == 0 {
 		c.Beta = 1
@@ -177,10 +177,17 @@ func conditions(t envs.Type) ([]Condition, error) {
 type TruthParams struct {
 	envs.TruthBase
 	Observed *analytic.Observed `json:"observed"`
+	// Nu[u] is type u's fitted tie parameter ν under ties: "davidson"
+	// (nil otherwise).
+	Nu []float64 `json:"nu,omitempty"`
 }
 
 // Truth reads the file, assigns annotators to types and fits each type's
-// Bradley–Terry rewards.
+// Bradley–Terry rewards: with ties "half" or "drop", Hunter's MM on the
+// win counts (ties ½ each way, or left out); with ties "davidson",
+// Davidson's tie model with its own ν per type (FitDavidson), whose log
+// π is the reward. The rows themselves (the datasets) keep ties ½ each way
+// under "half" and "davidson".
 func (c *Config) Truth(s envs.Setting) (any, error) {
 	src := Source{Path: c.path(s.Dir), Annotator: c.Annotator, A: c.A, B: c.B, Outcome: c.Outcome,
 		DropTies: c.Ties == "drop", Items: c.Items}
@@ -210,10 +217,18 @@ func (c *Config) Truth(s envs.Setting) (any, error) {
 		tau = 1
 	}
 	rewards := make([][]float64, len(names))
+	var nus []float64
 	for u := range names {
-		theta, err := FitBT(cmp.Wins(u))
+		var theta []float64
+		if c.Ties == "davidson" {
+			var nu float64
+			theta, nu, err = FitDavidson(cmp.Counts(u))
+			nus = append(nus, nu)
+		} else {
+			theta, err = FitBT(cmp.Wins(u))
+		}
 		if err != nil {
-			return nil, fmt.Errorf("type %s: %w", names[u], err)
+			return nil, fmt.Errorf("%s: type %s: %w", src.Path, names[u], err)
 		}
 		for i := range theta {
 			theta[i] *= tau
@@ -229,6 +244,7 @@ func (c *Config) Truth(s envs.Setting) (any, error) {
 		TruthBase: envs.TruthBase{Env: c.Kind, Alternatives: c.Items, Types: names, Weights: cmp.Shares(),
 			Rewards: rewards, Sampling: samp, Reference: ref, Beta: c.Beta, Model: s.Model, Temperature: s.Temperature},
 		Observed: &analytic.Observed{Annotators: len(cmp.Annotators), Rows: cmp.Rows},
+		Nu:       nus,
 	}, nil
 }
 

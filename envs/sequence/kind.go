@@ -26,8 +26,9 @@ func init() {
 		CUE:     kindCUE,
 		CUEFile: "hetalign/envs/sequence/kind.cue",
 		World:   WorldTag,
-		Regimes: []string{Anonymous, Typed, Consensus},
+		Regimes: []string{Anonymous, Typed, Consensus, Annotated},
 		Metrics: []string{"avg_reward", "reward", "type_weights", "test_pairs", "majority_agreement", "agreement", "ties",
+			"type_recovery", "log_likelihood", "latent_types",
 			"score_profile", "final_loss", "data_used", "loss_curve", "loss_last_drop", "pretrain_loss", "pretrain_curve", "pretrain_last_drop"},
 		New:   func() envs.Config { return new(EnvConfig) },
 		Build: build,
@@ -45,6 +46,9 @@ func init() {
 			return w, nil
 		},
 		Sample: func(world any, d envs.DataSpec, seed uint64) (any, error) {
+			if d.Regime == Annotated {
+				return world.(*World).SampleAnnotated(d.Annotators, d.Per, seed)
+			}
 			return world.(*World).Sample(d.Regime, d.Pairs, seed)
 		},
 		DecodeData: func(b []byte) (any, error) {
@@ -273,9 +277,14 @@ func corpusPath(p, dir string) (string, error) {
 	return p, nil
 }
 
-// CheckData: typed data records one labeller per tuple, so it is sampled.
+// CheckData: typed data records one labeller per tuple, so it is sampled;
+// annotated data need annotators (the sequence env has no enumerable
+// population of annotator records).
 func (c *EnvConfig) CheckData(d envs.DataSpec) []envs.Problem {
 	ps := envs.CheckAnnotated(d)
+	if d.Regime == Annotated && d.Annotators == 0 && d.Per > 0 {
+		ps = append(ps, envs.Problemf("annotators", "the sequence env has no exact annotated population (pairs: 0): draw annotators: N"))
+	}
 	if d.Regime == Typed && d.Pairs == 0 {
 		ps = append(ps, envs.Problemf("pairs", "typed data records one labeller per tuple: set pairs > 0"))
 	}

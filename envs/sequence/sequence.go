@@ -313,12 +313,18 @@ const (
 
 // Data is a labelled dataset over training items: tuple k is item Item[k]
 // with Label[k] the probability (0 or 1 when sampled) that response 1 is
-// preferred; Type[k] is the labeller (typed data).
+// preferred; Type[k] is the labeller (typed data). Annotated data keep
+// each label's annotator, Annotator[k] (0 … Annotators − 1), whose type is
+// AnnotatorType[i] (known to the data, not to the methods that infer
+// types).
 type Data struct {
-	Regime string    `json:"regime"`
-	Item   []int32   `json:"item"`
-	Label  []float64 `json:"label"`
-	Type   []int     `json:"type,omitempty"`
+	Regime        string    `json:"regime"`
+	Item          []int32   `json:"item"`
+	Label         []float64 `json:"label"`
+	Type          []int     `json:"type,omitempty"`
+	Annotator     []int32   `json:"annotator,omitempty"`
+	Annotators    int       `json:"annotators,omitempty"`
+	AnnotatorType []int32   `json:"annotator_type,omitempty"`
 	// Rounds is the mean number of labelling rounds per consensus label
 	// (each round asks every type once); 1 for the other regimes.
 	Rounds float64 `json:"rounds"`
@@ -398,6 +404,47 @@ func (w *World) Sample(regime string, pairs int, seed uint64) (*Data, error) {
 	}
 	if regime == Consensus {
 		d.Rounds = rounds / float64(count)
+	}
+	return d, nil
+}
+
+// Annotated is the regime whose labels keep their annotator.
+const Annotated = envs.Annotated
+
+// SampleAnnotated draws annotators annotators, each of type u with
+// probability w_u, each labelling per tuples: annotator i labels training
+// items Train[(i·per + j) mod n], j = 0 … per − 1 (so annotators × per =
+// n labels every training prompt once, as Sample does), response 1
+// preferred with probability σ_τ(Δr_u) (Eq. 8) for the annotator's type
+// u. The result depends only on seed.
+func (w *World) SampleAnnotated(annotators, per int, seed uint64) (*Data, error) {
+	if annotators < 1 || per < 1 {
+		return nil, fmt.Errorf("annotated data need annotators ≥ 1 and per ≥ 1, got %d and %d", annotators, per)
+	}
+	n := len(w.Train)
+	if n == 0 {
+		return nil, fmt.Errorf("no training prompts")
+	}
+	pick, err := envs.NewCategorical(w.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("type weights: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x94d049bb133111eb))
+	d := &Data{Regime: Annotated, Rounds: 1, Annotators: annotators}
+	for i := range annotators {
+		u := pick.Draw(rng.Float64())
+		d.AnnotatorType = append(d.AnnotatorType, int32(u))
+		for j := range per {
+			item := w.Train[(i*per+j)%n]
+			p := envs.Sigmoid(w.Delta(item)[u] / w.Temperature)
+			label := 0.0
+			if rng.Float64() < p {
+				label = 1
+			}
+			d.Item = append(d.Item, item)
+			d.Label = append(d.Label, label)
+			d.Annotator = append(d.Annotator, int32(i))
+		}
 	}
 	return d, nil
 }

@@ -1,6 +1,7 @@
 package sequence
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"hetalign/envs"
 )
 
 func opticks(t testing.TB) []byte {
@@ -255,5 +258,52 @@ func BenchmarkCut(b *testing.B) {
 			Names: names, Weights: weights, Rewards: rs, Grid: 17}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Annotated data through the world codec: the registered Sample draws
+// annotators × per labels, annotator i labels training items
+// Train[(i·per + j) mod n], its type is one of the types, and the
+// annotator ids and types survive the dataset codec (JSON) unchanged.
+func TestSampleAnnotatedCodec(t *testing.T) {
+	w := newWorld(t, 32, 80)
+	codec, err := envs.World(WorldTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := codec.Sample(w, envs.DataSpec{Regime: Annotated, Annotators: 7, Per: 5}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := raw.(*Data)
+	n := len(w.Train)
+	if d.Annotators != 7 || len(d.Item) != 35 || len(d.AnnotatorType) != 7 {
+		t.Fatalf("%d annotators, %d labels, %d types", d.Annotators, len(d.Item), len(d.AnnotatorType))
+	}
+	for k := range d.Item {
+		i, j := int(d.Annotator[k]), k%5
+		if d.Annotator[k] != int32(k/5) || d.Item[k] != w.Train[(i*5+j)%n] || (d.Label[k] != 0 && d.Label[k] != 1) {
+			t.Errorf("label %d: annotator %d, item %d, label %v", k, d.Annotator[k], d.Item[k], d.Label[k])
+		}
+	}
+	for _, u := range d.AnnotatorType {
+		if u < 0 || int(u) >= len(w.Types) {
+			t.Errorf("annotator type %d", u)
+		}
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := codec.DecodeData(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := back.(*Data)
+	if !slices.Equal(got.Annotator, d.Annotator) || !slices.Equal(got.AnnotatorType, d.AnnotatorType) || got.Annotators != 7 || got.Regime != Annotated {
+		t.Errorf("after the codec: %+v", got)
+	}
+	if _, err := codec.Sample(w, envs.DataSpec{Regime: Annotated, Per: 5}, 4); err == nil {
+		t.Error("no annotators: no error")
 	}
 }

@@ -25,10 +25,22 @@ type Label struct {
 }
 
 // Problem is a set of labels over Annotators annotators, Prompts prompts
-// of N alternatives each.
+// of N alternatives each. Mass, when set, weights annotator i by Mass[i]
+// (an exact population of annotator records, whose masses are their
+// probabilities): every sum over annotators below is then Σ_i Mass[i]·…
+// over Σ_i Mass[i].
 type Problem struct {
 	Annotators, Prompts, N int
 	Labels                 []Label
+	Mass                   []float64
+}
+
+// mass is annotator i's weight, 1 without Mass.
+func (p *Problem) mass(i int) float64 {
+	if p.Mass == nil {
+		return 1
+	}
+	return p.Mass[i]
 }
 
 // Fit is a fitted mixture.
@@ -69,6 +81,12 @@ type Options struct {
 	// even when a type's labels never connect two alternatives).
 	Prior float64
 	Seed  uint64
+	// FitTheta, when set, replaces the M step's Bradley–Terry fit of type
+	// k (Hunter's MM) on start `start`: given the type's posterior-weighted
+	// win counts wins[x][w][l] (prior included), it returns the type's
+	// centred rewards θ_k[x][y]. EM by SGD sets it to a few epochs of DPO
+	// training of type k's network, warm-started across iterations.
+	FitTheta func(start, k int, wins [][][]float64) ([][]float64, error)
 }
 
 // EM fits a K-type mixture: from Starts random soft assignments of the
@@ -76,6 +94,11 @@ type Options struct {
 //
 //	E: Post[i][k] ∝ α_k Π_{labels of i} σ(θ_k[x][w] − θ_k[x][l])^weight,
 //	M: α_k = mean_i Post[i][k]; θ_k[x] = BT fit of the labels weighted by Post[·][k],
+//
+// (means and fits weighted by Mass when set; the log-likelihood is then
+// Σ_i Mass[i] log Σ_k α_k Π …, the expected log-likelihood of one
+// annotator's record, whose maximum over the mixtures is attained at the
+// population's own mixture when it is identified),
 //
 // until the log-likelihood gains less than Tol, and keep the start with
 // the largest log-likelihood (EM only finds local maxima).
@@ -86,6 +109,9 @@ func EM(p Problem, o Options) (*Fit, error) {
 	if p.Annotators < 1 || len(p.Labels) == 0 || p.N < 2 || p.Prompts < 1 {
 		return nil, fmt.Errorf("EM needs annotators, labels and at least two alternatives")
 	}
+	if p.Mass != nil && len(p.Mass) != p.Annotators {
+		return nil, fmt.Errorf("EM: %d annotator masses for %d annotators", len(p.Mass), p.Annotators)
+	}
 	for i, l := range p.Labels {
 		if int(l.Annotator) >= p.Annotators || int(l.X) >= p.Prompts || int(l.W) >= p.N || int(l.L) >= p.N || l.W == l.L || !(l.Weight >= 0) {
 			return nil, fmt.Errorf("label %d is out of range: %+v", i, l)
@@ -95,7 +121,7 @@ func EM(p Problem, o Options) (*Fit, error) {
 	for s := range o.Starts {
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(s)*0x9e3779b97f4a7c15+1))
 		f := start(p, o.K, rng)
-		if err := run(p, o, f); err != nil {
+		if err := run(p, o, f, s); err != nil {
 			return nil, err
 		}
 		if best == nil || f.LogLik > best.LogLik {
@@ -123,10 +149,12 @@ func start(p Problem, k int, rng *rand.Rand) *Fit {
 	return f
 }
 
-func run(p Problem, o Options, f *Fit) error {
+func run(p Problem, o Options, f *Fit, start int) error {
 	prev := math.Inf(-1)
 	for it := 1; it <= o.MaxIter; it++ {
-		mStep(p, o, f)
+		if err := mStep(p, o, f, start); err != nil {
+			return err
+		}
 		ll := eStep(p, f)
 		f.LogLik, f.Iterations = ll, it
 		if math.IsNaN(ll) {
@@ -141,12 +169,16 @@ func run(p Problem, o Options, f *Fit) error {
 }
 
 // mStep sets α and θ from the posteriors.
-func mStep(p Problem, o Options, f *Fit) {
+func mStep(p Problem, o Options, f *Fit, start int) error {
 	k := len(f.Post[0])
 	f.Alpha = make([]float64, k)
-	for _, row := range f.Post {
+	var total float64
+	for i := range f.Post {
+		total += p.mass(i)
+	}
+	for i, row := range f.Post {
 		for j, v := range row {
-			f.Alpha[j] += v / float64(len(f.Post))
+			f.Alpha[j] += p.mass(i) * v / total
 		}
 	}
 	f.Theta = make([][][]float64, k)
@@ -156,13 +188,22 @@ func mStep(p Problem, o Options, f *Fit) {
 			wins[x] = square(p.N, o.Prior)
 		}
 		for _, l := range p.Labels {
-			wins[l.X][l.W][l.L] += l.Weight * f.Post[l.Annotator][j]
+			wins[l.X][l.W][l.L] += l.Weight * p.mass(int(l.Annotator)) * f.Post[l.Annotator][j]
+		}
+		if o.FitTheta != nil {
+			th, err := o.FitTheta(start, j, wins)
+			if err != nil {
+				return fmt.Errorf("M step, type %d: %w", j, err)
+			}
+			f.Theta[j] = th
+			continue
 		}
 		f.Theta[j] = make([][]float64, p.Prompts)
 		for x := range wins {
 			f.Theta[j][x], _ = bradleyterry.MM(wins[x], 1e-10, 10_000)
 		}
 	}
+	return nil
 }
 
 // eStep sets the posteriors from α and θ and returns the log-likelihood.
@@ -184,7 +225,7 @@ func eStep(p Problem, f *Fit) float64 {
 	var ll float64
 	for i, row := range logp {
 		lse := logSumExp(row)
-		ll += lse
+		ll += p.mass(i) * lse
 		for j, v := range row {
 			f.Post[i][j] = math.Exp(v - lse)
 		}
@@ -225,10 +266,11 @@ func logSigmoid(x float64) float64 {
 	return x - math.Log1p(math.Exp(x))
 }
 
-// HeldOut is the mean over annotators with labels in test of the log
-// predictive likelihood of those labels under the fit: log Σ_k
-// Post[i][k]·Π_{labels of i} σ(θ_k[x][w] − θ_k[x][l])^weight, each
-// annotator's posterior coming from the labels the fit saw.
+// HeldOut is the mean over annotators with labels in test (weighted by
+// test.Mass when set) of the log predictive likelihood of those labels
+// under the fit: log Σ_k Post[i][k]·Π_{labels of i} σ(θ_k[x][w] −
+// θ_k[x][l])^weight, each annotator's posterior coming from the labels
+// the fit saw.
 func HeldOut(f *Fit, test Problem) float64 {
 	k := len(f.Alpha)
 	logp := make([][]float64, len(f.Post)) // nil: no held-out label
@@ -246,17 +288,16 @@ func HeldOut(f *Fit, test Problem) float64 {
 			row[j] += l.Weight * logSigmoid(th[l.W]-th[l.L])
 		}
 	}
-	var sum float64
-	var n int
-	for _, row := range logp {
+	var sum, n float64
+	for i, row := range logp {
 		if row == nil {
 			continue
 		}
-		sum += logSumExp(row)
-		n++
+		sum += test.mass(i) * logSumExp(row)
+		n += test.mass(i)
 	}
 	if n == 0 {
 		return math.NaN()
 	}
-	return sum / float64(n)
+	return sum / n
 }

@@ -74,6 +74,9 @@ type adamTrainer struct {
 	aux   bool
 	progs map[progKey]*program
 	ks    []int // the tuples drawn, reused
+	// done counts the steps of earlier fits (warm starts): Adam's step
+	// count t continues from it, as m and v do.
+	done int
 }
 
 type progKey struct {
@@ -243,7 +246,7 @@ func (t *adamTrainer) fit(data *Tuples, nY int, opt Optim, seed uint64, alpha fu
 			if err := t.fill(st, data, i1, i2, pick, rng); err != nil {
 				return 0, err
 			}
-			n := float64(step + s + 1)
+			n := float64(t.done + step + s + 1)
 			lrc1 := t.lr * (1 / (1 - math.Pow(b1, n)))
 			c2 := 1 / (1 - math.Pow(b2, n))
 			if err := setScalar(st.lrc1, lrc1); err != nil {
@@ -280,6 +283,7 @@ func (t *adamTrainer) fit(data *Tuples, nY int, opt Optim, seed uint64, alpha fu
 		}
 		step += k
 	}
+	t.done += S
 	var mean float64
 	for _, v := range tail {
 		mean += v / float64(len(tail))

@@ -272,6 +272,16 @@ func pairLossGrad(loss Loss, z *Node, labels []*Node) (dz, l *Node) {
 
 // policy evaluates softmax(logits(x)) for every prompt.
 func policy(backend backends.Backend, ctx *context.Context, arch Arch, nX, nY int) ([][]float64, error) {
+	eval, err := policyExec(backend, ctx, arch, nX, nY)
+	if err != nil {
+		return nil, err
+	}
+	return eval()
+}
+
+// policyExec compiles softmax(logits(x)) for every prompt once and returns
+// a function that evaluates it at the variables' current values.
+func policyExec(backend backends.Backend, ctx *context.Context, arch Arch, nX, nY int) (func() ([][]float64, error), error) {
 	all := make([]int32, nX)
 	for i := range all {
 		all[i] = int32(i)
@@ -282,29 +292,31 @@ func policy(backend backends.Backend, ctx *context.Context, arch Arch, nX, nY in
 	if err != nil {
 		return nil, fmt.Errorf("building the policy graph: %w", err)
 	}
-	out, err := exec.Exec(all)
-	if err != nil {
-		return nil, fmt.Errorf("evaluating the policy: %w", err)
-	}
-	flat, err := tensors.CopyFlatData[float64](out[0])
-	if err != nil {
-		return nil, err
-	}
-	pol := make([][]float64, nX)
-	for i := range pol {
-		pol[i] = flat[i*nY : (i+1)*nY]
-		var s float64
-		for _, p := range pol[i] {
-			if math.IsNaN(p) {
-				return nil, fmt.Errorf("training diverged: the policy has NaNs")
+	return func() ([][]float64, error) {
+		out, err := exec.Exec(all)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating the policy: %w", err)
+		}
+		flat, err := tensors.CopyFlatData[float64](out[0])
+		if err != nil {
+			return nil, err
+		}
+		pol := make([][]float64, nX)
+		for i := range pol {
+			pol[i] = flat[i*nY : (i+1)*nY]
+			var s float64
+			for _, p := range pol[i] {
+				if math.IsNaN(p) {
+					return nil, fmt.Errorf("training diverged: the policy has NaNs")
+				}
+				s += p
 			}
-			s += p
+			if math.Abs(s-1) > 1e-6 {
+				return nil, fmt.Errorf("policy of prompt %d sums to %v", i, s)
+			}
 		}
-		if math.Abs(s-1) > 1e-6 {
-			return nil, fmt.Errorf("policy of prompt %d sums to %v", i, s)
-		}
-	}
-	return pol, nil
+		return pol, nil
+	}, nil
 }
 
 // FromPairs reduces per-prompt pair statistics to Tuples: for each prompt x

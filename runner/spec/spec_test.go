@@ -139,8 +139,8 @@ func TestVetErrors(t *testing.T) {
 		{"sweep value that does not fit", `[1, 2]`, `[1, -2]`, "-2", "does not fit"},
 		{"annotators outside the annotated regime", `data: anon: {regime: "anonymous"}`, `data: anon: {regime: "anonymous", annotators: 5}`,
 			`annotators: 5`, `annotators is for the "annotated" regime`},
-		{"annotated without a size", `data: anon: {regime: "anonymous"}`, `data: {anon: {regime: "anonymous"}, ann: {regime: "annotated", per: 3}}`,
-			`ann: {regime: "annotated"`, "annotated data need annotators: N and per: m"},
+		{"annotated without per", `data: anon: {regime: "anonymous"}`, `data: {anon: {regime: "anonymous"}, ann: {regime: "annotated", annotators: 3}}`,
+			`ann: {regime: "annotated"`, "annotated data need per: m"},
 		{"em-dpo on anonymous data", `		oracle: {kind: "oracle"}`, `		oracle: {kind: "em-dpo", data: "anon", k: 2}`, `data: "anon", k`,
 			`needs data of regime annotated, but dataset "anon" has regime "anonymous"`},
 	}
