@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -53,11 +54,12 @@ func readAll(b backend, key string) ([]byte, objInfo, error) {
 	if err != nil {
 		return nil, info, err
 	}
-	data, err := io.ReadAll(rc)
+	buf := bytes.NewBuffer(make([]byte, 0, max(info.size, 0)+bytes.MinRead))
+	_, err = buf.ReadFrom(rc)
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}
-	return data, info, err
+	return buf.Bytes(), info, err
 }
 
 // notExist reports whether err says an object is absent.

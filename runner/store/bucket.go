@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,9 +28,15 @@ const openTimeout = 30 * time.Second
 // a blob is atomic (an object appears whole or not at all); create uses
 // WriterOptions.IfNotExist (S3's If-None-Match: *, GCS's and Azure's
 // equivalents, fileblob's check before its rename).
+//
+// A file:// bucket is the exception: fileblob's IfNotExist checks that the
+// target is absent and then renames over it, which two writers can both
+// pass, so there create writes a temporary file next to its target and
+// hard-links it into place, which fails atomically when the target exists.
 type bucketBackend struct {
 	b    *blob.Bucket
 	base string // the bucket's URL without its query, for messages
+	dir  string // a file:// bucket's directory (with its prefix), else ""
 }
 
 // isURL reports whether loc is a URL (scheme://…) rather than a directory.
@@ -89,7 +97,11 @@ func openBucket(loc string) (*bucketBackend, error) {
 	if p := strings.Trim(u.Query().Get("prefix"), "/"); p != "" {
 		base += "/" + p
 	}
-	return &bucketBackend{b: b, base: base}, nil
+	k := &bucketBackend{b: b, base: base}
+	if u.Scheme == fileblob.Scheme {
+		k.dir = filepath.Join(filepath.FromSlash(u.Path), filepath.FromSlash(u.Query().Get("prefix")))
+	}
+	return k, nil
 }
 
 // wrap makes gocloud's error err of op on key an *fs.PathError naming the
@@ -142,6 +154,17 @@ func (k *bucketBackend) write(key string, data []byte) error {
 }
 
 func (k *bucketBackend) create(key string, data []byte) error {
+	if k.dir != "" {
+		p := filepath.Join(k.dir, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+			return err
+		}
+		tmp, err := writeTemp(p+".", data)
+		if err != nil {
+			return err
+		}
+		return linkInPlace(tmp, p)
+	}
 	return k.put("create", key, data, &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: true})
 }
 

@@ -64,9 +64,10 @@ func (s *Store) StepDesc(key string) (*StepDesc, error) {
 	return d, nil
 }
 
-// Lease is a claim on computing one step: an object leases/<2 hex>/<key>.json holding
-// its owner and expiry, created only if absent (IfNotExist), so of two
-// drivers or workers on one store only one computes the step. A lease
+// Lease is a claim on computing one step: an object
+// leases/<2 hex>/<key>.json holding its owner and expiry, created only if
+// absent (IfNotExist), so of two drivers or workers on one store only one
+// computes the step. A lease
 // past its expiry may be taken over. Leases save work; they are not needed
 // for correctness (two computations of a step write the same bytes).
 type Lease struct {

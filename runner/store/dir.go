@@ -52,15 +52,29 @@ func (d *dirBackend) open(key string) (io.ReadCloser, objInfo, error) {
 }
 
 // temp writes data to a new temporary file under tmp/ and returns its
-// name. Unlike os.CreateTemp (mode 0600) it creates the file with mode
-// 0666 less the umask, so that the group can read the cache.
+// name.
 func (d *dirBackend) temp(data []byte) (string, error) {
-	f, err := d.createTemp()
+	name, err := writeTemp(filepath.Join(d.root, "tmp", "w-"), data)
 	if notExist(err) { // tmp/ was removed by hand
 		if err := os.MkdirAll(filepath.Join(d.root, "tmp"), 0o777); err != nil {
 			return "", err
 		}
-		f, err = d.createTemp()
+		name, err = writeTemp(filepath.Join(d.root, "tmp", "w-"), data)
+	}
+	return name, err
+}
+
+// writeTemp writes data to a new file named prefix<random>.tmp and returns
+// its name. Unlike os.CreateTemp (mode 0600) it creates the file with mode
+// 0666 less the umask, so that the group can read the cache.
+func writeTemp(prefix string, data []byte) (string, error) {
+	var f *os.File
+	var err error
+	for try := 0; try < 10; try++ {
+		f, err = os.OpenFile(prefix+rand.Text()+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
 	}
 	if err != nil {
 		return "", err
@@ -74,14 +88,20 @@ func (d *dirBackend) temp(data []byte) (string, error) {
 	return f.Name(), nil
 }
 
-func (d *dirBackend) createTemp() (*os.File, error) {
-	for try := 0; ; try++ {
-		name := filepath.Join(d.root, "tmp", "w-"+rand.Text()+".tmp")
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-		if !errors.Is(err, fs.ErrExist) || try == 9 {
-			return f, err
+// linkInPlace hard-links the file tmp to p and removes tmp: p appears with
+// all its bytes, and only if it did not exist (an error wrapping
+// fs.ErrExist otherwise), also against a concurrent writer on another
+// machine of a shared filesystem.
+func linkInPlace(tmp, p string) error {
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, p); err != nil {
+		var le *os.LinkError
+		if errors.As(err, &le) && errors.Is(le.Err, fs.ErrExist) {
+			return fmt.Errorf("%s: %w", p, fs.ErrExist)
 		}
+		return err
 	}
+	return nil
 }
 
 func (d *dirBackend) write(key string, data []byte) error {
@@ -109,16 +129,7 @@ func (d *dirBackend) create(key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
-	// A hard link fails when p exists, and p appears with all its bytes.
-	if err := os.Link(tmp, p); err != nil {
-		var le *os.LinkError
-		if errors.As(err, &le) && errors.Is(le.Err, fs.ErrExist) {
-			return fmt.Errorf("%s: %w", p, fs.ErrExist)
-		}
-		return err
-	}
-	return nil
+	return linkInPlace(tmp, p)
 }
 
 func (d *dirBackend) remove(key string) error { return os.Remove(d.path(key)) }

@@ -25,17 +25,20 @@
 //	tmp/                        temporary files, renamed into place (directory only)
 //
 // The cache semantics live in Store; the storage behind it is one small
-// unexported interface with two implementations. A directory (Open of a
-// path) writes a temporary file in tmp/ and renames it into place (or
-// hard-links it, for a write that must not replace an existing file),
-// marks a used manifest by setting its modification time, and gc removes
-// stale temporary files. A bucket (Open of a URL: file:// on a shared
+// unexported interface (read, atomic write, create-if-absent, delete, list
+// a prefix with sizes and modification times, stat, touch) with two
+// implementations. A directory (Open of a path) writes a temporary file in
+// tmp/ and renames it into place, or hard-links it for a create (which
+// fails when the target exists), and marks a used manifest by setting its
+// modification time. A bucket (Open of a URL: file:// on a shared
 // filesystem, s3://, gs://, azblob://, or mem:// in tests) goes through
-// gocloud.dev/blob: every object write is atomic, "only if absent" is
-// WriterOptions.IfNotExist, and since an object's modification time
-// cannot be set, a used manifest older than an hour is rewritten (same
-// bytes) instead, so that `gc --max-age` ages steps from their last use on
-// every store.
+// gocloud.dev/blob: every object write is atomic and a create is a write
+// with WriterOptions.IfNotExist (on file://, whose IfNotExist is a check
+// then a rename that two writers can both pass, a hard link as in a
+// directory); an object's modification time cannot be set, so Get rewrites
+// a used manifest older than an hour (same bytes) instead. Either way `gc
+// --max-age` ages steps from their last use, and gc removes temporary files
+// a killed writer left (tmp/*, or *.tmp next to their targets on file://).
 package store
 
 import (
@@ -243,7 +246,8 @@ func (s *Store) checkObject(key, sum string) error {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, rc); err != nil {
+	// Hide rc's WriteTo: gocloud's allocates a large buffer on every call.
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{rc}, make([]byte, 32<<10)); err != nil {
 		return fmt.Errorf("reading blob %s: %w", short, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
@@ -584,8 +588,11 @@ manifest:
 
 // GCStats counts what GC removed.
 type GCStats struct {
+	// Manifests, Blobs and Temps count the removed step manifests, output
+	// blobs and leftover temporary files.
 	Manifests, Blobs, Temps int
-	Bytes                   int64
+	// Bytes is the size of the removed blobs.
+	Bytes int64
 }
 
 // GC removes manifests unused for longer than maxAge (0 keeps them all),

@@ -469,3 +469,61 @@ func TestLeaseRace(t *testing.T) {
 		}
 	})
 }
+
+// prefix=DIR/ keeps the store under a prefix of the bucket.
+func TestBucketPrefix(t *testing.T) {
+	s3 := storetest.S3(t)
+	st, err := Open(s3 + "&prefix=team/hetalign/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k := key("p")
+	if _, err := st.Put(k, "eval", "", map[string][]byte{"out": []byte("x")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := Open(s3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Close()
+	if _, err := whole.be.stat("team/hetalign/" + manifestKey(k)); err != nil {
+		t.Errorf("manifest not under the prefix: %v", err)
+	}
+	if want := "s3://hetalign/team/hetalign/" + manifestKey(k); st.be.where(manifestKey(k)) != want {
+		t.Errorf("where = %s, want %s", st.be.where(manifestKey(k)), want)
+	}
+}
+
+// A directory store and a file:// store of the same directory are one
+// store: same layout, each reads what the other wrote.
+func TestDirAndFileShareLayout(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open("file://" + filepath.ToSlash(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := key("by dir"), key("by file")
+	d.Put(k1, "eval", "", map[string][]byte{"out": []byte("1")}, 0)
+	f.Put(k2, "eval", "", map[string][]byte{"out": []byte("2")}, 0)
+	for _, st := range []*Store{d, f} {
+		for _, k := range []string{k1, k2} {
+			if _, ok := st.Get(k); !ok {
+				t.Errorf("%s: step %s not cached", st.Root(), k[:12])
+			}
+		}
+		if probs, err := st.Verify(false); err != nil || len(probs) != 0 {
+			t.Errorf("%s: verify %v %v", st.Root(), probs, err)
+		}
+	}
+	if _, ok, _ := f.TryLease(k1, "a", time.Minute); !ok {
+		t.Fatal("no lease")
+	}
+	if l, ok, _ := d.TryLease(k1, "b", time.Minute); ok || l.Owner != "a" {
+		t.Errorf("the directory store took the file:// store's lease: %+v", l)
+	}
+}
