@@ -472,26 +472,40 @@ func TestLeaseRace(t *testing.T) {
 
 // prefix=DIR/ keeps the store under a prefix of the bucket.
 func TestBucketPrefix(t *testing.T) {
-	s3 := storetest.S3(t)
-	st, err := Open(s3 + "&prefix=team/hetalign/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	k := key("p")
-	if _, err := st.Put(k, "eval", "", map[string][]byte{"out": []byte("x")}, 0); err != nil {
-		t.Fatal(err)
-	}
-	whole, err := Open(s3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer whole.Close()
-	if _, err := whole.be.stat("team/hetalign/" + manifestKey(k)); err != nil {
-		t.Errorf("manifest not under the prefix: %v", err)
-	}
-	if want := "s3://hetalign/team/hetalign/" + manifestKey(k); st.be.where(manifestKey(k)) != want {
-		t.Errorf("where = %s, want %s", st.be.where(manifestKey(k)), want)
+	urls := storetest.URLs(t)
+	for _, kind := range []string{"file", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			sep := "?"
+			if strings.Contains(urls[kind], "?") {
+				sep = "&"
+			}
+			st, err := Open(urls[kind] + sep + "prefix=team/hetalign/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			k := key("p")
+			if _, err := st.Put(k, "eval", "", map[string][]byte{"out": []byte("x")}, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := st.TryLease(k, "a", time.Minute); !ok || err != nil {
+				t.Fatalf("lease: %v %v", ok, err)
+			}
+			whole, err := Open(urls[kind])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer whole.Close()
+			for _, obj := range []string{manifestKey(k), leaseKey(k)} {
+				if _, err := whole.be.stat("team/hetalign/" + obj); err != nil {
+					t.Errorf("%s not under the prefix: %v", obj, err)
+				}
+			}
+			base := strings.SplitN(urls[kind], "?", 2)[0]
+			if want := base + "/team/hetalign/" + manifestKey(k); st.be.where(manifestKey(k)) != want {
+				t.Errorf("where = %s, want %s", st.be.where(manifestKey(k)), want)
+			}
+		})
 	}
 }
 
