@@ -24,8 +24,8 @@ import (
 // openTimeout bounds the check that a bucket is reachable.
 const openTimeout = 30 * time.Second
 
-// bucketBackend keeps objects in a gocloud.dev/blob bucket. Every write of
-// a blob is atomic (an object appears whole or not at all); create uses
+// bucketBackend keeps objects in a gocloud.dev/blob bucket. Every object
+// write is atomic (an object appears whole or not at all); create uses
 // WriterOptions.IfNotExist (S3's If-None-Match: *, GCS's and Azure's
 // equivalents, fileblob's check before its rename).
 //
