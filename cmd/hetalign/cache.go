@@ -10,13 +10,13 @@ import (
 
 func runCache(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: hetalign cache ls|verify|gc [--cache DIR]")
+		fmt.Fprintln(stderr, "usage: hetalign cache ls|verify|gc [--cache DIR|URL]")
 		return exitInvalid
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("hetalign cache "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cache := fs.String("cache", defaultCache(), "cache directory (default $HETALIGN_CACHE or .hetalign)")
+	cache := fs.String("cache", defaultCache(), cacheHelp)
 	repair := fs.Bool("repair", false, "verify: delete damaged entries so that their steps rerun (exit 0 when that fixed everything)")
 	maxAge := fs.Duration("max-age", 0, "gc: also remove steps unused for longer than this (e.g. 720h); 0 keeps every step")
 	if _, err := parse(fs, args[1:]); err != nil {
@@ -27,6 +27,7 @@ func runCache(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hetalign:", err)
 		return exitFailed
 	}
+	defer st.Close()
 	switch sub {
 	case "ls":
 		ms, err := st.List()
@@ -97,7 +98,7 @@ func verifyCache(st *store.Store, repair bool, stdout, stderr io.Writer) int {
 		for _, p := range left {
 			fmt.Fprintf(stdout, "still broken: %s: %s\n", p.Path, p.Msg)
 		}
-		fmt.Fprintf(stdout, "repaired %d of %d problems; %d remain in %s (remove them by hand, or remove the whole cache directory)\n",
+		fmt.Fprintf(stdout, "repaired %d of %d problems; %d remain in %s (remove them by hand, or remove the whole cache)\n",
 			fixed, len(probs), len(left), st.Root())
 		return exitFailed
 	}

@@ -2,28 +2,78 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"gocloud.dev/blob"
+
 	"hetalign/runner/store"
+	"hetalign/runner/store/storetest"
 )
+
+// eachCache runs f on a fresh cache of each kind the CLI can share between
+// commands: a directory, a file:// URL and the in-process S3 server
+// (mem:// is left out: every command opens a new, empty mem:// store).
+func eachCache(t *testing.T, f func(t *testing.T, cache string)) {
+	t.Helper()
+	for _, kind := range []string{"dir", "file", "s3"} {
+		t.Run(kind, func(t *testing.T) { f(t, storetest.URLs(t)[kind]) })
+	}
+}
+
+// bucket opens the cache at loc as a plain gocloud bucket, to read and
+// damage its objects behind the store's back.
+func bucket(t *testing.T, loc string) *blob.Bucket {
+	t.Helper()
+	if !strings.Contains(loc, "://") {
+		loc = "file://" + filepath.ToSlash(loc)
+	}
+	if strings.HasPrefix(loc, "file://") {
+		loc += "?no_tmp_dir=true&metadata=skip"
+	}
+	b, err := blob.OpenBucket(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func readObject(t *testing.T, cache, key string) []byte {
+	t.Helper()
+	b, err := bucket(t, cache).ReadAll(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeObject(t *testing.T, cache, key string, data []byte) {
+	t.Helper()
+	if err := bucket(t, cache).WriteAll(context.Background(), key, data, nil); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // manifestOf finds the manifest of the one step of kind in cache.
 func manifestOf(t *testing.T, cache, kind string) store.Manifest {
 	t.Helper()
-	ps, _ := filepath.Glob(filepath.Join(cache, "ac", "*", "*.json"))
+	st, err := store.Open(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ms, err := st.List()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var found []store.Manifest
-	for _, p := range ps {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m store.Manifest
-		if json.Unmarshal(b, &m) == nil && m.Kind == kind {
-			found = append(found, m)
+	for _, m := range ms {
+		if m.Kind == kind {
+			found = append(found, *m)
 		}
 	}
 	if len(found) != 1 {
@@ -32,18 +82,16 @@ func manifestOf(t *testing.T, cache, kind string) store.Manifest {
 	return found[0]
 }
 
-func blobFile(cache, sum string) string { return filepath.Join(cache, "cas", sum[:2], sum) }
+func blobKey(sum string) string { return "cas/" + sum[:2] + "/" + sum }
 
-func flipByte(t *testing.T, p string) {
+func manifestKey(key string) string { return "ac/" + key[:2] + "/" + key + ".json" }
+
+// flipObject inverts one byte of the object key of cache.
+func flipObject(t *testing.T, cache, key string) {
 	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readObject(t, cache, key)
 	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeObject(t, cache, key, b)
 }
 
 // captureStderr runs f with os.Stderr redirected (the store warns there)
@@ -65,17 +113,18 @@ func captureStderr(t *testing.T, f func()) string {
 
 // A blob with flipped bytes is a cache miss: the rerun recomputes the step,
 // rewrites the blob and writes the same report.
-func TestCorruptBlobRerunHeals(t *testing.T) {
+func TestCorruptBlobRerunHeals(t *testing.T) { eachCache(t, testCorruptBlobRerunHeals) }
+
+func testCorruptBlobRerunHeals(t *testing.T, cache string) {
 	dir := t.TempDir()
 	spec := writeSpec(t, dir, "quickstart.cue", quickstart(t))
-	cache := filepath.Join(dir, "cache")
 	out := filepath.Join(dir, "out")
 	if _, e, code := cli(t, "run", "--cache", cache, "--out", out, spec); code != 0 {
 		t.Fatal(e)
 	}
 	want, _ := os.ReadFile(filepath.Join(out, "quickstart", "report.json"))
 	sum := manifestOf(t, cache, "report").Outputs["out"]
-	flipByte(t, blobFile(cache, sum))
+	flipObject(t, cache, blobKey(sum))
 
 	var e string
 	var code int
@@ -93,9 +142,8 @@ func TestCorruptBlobRerunHeals(t *testing.T) {
 			t.Errorf("warning %q does not mention %q", warned, w)
 		}
 	}
-	b, err := os.ReadFile(blobFile(cache, sum))
-	if err != nil || store.Sum(b) != sum {
-		t.Fatalf("blob not rewritten correctly (%v)", err)
+	if b := readObject(t, cache, blobKey(sum)); store.Sum(b) != sum {
+		t.Fatal("blob not rewritten correctly")
 	}
 	got, _ := os.ReadFile(filepath.Join(out, "quickstart", "report.json"))
 	if len(want) == 0 || !bytes.Equal(got, want) {
@@ -107,18 +155,18 @@ func TestCorruptBlobRerunHeals(t *testing.T) {
 }
 
 // A truncated manifest is a miss: the step reruns.
-func TestTruncatedManifestReruns(t *testing.T) {
+func TestTruncatedManifestReruns(t *testing.T) { eachCache(t, testTruncatedManifestReruns) }
+
+func testTruncatedManifestReruns(t *testing.T, cache string) {
 	dir := t.TempDir()
 	spec := writeSpec(t, dir, "quickstart.cue", quickstart(t))
-	cache := filepath.Join(dir, "cache")
 	out := filepath.Join(dir, "out")
 	if _, e, code := cli(t, "run", "--cache", cache, "--out", out, spec); code != 0 {
 		t.Fatal(e)
 	}
 	k := manifestOf(t, cache, "report").Key
-	p := filepath.Join(cache, "ac", k[:2], k+".json")
-	b, _ := os.ReadFile(p)
-	os.WriteFile(p, b[:len(b)/3], 0o644)
+	b := readObject(t, cache, manifestKey(k))
+	writeObject(t, cache, manifestKey(k), b[:len(b)/3])
 	var e string
 	var code int
 	warned := captureStderr(t, func() { _, e, code = cli(t, "run", "--cache", cache, "--out", out, spec) })
@@ -136,12 +184,14 @@ func TestTruncatedManifestReruns(t *testing.T) {
 
 // verify exits 1 on damage and says how to repair; --repair exits 0 when
 // it fixed everything, and the cache is then consistent.
-func TestVerifyRepairExitCodes(t *testing.T) {
-	cache := filepath.Join(t.TempDir(), "cache")
+func TestVerifyRepairExitCodes(t *testing.T) { eachCache(t, testVerifyRepairExitCodes) }
+
+func testVerifyRepairExitCodes(t *testing.T, cache string) {
 	st, err := store.Open(cache)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	m, err := st.Put(store.Sum([]byte("k")), "eval", "e", map[string][]byte{"out": []byte("data")}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +199,7 @@ func TestVerifyRepairExitCodes(t *testing.T) {
 	if o, _, code := cli(t, "cache", "verify", "--cache", cache); code != exitOK || !strings.Contains(o, "consistent") {
 		t.Fatalf("clean cache: exit %d\n%s", code, o)
 	}
-	flipByte(t, blobFile(cache, m.Outputs["out"]))
+	flipObject(t, cache, blobKey(m.Outputs["out"]))
 
 	o, _, code := cli(t, "cache", "verify", "--cache", cache)
 	if code != exitFailed || !strings.Contains(o, "2 problems") || !strings.Contains(o, "run `hetalign cache verify --repair`") {
@@ -173,8 +223,8 @@ func TestVerifyRepairStillBroken(t *testing.T) {
 	cache := filepath.Join(t.TempDir(), "cache")
 	st, _ := store.Open(cache)
 	m, _ := st.Put(store.Sum([]byte("k")), "eval", "e", map[string][]byte{"out": []byte("data")}, 0)
-	p := blobFile(cache, m.Outputs["out"])
-	flipByte(t, p)
+	p := filepath.Join(cache, filepath.FromSlash(blobKey(m.Outputs["out"])))
+	flipObject(t, cache, blobKey(m.Outputs["out"]))
 	os.Chmod(filepath.Dir(p), 0o555)
 	defer os.Chmod(filepath.Dir(p), 0o755)
 	o, _, code := cli(t, "cache", "verify", "--repair", "--cache", cache)

@@ -131,6 +131,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// cacheHelp describes the --cache flag.
+const cacheHelp = "the step cache: a directory, or a bucket URL (file:///shared/dir, s3://bucket?region=R, " +
+	"s3://bucket?endpoint=URL&use_path_style=true&region=R, gs://bucket, azblob://container) " +
+	"(default $HETALIGN_CACHE or .hetalign)"
+
+// defaultCache is the cache --cache defaults to: $HETALIGN_CACHE (a
+// directory or a bucket URL), else .hetalign.
 func defaultCache() string {
 	if d := os.Getenv("HETALIGN_CACHE"); d != "" {
 		return d
@@ -179,7 +186,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&tags, "t", "set a spec tag, key=value (repeatable), e.g. -t profile=paper")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "number of steps computed in parallel")
 	backend := fs.String("backend", "", "compute backend: go (pure Go, the default), xla:cpu, cuda (finds JAX's CUDA PJRT plugin) or xla:<plugin path>; default: the specs' backend field, else go")
-	cache := fs.String("cache", defaultCache(), "cache directory (default $HETALIGN_CACHE or .hetalign)")
+	cache := fs.String("cache", defaultCache(), cacheHelp)
 	out := fs.String("out", "reports", "directory that receives <report>/")
 	quiet := fs.Bool("q", false, "plan: print only the summary line")
 	maxCells := fs.Int("max-cells", 1_000_000, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any; 0: no limit")

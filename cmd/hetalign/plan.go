@@ -19,6 +19,7 @@ func printPlan(files []*spec.File, opts runner.Options, quiet bool, stdout, stde
 		fmt.Fprintln(stderr, "hetalign:", err)
 		return exitFailed
 	}
+	defer st.Close()
 	g, err := runner.Plan(files, opts, st)
 	if err != nil {
 		var se spec.Errors

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -31,9 +29,7 @@ type StepDesc struct {
 	Compute string `json:"compute,omitempty"`
 }
 
-func (s *Store) descPath(key string) string {
-	return filepath.Join(s.root, "steps", key[:2], key+".json")
-}
+func descKey(key string) string { return "steps/" + key[:2] + "/" + key + ".json" }
 
 // PutStepDesc stores d under d.Key (overwriting an earlier description of
 // the same key, which holds the same content).
@@ -45,7 +41,7 @@ func (s *Store) PutStepDesc(d *StepDesc) error {
 	if err != nil {
 		return fmt.Errorf("encoding step %s: %w", d.Key[:12], err)
 	}
-	if err := s.writeAtomic(s.descPath(d.Key), b); err != nil {
+	if err := s.be.write(descKey(d.Key), b); err != nil {
 		return fmt.Errorf("writing step description %s: %w", d.Key[:12], err)
 	}
 	return nil
@@ -57,7 +53,7 @@ func (s *Store) StepDesc(key string) (*StepDesc, error) {
 	if !validHex(key) {
 		return nil, fmt.Errorf("invalid step key %q", key)
 	}
-	b, err := os.ReadFile(s.descPath(key))
+	b, _, err := readAll(s.be, descKey(key))
 	if err != nil {
 		return nil, fmt.Errorf("reading step description %s: %w", key[:12], err)
 	}
@@ -68,20 +64,22 @@ func (s *Store) StepDesc(key string) (*StepDesc, error) {
 	return d, nil
 }
 
-// Lease is a claim on computing one step: an object leases/<key> holding
-// its owner and expiry, created only if absent (IfNotExist), so of two
-// drivers or workers on one store only one computes the step. A lease
+// Lease is a claim on computing one step: an object
+// leases/<2 hex>/<key>.json holding its owner and expiry, created only if
+// absent (IfNotExist), so of two drivers or workers on one store only one
+// computes the step. A lease
 // past its expiry may be taken over. Leases save work; they are not needed
 // for correctness (two computations of a step write the same bytes).
 type Lease struct {
-	Key     string    `json:"key"`
-	Owner   string    `json:"owner"`
+	// Key is the step key.
+	Key string `json:"key"`
+	// Owner names the driver or worker that holds the lease.
+	Owner string `json:"owner"`
+	// Expires is when the lease may be taken over (UTC).
 	Expires time.Time `json:"expires"`
 }
 
-func (s *Store) leasePath(key string) string {
-	return filepath.Join(s.root, "leases", key[:2], key+".json")
-}
+func leaseKey(key string) string { return "leases/" + key[:2] + "/" + key + ".json" }
 
 // TryLease takes the lease of key for owner until now+ttl. It returns
 // ok=false and the current holder's lease when another owner holds an
@@ -91,38 +89,37 @@ func (s *Store) TryLease(key, owner string, ttl time.Duration) (held *Lease, ok 
 	if !validHex(key) {
 		return nil, false, fmt.Errorf("invalid step key %q", key)
 	}
-	p := s.leasePath(key)
-	l := &Lease{Key: key, Owner: owner, Expires: time.Now().Add(ttl).UTC()}
-	b, _ := json.Marshal(l)
+	k := leaseKey(key)
+	l := &Lease{Key: key, Owner: owner, Expires: s.now().Add(ttl).UTC()}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
+	}
 	for try := 0; try < 3; try++ {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
-		}
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		err := s.be.create(k, b)
 		if err == nil {
-			_, werr := f.Write(b)
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				os.Remove(p)
-				return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], errors.Join(werr, cerr))
-			}
 			return l, true, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
+			return nil, false, fmt.Errorf("taking lease %s in %s: %w", key[:12], s.loc, err)
 		}
 		cur, rerr := s.readLease(key)
-		if rerr == nil && cur.Owner != owner && time.Now().Before(cur.Expires) {
+		if notExist(rerr) { // released meanwhile: try again
+			continue
+		}
+		if rerr == nil && cur.Owner != owner && s.now().Before(cur.Expires) {
 			return cur, false, nil
 		}
-		// Expired, unreadable (a writer died mid-write) or our own: replace.
-		os.Remove(p)
+		// Expired, unreadable or our own: replace.
+		if err := s.be.remove(k); err != nil && !notExist(err) {
+			return nil, false, fmt.Errorf("taking lease %s: removing the expired lease: %w", key[:12], err)
+		}
 	}
 	return nil, false, fmt.Errorf("taking lease %s: contended", key[:12])
 }
 
 func (s *Store) readLease(key string) (*Lease, error) {
-	b, err := os.ReadFile(s.leasePath(key))
+	b, _, err := readAll(s.be, leaseKey(key))
 	if err != nil {
 		return nil, err
 	}
@@ -154,9 +151,15 @@ func (s *Store) RenewLease(key, owner string, ttl time.Duration) error {
 	if err != nil || cur.Owner != owner {
 		return fmt.Errorf("renewing lease %s: not held by %s", key[:12], owner)
 	}
-	l := &Lease{Key: key, Owner: owner, Expires: time.Now().Add(ttl).UTC()}
-	b, _ := json.Marshal(l)
-	return s.writeAtomic(s.leasePath(key), b)
+	l := &Lease{Key: key, Owner: owner, Expires: s.now().Add(ttl).UTC()}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("renewing lease %s: %w", key[:12], err)
+	}
+	if err := s.be.write(leaseKey(key), b); err != nil {
+		return fmt.Errorf("renewing lease %s: %w", key[:12], err)
+	}
+	return nil
 }
 
 // ReleaseLease removes owner's lease of key (nothing when another owner
@@ -169,7 +172,7 @@ func (s *Store) ReleaseLease(key, owner string) error {
 	if err != nil || cur.Owner != owner {
 		return nil
 	}
-	if err := os.Remove(s.leasePath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.be.remove(leaseKey(key)); err != nil && !notExist(err) {
 		return fmt.Errorf("releasing lease %s: %w", key[:12], err)
 	}
 	return nil

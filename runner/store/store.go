@@ -1,10 +1,11 @@
 // Package store is hetalign's content-addressed step cache, modelled on the
 // go command's build cache (cmd/go/internal/cache): step outputs are blobs
 // named by the SHA-256 of their bytes (cas/), and a step's manifest, named
-// by the step key, lists its outputs (ac/). A manifest is written last, by
-// write-to-temp then rename, so it is the commit point: a killed run never
-// leaves a manifest without its blobs, and two processes computing the same
-// key write the same bytes, so no locks are needed.
+// by the step key, lists its outputs (ac/). Blobs are written once (only
+// if absent) and checked against their hash whenever they are read. A
+// manifest is written last, atomically, so it is the commit point: a
+// killed run never leaves a manifest without its blobs, and two processes
+// computing the same key write the same bytes, so no locks are needed.
 //
 // The store heals itself: a blob whose bytes do not hash to its name, or a
 // manifest that does not parse, names another key or fails its own
@@ -13,17 +14,34 @@
 // replaces the damaged blob and manifest. `hetalign cache verify --repair`
 // removes every damaged entry at once.
 //
-// Layout under the root directory:
+// Layout, under a directory or in a bucket (object keys are these paths):
 //
 //	cas/<2 hex>/<sha256>        output blobs
 //	ac/<2 hex>/<key>.json       step manifests
 //	index/<id>.json             the last run of each report (for `plan`)
 //	plans/<2 hex>/<key>.json    planned step graphs, by spec digest and code
-//	tmp/                        temporary files, renamed into place
+//	steps/<2 hex>/<key>.json    step descriptions, for other executors
+//	leases/<2 hex>/<key>.json   leases on computing steps
+//	tmp/                        temporary files, renamed into place (directory only)
+//
+// The cache semantics live in Store; the storage behind it is one small
+// unexported interface (read, atomic write, create-if-absent, delete, list
+// a prefix with sizes and modification times, stat, touch) with two
+// implementations. A directory (Open of a path) writes a temporary file in
+// tmp/ and renames it into place, or hard-links it for a create (which
+// fails when the target exists), and marks a used manifest by setting its
+// modification time. A bucket (Open of a URL: file:// on a shared
+// filesystem, s3://, gs://, azblob://, or mem:// in tests) goes through
+// gocloud.dev/blob: every object write is atomic and a create is a write
+// with WriterOptions.IfNotExist (on file://, whose IfNotExist is a check
+// then a rename that two writers can both pass, a hard link as in a
+// directory); an object's modification time cannot be set, so Get rewrites
+// a used manifest older than an hour (same bytes) instead. Either way `gc
+// --max-age` ages steps from their last use, and gc removes temporary files
+// a killed writer left (tmp/*, or *.tmp next to their targets on file://).
 package store
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -32,7 +50,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -48,9 +66,11 @@ const RepairHint = "to repair, run `hetalign cache verify --repair` " +
 // do not hash to its name, or a manifest that cannot be trusted.
 var ErrCorrupt = errors.New("corrupt")
 
-// Store is an open cache directory.
+// Store is an open cache: a directory or a bucket.
 type Store struct {
-	root string
+	loc string
+	be  backend
+	now func() time.Time // the clock gc and leases read (tests move it)
 
 	mu   sync.Mutex // serialises calls of warn
 	warn func(msg string)
@@ -77,14 +97,39 @@ type Manifest struct {
 	Sum string `json:"sum,omitempty"`
 }
 
-// Open opens (creating if needed) the store at dir.
-func Open(dir string) (*Store, error) {
-	for _, sub := range []string{"cas", "ac", "index", "plans", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("opening cache %s: %w", dir, err)
+// Open opens the store at loc: a directory (created if needed), or a
+// bucket URL opened with gocloud.dev/blob — file:///shared/dir (created if
+// needed), s3://bucket?region=…, s3://bucket?endpoint=http://host:9000&
+// use_path_style=true&region=… for S3-compatible stores, gs://bucket,
+// azblob://container, or mem:// (an empty in-memory store that lives as
+// long as this Store: for tests). A prefix=dir/ parameter keeps the cache
+// under a prefix of the bucket. A bucket must exist and be reachable: Open
+// lists it.
+func Open(loc string) (*Store, error) {
+	var be backend
+	if isURL(loc) {
+		b, err := openBucket(loc)
+		if err != nil {
+			return nil, fmt.Errorf("opening cache %s: %w", loc, err)
 		}
+		be = b
+	} else {
+		d, err := openDir(loc)
+		if err != nil {
+			return nil, fmt.Errorf("opening cache %s: %w", loc, err)
+		}
+		be = d
 	}
-	return &Store{root: dir, warn: stderrWarn}, nil
+	return &Store{loc: loc, be: be, now: time.Now, warn: stderrWarn}, nil
+}
+
+// Close releases the store's connection to its bucket (nothing for a
+// directory). The Store must not be used afterwards.
+func (s *Store) Close() error {
+	if err := s.be.close(); err != nil {
+		return fmt.Errorf("closing cache %s: %w", s.loc, err)
+	}
+	return nil
 }
 
 func stderrWarn(msg string) { fmt.Fprintln(os.Stderr, "hetalign: warning:", msg) }
@@ -108,8 +153,9 @@ func (s *Store) warnf(format string, args ...any) {
 	s.warn(msg)
 }
 
-// Root is the store's directory.
-func (s *Store) Root() string { return s.root }
+// Root is the store's location as given to Open: its directory, or its
+// bucket URL.
+func (s *Store) Root() string { return s.loc }
 
 // Sum is the hex SHA-256 of b.
 func Sum(b []byte) string {
@@ -117,13 +163,10 @@ func Sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (s *Store) blobPath(sum string) string {
-	return filepath.Join(s.root, "cas", sum[:2], sum)
-}
-
-func (s *Store) manifestPath(key string) string {
-	return filepath.Join(s.root, "ac", key[:2], key+".json")
-}
+func blobKey(sum string) string     { return "cas/" + sum[:2] + "/" + sum }
+func manifestKey(key string) string { return "ac/" + key[:2] + "/" + key + ".json" }
+func planKey(key string) string     { return "plans/" + key[:2] + "/" + key + ".json" }
+func indexKey(id string) string     { return "index/" + id + ".json" }
 
 func validHex(h string) bool {
 	if len(h) != 64 {
@@ -133,44 +176,32 @@ func validHex(h string) bool {
 	return err == nil
 }
 
-// writeAtomic writes data to path via a temporary file and a rename.
-func (s *Store) writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "w-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp)
-		return errors.Join(werr, cerr)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
 // PutBlob stores data and returns its hash. A blob already present with
-// these bytes is not rewritten; a file in its place that holds other bytes
-// (a damaged blob) is replaced, atomically, with a warning.
+// these bytes is not rewritten (a new one is created only if absent, so
+// concurrent writers of one blob are safe); an object in its place that
+// holds other bytes (a damaged blob) is replaced, atomically, with a
+// warning.
 func (s *Store) PutBlob(data []byte) (string, error) {
 	sum := Sum(data)
-	p := s.blobPath(sum)
-	if st, err := os.Stat(p); err == nil {
-		if st.Size() == int64(len(data)) {
-			if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
-				return sum, nil
-			}
+	k := blobKey(sum)
+	_, err := s.be.stat(k)
+	if notExist(err) {
+		err = s.be.create(k, data)
+		if err == nil {
+			return sum, nil
 		}
-		s.warnf("blob %s was corrupt; replacing it with the recomputed bytes", sum[:12])
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("writing blob %s: %w", sum[:12], err)
+		}
+		// Another writer created it meanwhile: check it as any present blob.
+	} else if err != nil {
+		return "", fmt.Errorf("writing blob %s: %w", sum[:12], err)
 	}
-	if err := s.writeAtomic(p, data); err != nil {
+	if s.checkBlob(sum) == nil {
+		return sum, nil
+	}
+	s.warnf("blob %s was corrupt; replacing it with the recomputed bytes", sum[:12])
+	if err := s.be.write(k, data); err != nil {
 		return "", fmt.Errorf("writing blob %s: %w", sum[:12], err)
 	}
 	return sum, nil
@@ -182,7 +213,7 @@ func (s *Store) Blob(sum string) ([]byte, error) {
 	if !validHex(sum) {
 		return nil, fmt.Errorf("invalid blob hash %q", sum)
 	}
-	b, err := os.ReadFile(s.blobPath(sum))
+	b, _, err := readAll(s.be, blobKey(sum))
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w; %s", sum[:12], err, RepairHint)
 	}
@@ -197,17 +228,30 @@ func (s *Store) checkBlob(sum string) error {
 	if !validHex(sum) {
 		return fmt.Errorf("invalid blob hash %q: %w", sum, ErrCorrupt)
 	}
-	f, err := os.Open(s.blobPath(sum))
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", sum[:12], err)
+	return s.checkObject(blobKey(sum), sum)
+}
+
+// checkObject hashes the object key and compares the hash with sum.
+func (s *Store) checkObject(key, sum string) error {
+	short := path.Base(key)
+	if len(short) > 12 {
+		short = short[:12]
 	}
-	defer f.Close()
+	rc, _, err := s.be.open(key)
+	if err != nil {
+		if notExist(err) {
+			return fmt.Errorf("blob %s is missing: %w", short, err)
+		}
+		return fmt.Errorf("blob %s: %w", short, err)
+	}
+	defer rc.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("reading blob %s: %w", sum[:12], err)
+	// Hide rc's WriteTo: gocloud's allocates a large buffer on every call.
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{rc}, make([]byte, 32<<10)); err != nil {
+		return fmt.Errorf("reading blob %s: %w", short, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return fmt.Errorf("blob %s is %w (its bytes hash to %s)", sum[:12], ErrCorrupt, got[:12])
+		return fmt.Errorf("blob %s is %w (its bytes hash to %s)", short, ErrCorrupt, got[:12])
 	}
 	return nil
 }
@@ -265,10 +309,10 @@ func (s *Store) Get(key string) (m *Manifest, ok bool) {
 	if !validHex(key) {
 		return nil, false
 	}
-	p := s.manifestPath(key)
-	b, err := os.ReadFile(p)
+	k := manifestKey(key)
+	b, info, err := readAll(s.be, k)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !notExist(err) {
 			s.warnf("step %s: reading its manifest: %v; treating the step as not cached", key[:12], err)
 		}
 		return nil, false
@@ -291,11 +335,20 @@ func (s *Store) Get(key string) (m *Manifest, ok bool) {
 		}
 	}
 	// Mark use for gc, at most once an hour (as the go build cache does).
-	if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > time.Hour {
-		now := time.Now()
-		os.Chtimes(p, now, now)
+	if now := s.now(); now.Sub(info.mod) > time.Hour {
+		s.markUsed(k, b, now)
 	}
 	return m, true
+}
+
+// markUsed sets the modification time of the manifest k (holding b) to
+// now; where the backend cannot (a bucket), it rewrites the manifest's
+// bytes, which gives the object a new modification time. Failing is
+// harmless: gc may then remove the step early, and it reruns.
+func (s *Store) markUsed(k string, b []byte, now time.Time) {
+	if err := s.be.touch(k, now); errors.Is(err, errors.ErrUnsupported) {
+		s.be.write(k, b)
+	}
 }
 
 // Has reports whether key has a manifest: the commit point, written after
@@ -305,7 +358,7 @@ func (s *Store) Has(key string) bool {
 	if !validHex(key) {
 		return false
 	}
-	_, err := os.Stat(s.manifestPath(key))
+	_, err := s.be.stat(manifestKey(key))
 	return err == nil
 }
 
@@ -338,7 +391,7 @@ func (s *Store) Put(key, kind, label string, outputs map[string][]byte, seconds 
 	if err != nil {
 		return nil, fmt.Errorf("encoding manifest %s: %w", key[:12], err)
 	}
-	if err := s.writeAtomic(s.manifestPath(key), b); err != nil {
+	if err := s.be.write(manifestKey(key), b); err != nil {
 		return nil, fmt.Errorf("writing manifest %s: %w", key[:12], err)
 	}
 	return m, nil
@@ -349,7 +402,7 @@ func (s *Store) PutPlan(key string, data []byte) error {
 	if !validHex(key) {
 		return fmt.Errorf("invalid plan key %q", key)
 	}
-	if err := s.writeAtomic(filepath.Join(s.root, "plans", key[:2], key+".json"), data); err != nil {
+	if err := s.be.write(planKey(key), data); err != nil {
 		return fmt.Errorf("writing plan %s: %w", key[:12], err)
 	}
 	return nil
@@ -360,13 +413,13 @@ func (s *Store) Plan(key string) ([]byte, bool) {
 	if !validHex(key) {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(s.root, "plans", key[:2], key+".json"))
+	b, _, err := readAll(s.be, planKey(key))
 	return b, err == nil
 }
 
 // PutIndex stores an index document (the last run of an experiment).
 func (s *Store) PutIndex(id string, data []byte) error {
-	if err := s.writeAtomic(filepath.Join(s.root, "index", id+".json"), data); err != nil {
+	if err := s.be.write(indexKey(id), data); err != nil {
 		return fmt.Errorf("writing index %s: %w", id, err)
 	}
 	return nil
@@ -374,27 +427,53 @@ func (s *Store) PutIndex(id string, data []byte) error {
 
 // Index reads an index document; ok is false when there is none.
 func (s *Store) Index(id string) ([]byte, bool) {
-	b, err := os.ReadFile(filepath.Join(s.root, "index", id+".json"))
+	b, _, err := readAll(s.be, indexKey(id))
 	return b, err == nil
+}
+
+// entry is one manifest found by manifests, with its object's metadata.
+type entry struct {
+	m    *Manifest
+	info objInfo
+}
+
+// manifests reads every intact manifest under ac/; damaged ones and
+// temporary files are skipped.
+func (s *Store) manifests() ([]entry, error) {
+	var keys []objInfo
+	err := s.be.list("ac/", func(o objInfo) error {
+		if !isTemp(o.key) && strings.HasSuffix(o.key, ".json") {
+			keys = append(keys, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []entry
+	for _, o := range keys {
+		b, _, err := readAll(s.be, o.key)
+		if notExist(err) { // removed since listed
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if m, err := parseManifest(strings.TrimSuffix(path.Base(o.key), ".json"), b); err == nil {
+			out = append(out, entry{m, o})
+		}
+	}
+	return out, nil
 }
 
 // List returns every intact manifest (see Get: a damaged one is left out,
 // and Verify reports it), sorted by kind then key.
 func (s *Store) List() ([]*Manifest, error) {
-	var out []*Manifest
-	err := filepath.WalkDir(filepath.Join(s.root, "ac"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if m, err := parseManifest(strings.TrimSuffix(d.Name(), ".json"), b); err == nil {
-			out = append(out, m)
-		}
-		return nil
-	})
+	es, err := s.manifests()
+	out := make([]*Manifest, len(es))
+	for i, e := range es {
+		out[i] = e.m
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
 			return out[i].Kind < out[j].Kind
@@ -402,19 +481,22 @@ func (s *Store) List() ([]*Manifest, error) {
 		return out[i].Key < out[j].Key
 	})
 	if err != nil {
-		return out, fmt.Errorf("listing manifests in %s: %w", s.root, err)
+		return out, fmt.Errorf("listing manifests in %s: %w", s.loc, err)
 	}
 	return out, nil
 }
 
 // Problem is one inconsistency found by Verify.
 type Problem struct {
-	// Path of the damaged file.
+	// Path of the damaged file or object: a path under the cache
+	// directory, or the object's URL in a bucket (without the query).
 	Path string
 	// Msg says what is wrong with it.
 	Msg string
 	// Repaired is true when Verify(true) removed the file.
 	Repaired bool
+
+	key string // the object's key in the store
 }
 
 // Verify re-hashes every blob and checks that every manifest parses, is
@@ -425,10 +507,10 @@ type Problem struct {
 // Repaired false and says why.
 func (s *Store) Verify(repair bool) ([]Problem, error) {
 	var probs []Problem
-	bad := func(p, format string, args ...any) {
-		pr := Problem{Path: p, Msg: fmt.Sprintf(format, args...)}
+	bad := func(key, format string, args ...any) {
+		pr := Problem{Path: s.be.where(key), Msg: fmt.Sprintf(format, args...), key: key}
 		if repair {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := s.be.remove(key); err != nil && !notExist(err) {
 				pr.Msg += fmt.Sprintf(" (removing it failed: %v)", err)
 			} else {
 				pr.Repaired = true
@@ -436,110 +518,139 @@ func (s *Store) Verify(repair bool) ([]Problem, error) {
 		}
 		probs = append(probs, pr)
 	}
-	corrupt := map[string]bool{}
-	err := filepath.WalkDir(filepath.Join(s.root, "cas"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			corrupt[d.Name()] = true
-			bad(p, "blob is unreadable: %v", err)
-			return nil
-		}
-		if got := Sum(b); got != d.Name() {
-			corrupt[d.Name()] = true
-			bad(p, "blob is %v: its content hashes to %s", ErrCorrupt, got[:12])
+	var blobs, manifests []string
+	err := s.be.list("cas/", func(o objInfo) error {
+		if !isTemp(o.key) {
+			blobs = append(blobs, o.key)
 		}
 		return nil
 	})
 	if err != nil {
-		return probs, fmt.Errorf("verifying blobs in %s: %w", s.root, err)
+		return probs, fmt.Errorf("verifying blobs in %s: %w", s.loc, err)
 	}
-	err = filepath.WalkDir(filepath.Join(s.root, "ac"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	sort.Strings(blobs)
+	corrupt := map[string]bool{}
+	for _, k := range blobs {
+		name := path.Base(k)
+		b, _, err := readAll(s.be, k)
+		if notExist(err) { // removed since listed
+			continue
 		}
-		b, err := os.ReadFile(p)
 		if err != nil {
-			bad(p, "manifest is unreadable: %v", err)
-			return nil
+			corrupt[name] = true
+			bad(k, "blob is unreadable: %v", err)
+			continue
 		}
-		m, err := parseManifest(strings.TrimSuffix(d.Name(), ".json"), b)
+		if got := Sum(b); got != name {
+			corrupt[name] = true
+			bad(k, "blob is %v: its content hashes to %s", ErrCorrupt, got[:12])
+		}
+	}
+	err = s.be.list("ac/", func(o objInfo) error {
+		if !isTemp(o.key) {
+			manifests = append(manifests, o.key)
+		}
+		return nil
+	})
+	if err != nil {
+		return probs, fmt.Errorf("verifying manifests in %s: %w", s.loc, err)
+	}
+	sort.Strings(manifests)
+manifest:
+	for _, k := range manifests {
+		b, _, err := readAll(s.be, k)
+		if notExist(err) {
+			continue
+		}
 		if err != nil {
-			bad(p, "%v", err)
-			return nil
+			bad(k, "manifest is unreadable: %v", err)
+			continue
+		}
+		m, err := parseManifest(strings.TrimSuffix(path.Base(k), ".json"), b)
+		if err != nil {
+			bad(k, "%v", err)
+			continue
 		}
 		for _, n := range sortedNames(m.Outputs) {
 			sum := m.Outputs[n]
 			if corrupt[sum] {
-				bad(p, "output %s (blob %s) is %v", n, sum[:12], ErrCorrupt)
-				return nil
+				bad(k, "output %s (blob %s) is %v", n, sum[:12], ErrCorrupt)
+				continue manifest
 			}
-			if _, err := os.Stat(s.blobPath(sum)); err != nil {
-				bad(p, "output %s (blob %s) is missing", n, sum[:12])
-				return nil
+			if _, err := s.be.stat(blobKey(sum)); err != nil {
+				bad(k, "output %s (blob %s) is missing", n, sum[:12])
+				continue manifest
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return probs, fmt.Errorf("verifying manifests in %s: %w", s.root, err)
 	}
 	return probs, nil
 }
 
 // GCStats counts what GC removed.
 type GCStats struct {
+	// Manifests, Blobs and Temps count the removed step manifests, output
+	// blobs and leftover temporary files.
 	Manifests, Blobs, Temps int
-	Bytes                   int64
+	// Bytes is the size of the removed blobs.
+	Bytes int64
 }
 
 // GC removes manifests unused for longer than maxAge (0 keeps them all),
 // then every blob no manifest references, and leftover temporary files
-// older than an hour (those of a killed run).
+// older than an hour (those of a killed run). A manifest's last use is
+// its modification time: Get refreshes it at most once an hour, by
+// setting it in a directory and by rewriting the manifest in a bucket.
 func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
 	var st GCStats
+	now := s.now()
 	live := map[string]bool{}
-	ms, err := s.List()
+	es, err := s.manifests()
 	if err != nil {
-		return st, fmt.Errorf("collecting garbage: %w", err)
+		return st, fmt.Errorf("collecting garbage in %s: %w", s.loc, err)
 	}
-	for _, m := range ms {
-		p := s.manifestPath(m.Key)
-		if maxAge > 0 {
-			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > maxAge {
-				if os.Remove(p) == nil {
-					st.Manifests++
-				}
-				continue
+	for _, e := range es {
+		if maxAge > 0 && now.Sub(e.info.mod) > maxAge {
+			if s.be.remove(e.info.key) == nil {
+				st.Manifests++
 			}
+			continue
 		}
-		for _, sum := range m.Outputs {
+		for _, sum := range e.m.Outputs {
 			live[sum] = true
 		}
 	}
-	err = filepath.WalkDir(filepath.Join(s.root, "cas"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || live[d.Name()] {
-			return err
+	var temps []objInfo
+	err = s.be.list("cas/", func(o objInfo) error {
+		if isTemp(o.key) {
+			temps = append(temps, o)
+			return nil
 		}
-		if fi, err := d.Info(); err == nil {
-			st.Bytes += fi.Size()
+		if live[path.Base(o.key)] {
+			return nil
 		}
-		if os.Remove(p) == nil {
+		if s.be.remove(o.key) == nil {
 			st.Blobs++
+			st.Bytes += o.size
 		}
 		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, err)
+		return st, fmt.Errorf("collecting garbage in %s: %w", s.loc, err)
 	}
-	tmps, _ := os.ReadDir(filepath.Join(s.root, "tmp"))
-	for _, t := range tmps {
-		if fi, err := t.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
-			if os.Remove(filepath.Join(s.root, "tmp", t.Name())) == nil {
-				st.Temps++
+	for _, prefix := range []string{"tmp/", "ac/", "index/", "plans/", "steps/", "leases/"} {
+		err := s.be.list(prefix, func(o objInfo) error {
+			if isTemp(o.key) {
+				temps = append(temps, o)
 			}
+			return nil
+		})
+		if err != nil {
+			return st, fmt.Errorf("collecting garbage in %s: %w", s.loc, err)
+		}
+	}
+	for _, t := range temps {
+		if now.Sub(t.mod) > time.Hour && s.be.remove(t.key) == nil {
+			st.Temps++
 		}
 	}
 	return st, nil
