@@ -98,24 +98,35 @@ func (s *Store) TryLease(key, owner string, ttl time.Duration) (held *Lease, ok 
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
 		}
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		// Write the lease whole to a temporary file, then link it into
+		// place: the link fails when a lease exists, and a lease never
+		// appears half-written to a reader.
+		f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "lease-*")
+		if err != nil {
+			return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
+		}
+		_, werr := f.Write(b)
+		cerr := f.Close()
+		if werr != nil || cerr != nil {
+			os.Remove(f.Name())
+			return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], errors.Join(werr, cerr))
+		}
+		err = os.Link(f.Name(), p)
+		os.Remove(f.Name())
 		if err == nil {
-			_, werr := f.Write(b)
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				os.Remove(p)
-				return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], errors.Join(werr, cerr))
-			}
 			return l, true, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
 		}
 		cur, rerr := s.readLease(key)
+		if errors.Is(rerr, fs.ErrNotExist) {
+			continue // released meanwhile
+		}
 		if rerr == nil && cur.Owner != owner && time.Now().Before(cur.Expires) {
 			return cur, false, nil
 		}
-		// Expired, unreadable (a writer died mid-write) or our own: replace.
+		// Expired, unreadable or our own: replace.
 		os.Remove(p)
 	}
 	return nil, false, fmt.Errorf("taking lease %s: contended", key[:12])
