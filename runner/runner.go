@@ -75,6 +75,8 @@ type Options struct {
 	// wider tables are cut and folded.
 	Progress *LiveLine
 	Width    int
+	// Executor runs the steps (nil: rexec.Local, this process's workers).
+	Executor rexec.Executor
 }
 
 // device is what computes, for provenance.
@@ -226,17 +228,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		return nil, err
 	}
 	opts.Log.Info().Int("steps", len(g.Steps)).Int("jobs", opts.Jobs).Str("cache", opts.Cache).Msg("running")
-	so := steps.Options{Backend: opts.Compute}
-	if opts.Compute != "" && opts.Compute != "go" {
-		// One XLA client for the whole run, opened on first use.
-		var once sync.Once
-		var shared backends.Backend
-		var openErr error
-		so.Open = func() (backends.Backend, error) {
-			once.Do(func() { shared, openErr = neural.Backend(opts.Compute) })
-			return shared, openErr
-		}
-	}
+	so := stepOptions(opts.Compute)
 	fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
 		return steps.Run(ctx, s.Kind, s.Params, s.Seed, inputs, so)
 	}
@@ -265,7 +257,11 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		errMu.Unlock()
 	}
 	tr = newTracker(g, st, opts, onReport)
-	outs = rexec.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr})
+	var ex rexec.Executor = rexec.Local{}
+	if opts.Executor != nil {
+		ex = opts.Executor
+	}
+	outs = ex.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr, Compute: opts.Compute})
 	tr.finish()
 	for i, o := range outs {
 		res.tally(g.Steps[i], o)
@@ -291,6 +287,66 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 			res.Steps-res.Interrupted, res.Steps, res.Interrupted))
 	}
 	return res, errors.Join(errs...)
+}
+
+// stepOptions are the options of steps.Run for the GoMLX backend
+// configuration compute: one XLA client for the whole process, opened on
+// first use.
+func stepOptions(compute string) steps.Options {
+	so := steps.Options{Backend: compute}
+	if compute != "" && compute != "go" {
+		var once sync.Once
+		var shared backends.Backend
+		var openErr error
+		so.Open = func() (backends.Backend, error) {
+			once.Do(func() { shared, openErr = neural.Backend(compute) })
+			return shared, openErr
+		}
+	}
+	return so
+}
+
+// StepOptions configure Step.
+type StepOptions struct {
+	// Jobs steps are computed at once.
+	Jobs int
+	// Owner names this process in the steps' leases (default
+	// rexec.NewOwner()).
+	Owner string
+	// Log receives a line per step.
+	Log zerolog.Logger
+	// Wrap, when set, wraps the step function (tests inject failures
+	// and delays with it).
+	Wrap func(rexec.StoredFunc) rexec.StoredFunc
+}
+
+// Step computes the steps keys of the store at cache from their stored
+// descriptions alone (what a Slurm task runs: `hetalign step`); a step
+// already in the store is skipped. Each step computes with the backend
+// configuration its description names. The error names every step that
+// failed.
+func Step(ctx context.Context, cache string, keys []string, opts StepOptions) error {
+	st, err := store.Open(cache)
+	if err != nil {
+		return err
+	}
+	st.SetWarn(func(msg string) { opts.Log.Warn().Msg(msg) })
+	var mu sync.Mutex
+	byCompute := map[string]steps.Options{}
+	fn := func(ctx context.Context, d *store.StepDesc, inputs [][]byte) ([]byte, error) {
+		mu.Lock()
+		so, ok := byCompute[d.Compute]
+		if !ok {
+			so = stepOptions(d.Compute)
+			byCompute[d.Compute] = so
+		}
+		mu.Unlock()
+		return steps.Run(ctx, d.Kind, d.Params, d.Seed, inputs, so)
+	}
+	if opts.Wrap != nil {
+		fn = opts.Wrap(fn)
+	}
+	return rexec.RunStored(ctx, st, keys, fn, rexec.StoredOptions{Jobs: opts.Jobs, Owner: opts.Owner, Log: opts.Log})
 }
 
 // tally counts one step's outcome: interrupted (the run was cancelled

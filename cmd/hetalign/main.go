@@ -9,6 +9,7 @@
 //	hetalign report SPEC...   rewrite reports from the cache
 //	hetalign check SPEC...    check the specs' claims over the cache
 //	hetalign diff A B         compare two report.json files (or --rev)
+//	hetalign step KEY...      compute stored steps (what a Slurm task runs)
 //	hetalign cache ls|verify|gc
 //	hetalign methods|envs|metrics  print the registered kinds
 //
@@ -58,6 +59,7 @@ usage:
   hetalign check  [flags] SPEC...     check the specs' claims over the cache, each ✓ or ✗
   hetalign diff   [flags] A.json B.json
   hetalign diff   [flags] --rev R1 [--rev R2] REPORT
+  hetalign step   [flags] KEY...      compute steps from their descriptions in the cache (what a Slurm task runs)
   hetalign cache  ls|verify|gc [flags]
   hetalign bench  [flags]             transformer training throughput (tokens/s) on a backend
   hetalign methods|envs|metrics [-json|-markdown]
@@ -168,6 +170,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDiff(rest, stdout, stderr)
 	case "cache":
 		return runCache(rest, stdout, stderr)
+	case "step":
+		return runStep(rest, stdout, stderr)
 	case "bench":
 		return runBench(rest, stdout, stderr)
 	case "methods", "envs", "metrics":
@@ -189,6 +193,8 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	cache := fs.String("cache", defaultCache(), cacheHelp)
 	out := fs.String("out", "reports", "directory that receives <report>/")
 	quiet := fs.Bool("q", false, "plan: print only the summary line")
+	var ex executorFlags
+	ex.register(fs)
 	maxCells := fs.Int("max-cells", 1_000_000, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any; 0: no limit")
 	specs, err := parse(fs, args)
 	if err != nil {
@@ -261,6 +267,12 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		live := runner.NewLiveLine(stderr)
 		opts.Progress = live
 		opts.Log = log.Output(zerolog.ConsoleWriter{Out: live, NoColor: false, TimeFormat: "15:04:05"})
+	}
+	if cmd == "run" {
+		if opts.Executor, err = ex.executor(fs, files, *cache); err != nil {
+			fmt.Fprintln(stderr, "hetalign:", err)
+			return exitInvalid
+		}
 	}
 	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {

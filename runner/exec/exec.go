@@ -5,12 +5,23 @@
 // panicking step fails the steps that need it, and everything independent
 // of it still runs. Cancelling the context stops new steps from starting;
 // finished steps are already committed, so a rerun resumes.
+//
+// Two drivers on one store (two `hetalign run` processes) do not compute a
+// step twice: before computing, a worker takes the step's lease in the
+// store (see store.TryLease); a step leased by another live owner is
+// waited for until its manifest appears or the lease expires.
+//
+// An Executor runs a graph: Local is the worker pool of this process,
+// Slurm hands steps to a Slurm cluster as job arrays of `hetalign step`.
 package exec
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -37,6 +48,52 @@ type Options struct {
 	// Observer, when set, hears each step start and finish (from the
 	// workers' goroutines) and replaces the progress log lines.
 	Observer Observer
+	// Owner names this run in the leases it takes (default NewOwner()).
+	Owner string
+	// LeaseTTL is how long a lease lasts unless renewed (default
+	// DefaultLeaseTTL); a step that computes longer renews it every third
+	// of that.
+	LeaseTTL time.Duration
+	// NoLeases computes without taking leases (a store only this run
+	// uses).
+	NoLeases bool
+	// LeaseFast: a step kind whose first few computations in this run
+	// (leaseProbe) each took less than LeaseFast computes without leases
+	// from then on — computing such a step twice costs less than
+	// coordinating it. Zero means DefaultLeaseFast; negative, always lease.
+	LeaseFast time.Duration
+	// Compute is the GoMLX backend configuration of the run, written into
+	// the step descriptions an executor hands to other processes.
+	Compute string
+}
+
+// DefaultLeaseTTL is the lease lifetime when Options.LeaseTTL is zero.
+const DefaultLeaseTTL = 2 * time.Minute
+
+// DefaultLeaseFast is Options.LeaseFast when zero.
+const DefaultLeaseFast = 2 * time.Millisecond
+
+// Executor runs every step of a graph, like Execute, and returns one
+// outcome per step, indexed like g.Steps.
+type Executor interface {
+	Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts Options) []*Outcome
+}
+
+// Local is the executor of this process: the worker pool of Execute.
+type Local struct{}
+
+// Execute runs g with the worker pool (see the package function Execute).
+func (Local) Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts Options) []*Outcome {
+	return Execute(ctx, g, st, fn, opts)
+}
+
+// NewOwner returns a lease owner unique to this process and call:
+// host:pid:random.
+func NewOwner() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // Observer follows a run: Started when a step begins computing, Finished
@@ -77,6 +134,12 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	if opts.ProgressEvery == 0 {
 		opts.ProgressEvery = 2 * time.Second
 	}
+	if opts.Owner == "" {
+		opts.Owner = NewOwner()
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
 	n := len(g.Steps)
 	out := make([]*Outcome, n)
 	done := make([]chan struct{}, n)
@@ -103,8 +166,51 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			}
 		}
 	}()
-	// Decide what must run, from the reports back (Steps are in
-	// topological order, so users come after their inputs).
+	decide(g, st, out)
+	var lz *leaser
+	if !opts.NoLeases {
+		if opts.LeaseFast == 0 {
+			opts.LeaseFast = DefaultLeaseFast
+		}
+		lz = &leaser{st: st, owner: opts.Owner, ttl: opts.LeaseTTL, fast: opts.LeaseFast, log: opts.Log, kinds: map[string]*kindTimes{}}
+	}
+	var wg sync.WaitGroup
+	for _, s := range g.Steps {
+		if out[s.Index] != nil {
+			close(done[s.Index])
+			finished.Add(1)
+			if opts.Observer != nil {
+				opts.Observer.Finished(s, out[s.Index])
+			}
+			continue
+		}
+		wg.Add(1)
+		go func(s *plan.Step) {
+			defer wg.Done()
+			defer close(done[s.Index])
+			o := runOne(ctx, s, st, fn, done, out, cpu, gpu, lz, opts.Log, opts.Observer)
+			out[s.Index] = o
+			finished.Add(1)
+			if opts.Observer != nil {
+				opts.Observer.Finished(s, o)
+			}
+			if o.Err != nil {
+				failed.Add(1)
+			} else {
+				computed.Add(1)
+			}
+		}(s)
+	}
+	wg.Wait()
+	close(stopProgress)
+	return out
+}
+
+// decide fills out with the steps that need not run, from the reports
+// back (Steps are in topological order, so users come after their
+// inputs): cached steps, and steps nothing needed (every user cached).
+func decide(g *plan.Graph, st *store.Store, out []*Outcome) {
+	n := len(g.Steps)
 	needed := make([]bool, n)
 	for _, r := range g.Reports {
 		needed[r.Step.Index] = true
@@ -124,64 +230,30 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			}
 		}
 	}
-	var wg sync.WaitGroup
-	for _, s := range g.Steps {
-		if out[s.Index] != nil {
-			close(done[s.Index])
-			finished.Add(1)
-			if opts.Observer != nil {
-				opts.Observer.Finished(s, out[s.Index])
-			}
-			continue
-		}
-		wg.Add(1)
-		go func(s *plan.Step) {
-			defer wg.Done()
-			defer close(done[s.Index])
-			o := runOne(ctx, s, st, fn, done, out, cpu, gpu, opts.Log, opts.Observer)
-			out[s.Index] = o
-			finished.Add(1)
-			if opts.Observer != nil {
-				opts.Observer.Finished(s, o)
-			}
-			if o.Err != nil {
-				failed.Add(1)
-			} else {
-				computed.Add(1)
-			}
-		}(s)
-	}
-	wg.Wait()
-	close(stopProgress)
-	return out
 }
 
 func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []chan struct{}, out []*Outcome,
-	cpu, gpu chan struct{}, log zerolog.Logger, obs Observer) *Outcome {
+	cpu, gpu chan struct{}, lz *leaser, log zerolog.Logger, obs Observer) *Outcome {
 	for _, in := range s.Inputs {
 		<-done[in.Index]
 	}
-	inputs := make([][]byte, len(s.Inputs))
-	partial := false
-	for i, in := range s.Inputs {
-		o := out[in.Index]
-		if o.Err != nil {
-			if !s.Partial {
-				return &Outcome{Err: fmt.Errorf("%w: %s (%s)", ErrInputFailed, s.InputNames[i], in.Label)}
-			}
-			partial = true
-			continue
-		}
-		if o.Incomplete {
-			inputs[i] = o.Output
-			partial = true
-			continue
-		}
-		b, err := st.Output(o.Manifest, "out")
+	inputs, partial, fail := gather(s, st, out)
+	if fail != nil {
+		return fail
+	}
+	if !partial && lz.need(s) {
+		// Another driver may compute the step: take its lease or wait for
+		// its output.
+		m, held, err := lz.acquire(ctx, s.Key)
 		if err != nil {
-			return &Outcome{Err: fmt.Errorf("reading input %s: %w", s.InputNames[i], err)}
+			return &Outcome{Err: fmt.Errorf("not started: %w", err)}
 		}
-		inputs[i] = b
+		if m != nil {
+			return &Outcome{Manifest: m, Cached: true}
+		}
+		if held != nil {
+			defer held.release()
+		}
 	}
 	slot := cpu
 	if s.GPU {
@@ -201,7 +273,9 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	}
 	start := time.Now()
 	b, err := safeRun(ctx, fn, s, inputs)
-	secs := time.Since(start).Seconds()
+	took := time.Since(start)
+	secs := took.Seconds()
+	lz.observe(s, took)
 	if err != nil {
 		log.Warn().Str("step", s.Label).Err(err).Msg("step failed")
 		return &Outcome{Err: err}
@@ -215,6 +289,34 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	}
 	log.Debug().Str("step", s.Label).Float64("seconds", secs).Msg("step done")
 	return &Outcome{Manifest: m}
+}
+
+// gather reads the outputs of s's inputs (every input has its outcome):
+// partial is true when a Partial step runs with failed or incomplete
+// inputs; fail is the outcome of a step that cannot run.
+func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, partial bool, fail *Outcome) {
+	inputs = make([][]byte, len(s.Inputs))
+	for i, in := range s.Inputs {
+		o := out[in.Index]
+		if o.Err != nil {
+			if !s.Partial {
+				return nil, false, &Outcome{Err: fmt.Errorf("%w: %s (%s)", ErrInputFailed, s.InputNames[i], in.Label)}
+			}
+			partial = true
+			continue
+		}
+		if o.Incomplete {
+			inputs[i] = o.Output
+			partial = true
+			continue
+		}
+		b, err := st.Output(o.Manifest, "out")
+		if err != nil {
+			return nil, false, &Outcome{Err: fmt.Errorf("reading input %s: %w", s.InputNames[i], err)}
+		}
+		inputs[i] = b
+	}
+	return inputs, partial, nil
 }
 
 // safeRun turns a panic into an error that carries the stack.

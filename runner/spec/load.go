@@ -47,12 +47,25 @@ type File struct {
 	Profile string
 	// Backend is the spec's default compute backend, "" when it has none.
 	Backend string
+	// Slurm is the spec's executor.slurm field, nil when it has none.
+	Slurm *SlurmConfig
 	// Digest is the SHA-256 of everything the spec's meaning depends on:
 	// the schema, the tags, and the bytes of every CUE file loaded (the
 	// spec's own and those it imports). Equal digests plan equally.
 	Digest string
 	// Experiments in declaration order.
 	Experiments []*Experiment
+}
+
+// SlurmConfig is a spec's executor.slurm field: sbatch options of the
+// Slurm executor's tasks (see the schema).
+type SlurmConfig struct {
+	Partition string   `json:"partition,omitempty"`
+	Time      string   `json:"time,omitempty"`
+	CPUs      int      `json:"cpus,omitempty"`
+	Mem       string   `json:"mem,omitempty"`
+	GPUs      int      `json:"gpus,omitempty"`
+	Extra     []string `json:"extra,omitempty"`
 }
 
 // Experiment is one experiment of a spec with its sweep axes.
@@ -205,6 +218,12 @@ func loadFile(ctx *cue.Context, def cue.Value, path string, opts Options, replic
 	}
 	if b := u.LookupPath(cue.ParsePath("backend")); b.Exists() {
 		f.Backend, _ = b.String()
+	}
+	if v := u.LookupPath(cue.ParsePath("executor.slurm")); v.Exists() {
+		f.Slurm = new(SlurmConfig)
+		if err := v.Decode(f.Slurm); err != nil {
+			return nil, fromCUE(err, path)
+		}
 	}
 	it, err := u.LookupPath(cue.ParsePath("experiments")).Fields()
 	if err != nil {

@@ -102,6 +102,28 @@ func TestLoadValid(t *testing.T) {
 	}
 }
 
+// TestExecutorField: executor.slurm is decoded into File.Slurm.
+func TestExecutorField(t *testing.T) {
+	for _, tc := range []struct {
+		name, field string
+		want        *SlurmConfig
+	}{
+		{"none", "", nil},
+		{"slurm", `executor: slurm: {partition: "gpu", time: "1:00:00", cpus: 2, mem: "4G", gpus: 1, extra: ["--qos=x"]}`,
+			&SlurmConfig{Partition: "gpu", Time: "1:00:00", CPUs: 2, Mem: "4G", GPUs: 1, Extra: []string{"--qos=x"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Load([]string{write(t, tc.field+"\n"+valid)}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := files[0].Slurm; fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tc.want) {
+				t.Errorf("Slurm = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestVetErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -141,6 +163,10 @@ func TestVetErrors(t *testing.T) {
 			`annotators: 5`, `annotators is for the "annotated" regime`},
 		{"annotated without per", `data: anon: {regime: "anonymous"}`, `data: {anon: {regime: "anonymous"}, ann: {regime: "annotated", annotators: 3}}`,
 			`ann: {regime: "annotated"`, "annotated data need per: m"},
+		{"executor field misspelled", `experiments: x: {`, `executor: slurm: {partiton: "p"}
+experiments: x: {`, "partiton", "field not allowed"},
+		{"executor cpus below 1", `experiments: x: {`, `executor: slurm: {cpus: 0}
+experiments: x: {`, "0}", "out of bound >=1"},
 		{"em-dpo on anonymous data", `		oracle: {kind: "oracle"}`, `		oracle: {kind: "em-dpo", data: "anon", k: 2}`, `data: "anon", k`,
 			`needs data of regime annotated, but dataset "anon" has regime "anonymous"`},
 	}

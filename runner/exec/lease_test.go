@@ -1,0 +1,189 @@
+package exec
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"hetalign/runner/plan"
+	"hetalign/runner/store"
+)
+
+// counting is a step function that counts computations per key and
+// returns bytes that depend only on the step.
+type counting struct {
+	mu    sync.Mutex
+	n     map[string]int
+	delay time.Duration
+}
+
+func (c *counting) fn(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[s.Key]++
+	c.mu.Unlock()
+	time.Sleep(c.delay)
+	return []byte(`"` + s.Key + `"`), nil
+}
+
+// wideGraph is n independent steps read by one report step.
+func wideGraph(n int) *plan.Graph {
+	g := &plan.Graph{}
+	key := func(i int) string {
+		h := sha256.Sum256(fmt.Appendf(nil, "step %d", i))
+		return hex.EncodeToString(h[:])
+	}
+	for i := range n {
+		g.Steps = append(g.Steps, &plan.Step{Index: i, Key: key(i), Kind: "eval", Label: fmt.Sprintf("s%d", i)})
+	}
+	r := &plan.Step{Index: n, Key: key(-1), Kind: "report", Label: "report", Partial: true, Inputs: g.Steps}
+	for range g.Steps {
+		r.InputNames = append(r.InputNames, "eval")
+	}
+	g.Steps = append(g.Steps, r)
+	g.Reports = []plan.Report{{Step: r}}
+	return g
+}
+
+// TestTwoDriversComputeOnce runs two Executes on one store at once: with
+// leases every step is computed exactly once, whichever driver does it.
+func TestTwoDriversComputeOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		g     func(t *testing.T) *plan.Graph
+		delay time.Duration
+		fast  time.Duration
+	}{
+		{"spec graph, default", graph, 5 * time.Millisecond, 0},
+		{"wide, always leased", func(*testing.T) *plan.Graph { return wideGraph(300) }, time.Millisecond, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.g(t)
+			dir := filepath.Join(t.TempDir(), "cache")
+			c := &counting{delay: tc.delay}
+			var wg sync.WaitGroup
+			var failed atomic.Int32
+			for d := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					st, err := store.Open(dir)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					outs := Execute(context.Background(), g, st, c.fn, Options{Jobs: 3, Log: zerolog.Nop(), Owner: fmt.Sprintf("driver%d", d), LeaseFast: tc.fast})
+					for i, o := range outs {
+						if o.Err != nil {
+							t.Errorf("driver %d: step %s: %v", d, g.Steps[i].Label, o.Err)
+							failed.Add(1)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			for _, s := range g.Steps {
+				if n := c.n[s.Key]; n != 1 {
+					t.Errorf("step %s computed %d times", s.Label, n)
+				}
+			}
+		})
+	}
+}
+
+// TestExpiredLeaseIsTakenOver: a lease left by a dead driver delays the
+// step until it expires, then the step is computed.
+func TestExpiredLeaseIsTakenOver(t *testing.T) {
+	g := wideGraph(3)
+	st := openStore(t)
+	if _, ok, err := st.TryLease(g.Steps[1].Key, "dead:1:x", 300*time.Millisecond); !ok || err != nil {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	c := &counting{}
+	start := time.Now()
+	outs := Execute(context.Background(), g, st, c.fn, Options{Jobs: 2, Log: zerolog.Nop()})
+	for i, o := range outs {
+		if o.Err != nil {
+			t.Fatalf("step %d: %v", i, o.Err)
+		}
+	}
+	if took := time.Since(start); took < 250*time.Millisecond {
+		t.Errorf("took %v: the live lease was not waited for", took)
+	}
+	if c.n[g.Steps[1].Key] != 1 {
+		t.Errorf("leased step computed %d times", c.n[g.Steps[1].Key])
+	}
+	if l := st.LeaseOf(g.Steps[1].Key); l != nil {
+		t.Errorf("lease left behind: %+v", l)
+	}
+}
+
+// BenchmarkLeaseOverhead runs a 2,000-step graph of trivial steps into a
+// fresh store with a lease for every step (always), with leases for the
+// kinds not shown fast (adaptive, the default) and without leases (none);
+// ns/step is the cost per step.
+func BenchmarkLeaseOverhead(b *testing.B) {
+	const n = 2000
+	g := wideGraph(n)
+	fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) { return []byte("1"), nil }
+	for _, tc := range []struct {
+		name     string
+		noLeases bool
+		fast     time.Duration
+	}{{"always", false, -1}, {"adaptive", false, 0}, {"none", true, 0}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				st, err := store.Open(filepath.Join(b.TempDir(), fmt.Sprint(i)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				Execute(context.Background(), g, st, fn, Options{Jobs: 2, Log: zerolog.Nop(), NoLeases: tc.noLeases, LeaseFast: tc.fast})
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/step")
+		})
+	}
+}
+
+// TestFastKindsSkipLeases: after leaseProbe fast computations a kind runs
+// without leases; a slow kind keeps them.
+func TestFastKindsSkipLeases(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fast      time.Duration
+		took      time.Duration
+		wantLease bool
+	}{
+		{"fast kind", 10 * time.Millisecond, time.Millisecond, false},
+		{"slow kind", 10 * time.Millisecond, 20 * time.Millisecond, true},
+		{"always", -1, time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lz := &leaser{fast: tc.fast, kinds: map[string]*kindTimes{}}
+			s := &plan.Step{Kind: "eval"}
+			for i := 0; i < leaseProbe; i++ {
+				if !lz.need(s) {
+					t.Fatalf("no lease during the probe (%d)", i)
+				}
+				lz.observe(s, tc.took)
+			}
+			if got := lz.need(s); got != tc.wantLease {
+				t.Errorf("need = %v, want %v", got, tc.wantLease)
+			}
+			if !lz.need(&plan.Step{Kind: "eval", GPU: true}) {
+				t.Error("a GPU step without a lease")
+			}
+		})
+	}
+}
