@@ -26,13 +26,19 @@ func correctedLoss(won, v [][]float64, alpha float64, theta []float64) float64 {
 	return f
 }
 
-// On these random populations (τ = 0.5, α = 2) the corrected loss's
-// minimum lies on a kink of the clamp, where L-BFGS alone fails: the fit
-// succeeds, at least one pair sits on the clamp, and no step of 1e-5
-// along ± any coordinate or pair direction lowers the independent loss.
+// On these random populations (α = 2) the corrected loss's minimum lies
+// on a kink of the clamp, where L-BFGS alone fails: the fit succeeds, at
+// least one pair sits on the clamp, and no step of 1e-5 along ± any
+// coordinate or pair direction lowers the independent loss. The first
+// five are solved on the kinks active where L-BFGS stops, the others
+// need the smoothed clamp's continuation.
 func TestCorrectedKinkMinimum(t *testing.T) {
-	for _, tc := range []struct{ types, inst int }{{2, 22}, {2, 29}, {2, 34}, {2, 39}, {2, 45}} {
-		w, d := randomWorld(t, tc.inst, tc.types, 0.5, analytic.Anonymous)
+	for _, tc := range []struct {
+		types, inst int
+		tau         float64
+	}{{2, 22, 0.5}, {2, 29, 0.5}, {2, 34, 0.5}, {2, 39, 0.5}, {2, 45, 0.5},
+		{2, 349, 0.5}, {3, 820, 0.5}, {5, 261, 0.5}, {5, 534, 0.5}, {5, 48, 0.5}, {3, 97, 1}, {5, 132, 1}} {
+		w, d := randomWorld(t, tc.inst, tc.types, tc.tau, analytic.Anonymous)
 		v := tabular.PreferenceVariance(w.Prompts[0].Env())
 		won := d.Prompts[0].Won
 		res, err := tabular.FitCorrected(d.Prompts[0], w.Prompts[0].Reference, tabular.CorrectedConfig{Beta: 1, Alpha: 2, Clamp: 0.1, V: v})

@@ -68,38 +68,7 @@ func FitCorrected(ds *analytic.Dataset, ref []float64, cfg CorrectedConfig) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("corrected-dpo warm start: %w", err)
 	}
-	eval := func(theta, grad []float64) float64 {
-		for i := range grad {
-			grad[i] = 0
-		}
-		var f float64
-		for a := range n {
-			for b := range n {
-				w := ds.Won[a][b]
-				if a == b || w == 0 {
-					continue
-				}
-				s := envs.Sigmoid(cfg.Beta * (theta[a] - theta[b]))
-				ss := s * (1 - s)
-				v := cfg.V[a][b]
-				c := 0.5 * (1 - 2*s) * v / ss
-				dc := 0.5 * v * (-1 + 2*s - 2*s*s) / (ss * ss)
-				if c > cfg.Clamp || c < -cfg.Clamp {
-					c, dc = math.Copysign(cfg.Clamp, c), 0
-				}
-				q := s + cfg.Alpha*c
-				if q < cfg.Epsilon {
-					f -= w * math.Log(cfg.Epsilon)
-					continue
-				}
-				f -= w * math.Log(q)
-				g := -w / q * (1 + cfg.Alpha*dc) * ss * cfg.Beta
-				grad[a] += g
-				grad[b] -= g
-			}
-		}
-		return f + centredL2(theta, grad, cfg.L2)
-	}
+	eval := func(theta, grad []float64) float64 { return correctedLoss(ds.Won, cfg, theta, grad, 0) }
 	theta, gnorm, iters, err := minimizeLBFGS(n, start.LogRatio, 1e-6,
 		func(theta, grad []float64) float64 { return eval(theta, grad) },
 		func(theta, grad []float64) { eval(theta, grad) })
@@ -152,7 +121,15 @@ func FitCorrected(ds *analytic.Dataset, ref []float64, cfg CorrectedConfig) (*Re
 			at = th
 		}
 		if kerr != nil {
-			return nil, fmt.Errorf("corrected-dpo: %w; %w", err, kerr)
+			// Last, a continuation: the clamp smoothed over a width μ
+			// (smoothClamp), minimised by L-BFGS for μ = 10⁻², …, 10⁻¹⁰,
+			// each from the last, approaches a minimum of the clamped
+			// loss, which the directional derivatives then certify.
+			th, gn, serr := smoothedMinimum(ds.Won, cfg, start.LogRatio, eval)
+			if serr != nil {
+				return nil, fmt.Errorf("corrected-dpo: %w; %w; %w", err, kerr, serr)
+			}
+			theta, gnorm, kerr = th, gn, nil
 		}
 		err = nil
 	}
@@ -312,8 +289,132 @@ func kinkMinimum(won [][]float64, cfg CorrectedConfig, theta0 []float64, eval fu
 		return nil, 0, nil, err
 	}
 	theta := full(res.X)
+	worst, down := certify(eval, theta)
+	if worst < -1e-6 {
+		return theta, -worst, down, fmt.Errorf("minimising on the %d active kinks of the clamp: a directional derivative is %.3g, not a local minimum", active, worst)
+	}
+	var mean float64
+	for _, t := range theta {
+		mean += t / float64(n)
+	}
+	for i := range theta {
+		theta[i] -= mean
+	}
+	return theta, -worst, nil, nil
+}
+
+// correctedLoss is corrected DPO's loss on won (see CorrectedConfig) and,
+// when grad is not nil, its gradient (where it exists; on a kink, that
+// of the side the arithmetic falls on). mu > 0 replaces the clamp by
+// smoothClamp of width mu.
+func correctedLoss(won [][]float64, cfg CorrectedConfig, theta, grad []float64, mu float64) float64 {
+	n := len(theta)
+	for i := range grad {
+		grad[i] = 0
+	}
+	var f float64
+	for a := range n {
+		for b := range n {
+			w := won[a][b]
+			if a == b || w == 0 {
+				continue
+			}
+			s := envs.Sigmoid(cfg.Beta * (theta[a] - theta[b]))
+			ss := s * (1 - s)
+			v := cfg.V[a][b]
+			c := 0.5 * (1 - 2*s) * v / ss
+			dc := 0.5 * v * (-1 + 2*s - 2*s*s) / (ss * ss)
+			if mu > 0 {
+				var dk float64
+				c, dk = smoothClamp(c, cfg.Clamp, mu)
+				dc *= dk
+			} else if c > cfg.Clamp || c < -cfg.Clamp {
+				c, dc = math.Copysign(cfg.Clamp, c), 0
+			}
+			q := s + cfg.Alpha*c
+			if q < cfg.Epsilon {
+				f -= w * math.Log(cfg.Epsilon)
+				continue
+			}
+			f -= w * math.Log(q)
+			if grad != nil {
+				g := -w / q * (1 + cfg.Alpha*dc) * ss * cfg.Beta
+				grad[a] += g
+				grad[b] -= g
+			}
+		}
+	}
+	return f + centredL2(theta, grad, cfg.L2)
+}
+
+// smoothClamp is c − μ·softplus((c − C)/μ) + μ·softplus((−C − c)/μ), a
+// smooth clamp of c to [−C, C] within about μ·log 2 of the clamp
+// everywhere, and its derivative 1 − σ((c − C)/μ) − σ((−C − c)/μ).
+func smoothClamp(c, C, mu float64) (float64, float64) {
+	sp := func(x float64) float64 { return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) }
+	hi, lo := (c-C)/mu, (-C-c)/mu
+	return c - mu*sp(hi) + mu*sp(lo), 1 - envs.Sigmoid(hi) - envs.Sigmoid(lo)
+}
+
+// smoothedMinimum minimises corrected DPO's loss with the clamp smoothed
+// (smoothClamp) over widths μ = 10⁻², …, 10⁻¹⁰ by L-BFGS, each from the
+// previous minimiser (the first from start), and certifies the last one
+// on the clamped loss eval by one-sided directional derivatives
+// (certify), or, failing that, the minimum on the kinks active there
+// (kinkMinimum). It returns θ centred and the certificate's worst slope.
+func smoothedMinimum(won [][]float64, cfg CorrectedConfig, start []float64, eval func(theta, grad []float64) float64) ([]float64, float64, error) {
+	n := len(start)
+	theta := append([]float64(nil), start...)
+	g := make([]float64, n)
+	for mu := 1e-2; mu >= 1e-10; mu /= 10 {
+		full := func(x []float64) []float64 { return append(append(make([]float64, 0, n), x...), 0) }
+		p := optimize.Problem{
+			Func: func(x []float64) float64 { return correctedLoss(won, cfg, full(x), g, mu) },
+			Grad: func(grad, x []float64) {
+				correctedLoss(won, cfg, full(x), g, mu)
+				copy(grad, g[:n-1])
+			},
+		}
+		x0 := make([]float64, n-1)
+		for i := range x0 {
+			x0[i] = theta[i] - theta[n-1]
+		}
+		res, err := optimize.Minimize(p, x0, &optimize.Settings{GradientThreshold: 1e-12, MajorIterations: 2000}, &optimize.LBFGS{})
+		if res == nil {
+			return nil, 0, fmt.Errorf("smoothed clamp, μ = %g: %w", mu, err)
+		}
+		theta = full(res.X)
+	}
+	worst, _ := certify(eval, theta)
+	if worst < -1e-6 {
+		// Within about μ of the kinks: minimise on those active there.
+		for _, near := range []float64{1e-6, 1e-4, 1e-2} {
+			if th, w, _, err := kinkMinimum(won, cfg, theta, eval, near); err == nil {
+				return th, w, nil
+			}
+		}
+		return nil, -worst, fmt.Errorf("the smoothed clamp's minimum is not a local minimum of the clamped loss: a directional derivative is %.3g", worst)
+	}
+	var mean float64
+	for _, t := range theta {
+		mean += t / float64(n)
+	}
+	for i := range theta {
+		theta[i] -= mean
+	}
+	return theta, -worst, nil
+}
+
+// certify returns the most negative one-sided directional derivative
+// (f(θ + εd) − f(θ))/ε, ε = 1e-7, of eval at θ (0 when none is negative)
+// over ± each coordinate and 4n fixed pseudo-random directions, and the
+// direction that achieves it (nil when none descends). At a minimum of a
+// piecewise smooth function, kink or not, every such derivative is ≥ 0
+// up to the step's error.
+func certify(eval func(theta, grad []float64) float64, theta []float64) (float64, []float64) {
+	n := len(theta)
+	g := make([]float64, n)
 	fx := eval(theta, g)
-	// Certify: one-sided directional derivatives in the full space.
 	var dirs [][]float64
 	for i := range n {
 		d := make([]float64, n)
@@ -350,15 +451,5 @@ func kinkMinimum(won [][]float64, cfg CorrectedConfig, theta0 []float64, eval fu
 			}
 		}
 	}
-	if worst < -1e-6 {
-		return theta, -worst, down, fmt.Errorf("minimising on the %d active kinks of the clamp: a directional derivative is %.3g, not a local minimum", active, worst)
-	}
-	var mean float64
-	for _, t := range theta {
-		mean += t / float64(n)
-	}
-	for i := range theta {
-		theta[i] -= mean
-	}
-	return theta, -worst, nil, nil
+	return worst, down
 }
