@@ -55,3 +55,51 @@ func TestRewardSpread(t *testing.T) {
 		}
 	}
 }
+
+// ComputeMethod's σ metrics: a σ equal to the reward spread correlates
+// perfectly (1), its reverse order by ranks at −1, and a method without
+// σ has none.
+func TestSigmaMetrics(t *testing.T) {
+	tr := &analytic.Truth{Alternatives: []string{"a", "b", "c"}, Weights: []float64{0.5, 0.5},
+		Rewards: [][]float64{{0, 1, 3}, {0, 2, 0}}, Reference: []float64{1. / 3, 1. / 3, 1. / 3},
+		PiStar: []float64{1. / 3, 1. / 3, 1. / 3}, AvgReward: []float64{0, 1.5, 1.5}}
+	w := analytic.Single(tr)
+	spread := RewardSpread(tr) // 0, 0.5, 1.5
+	pol := [][]float64{{1. / 3, 1. / 3, 1. / 3}}
+	lr := [][]float64{{0, 0, 0}}
+	names := []string{"sigma", "sigma_pearson", "sigma_spearman"}
+	for _, tc := range []struct {
+		name          string
+		sigma         [][]float64
+		pearson, rank float64
+		none          bool
+	}{
+		{"equal to the spread", [][]float64{spread}, 1, 1, false},
+		{"reversed", [][]float64{{3, 2, 0}}, -1, -1, false},
+		{"no σ", nil, 0, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ComputeMethod(w, &Trained{Policy: pol, LogRatio: lr, Sigma: tc.sigma}, names)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.none {
+				for _, n := range names {
+					if !got[n].None {
+						t.Errorf("%s = %v, want none", n, got[n])
+					}
+				}
+				return
+			}
+			if math.Abs(got["sigma_spearman"].Number-tc.rank) > 1e-12 {
+				t.Errorf("sigma_spearman = %v, want %v", got["sigma_spearman"].Number, tc.rank)
+			}
+			if tc.pearson == 1 && math.Abs(got["sigma_pearson"].Number-1) > 1e-12 {
+				t.Errorf("sigma_pearson = %v, want 1", got["sigma_pearson"].Number)
+			}
+			if tc.pearson == -1 && !(got["sigma_pearson"].Number < 0) {
+				t.Errorf("sigma_pearson = %v, want negative", got["sigma_pearson"].Number)
+			}
+		})
+	}
+}
