@@ -17,7 +17,7 @@ var groupDPOCUE string
 func init() {
 	Register(Kind{
 		Name:    "group-dpo",
-		Doc:     "group-robust DPO (Ramesh et al. 2024): min over π of max over group weights α of Σ_g α_g·L_DPO(π; D_g) on typed data (each type a group, its loss the mean of Eq. 6 over its own labels); the exact saddle point, from the dual max_α min_π by exponentiated-gradient ascent on α with an exact DPO fit of the α-mixture inside, to a duality gap below gap",
+		Doc:     "group-robust DPO (Ramesh et al. 2024): min over π of max over group weights α of Σ_g α_g·L_DPO(π; D_g) on typed data (each type a group, its loss the mean of Eq. 6 over its own labels); the exact saddle point, from the dual max_α min_π by exponentiated-gradient ascent on α with an exact DPO fit of the α-mixture inside, to a duality gap below gap; with model or optimizer, the published SGD (Algorithm 1): per-minibatch group losses L_g, α_g ← α_g·exp(η·L_g) renormalised, Adam on Σ_g α_g·L_g",
 		Regimes: []string{analytic.Typed},
 		CUE:     groupDPOCUE, CUEFile: "hetalign/methods/group_dpo.cue",
 		New: func() Params { return new(GroupDPO) },
