@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"hetalign/envs/analytic"
+	"hetalign/methods/neural"
 	"hetalign/methods/tabular"
 	"hetalign/metrics"
 )
@@ -16,7 +17,7 @@ var groupDPOCUE string
 func init() {
 	Register(Kind{
 		Name:    "group-dpo",
-		Doc:     "group-robust DPO (Ramesh et al. 2024): min over π of max over group weights α of Σ_g α_g·L_DPO(π; D_g) on typed data (each type a group, its loss the mean of Eq. 6 over its own labels); the exact saddle point, from the dual max_α min_π by exponentiated-gradient ascent on α with an exact DPO fit of the α-mixture inside, to a duality gap below gap",
+		Doc:     "group-robust DPO (Ramesh et al. 2024): min over π of max over group weights α of Σ_g α_g·L_DPO(π; D_g) on typed data (each type a group, its loss the mean of Eq. 6 over its own labels); the exact saddle point, from the dual max_α min_π by exponentiated-gradient ascent on α with an exact DPO fit of the α-mixture inside, to a duality gap below gap; with model or optimizer, the published SGD (Algorithm 1): per-minibatch group losses L_g, α_g ← α_g·exp(η·L_g) renormalised, Adam on Σ_g α_g·L_g",
 		Regimes: []string{analytic.Typed},
 		CUE:     groupDPOCUE, CUEFile: "hetalign/methods/group_dpo.cue",
 		New: func() Params { return new(GroupDPO) },
@@ -27,15 +28,30 @@ func init() {
 // tolerance on the duality gap (default 1e-5: the worst group loss is
 // then within 1e-5 of the saddle value) and the most outer steps
 // (default 20,000).
+//
+// With model or optimizer it trains by SGD instead (Ramesh et al. 2024,
+// Algorithm 1, through the neural trainer): each minibatch's group losses
+// L_g move the weights α_g ← α_g·exp(eta·L_g) (renormalised; eta default
+// 0.01), and Adam descends Σ_g α_g·L_g.
 type GroupDPO struct {
 	Beta  *float64 `json:"beta,omitempty"`
 	Gap   float64  `json:"gap,omitempty"`
 	Steps int      `json:"steps,omitempty"`
+	Eta   float64  `json:"eta,omitempty"`
+	SGDConfig
 }
 
-// Defaults: β = env.beta, gap 1e-5, 20,000 steps.
+// Defaults: β = env.beta, gap 1e-5, 20,000 steps; by SGD, the SGD
+// defaults and η = 0.01.
 func (p *GroupDPO) Defaults(c Context) {
 	defaultBeta(&p.Beta, c)
+	p.SGDConfig.defaults(false)
+	if p.SGDConfig.SGD() {
+		if p.Eta == 0 {
+			p.Eta = 0.01
+		}
+		return
+	}
 	if p.Gap == 0 {
 		p.Gap = 1e-5
 	}
@@ -44,11 +60,14 @@ func (p *GroupDPO) Defaults(c Context) {
 	}
 }
 
-// Check: nothing beyond the schema.
-func (*GroupDPO) Check(Context) []Problem { return nil }
-
-// SGD is false: the saddle point is solved exactly.
-func (*GroupDPO) SGD() bool { return false }
+// Check the model against the env; eta only by SGD.
+func (p *GroupDPO) Check(c Context) []Problem {
+	ps := p.SGDConfig.check(c)
+	if p.Eta != 0 && !p.SGDConfig.SGD() {
+		ps = append(ps, problemf("eta", "eta is the step of SGD's group weights: set model or optimizer"))
+	}
+	return ps
+}
 
 // groupLoss is L_g(θ) = (1/m_g) Σ_x mass_x Σ_{a,b} ByType_x[g][a][b]·
 // softplus(−β(θ_x(a) − θ_x(b))): the mean DPO loss (Eq. 6) over group g's
@@ -81,6 +100,9 @@ func softplus(x float64) float64 { return math.Max(x, 0) + math.Log1p(math.Exp(-
 func (p *GroupDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 	w, d := in.World, in.Data
 	G := len(w.Prompts[0].Types)
+	if p.SGDConfig.SGD() {
+		return p.fitSGD(in, G)
+	}
 	mass := make([]float64, G)
 	for x, ds := range d.Prompts {
 		if ds == nil {
@@ -209,6 +231,43 @@ func (p *GroupDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 	for x, t := range w.Prompts {
 		out.Policy = append(out.Policy, bestPol[x])
 		out.LogRatio = append(out.LogRatio, logRatio(bestPol[x], t.Reference))
+	}
+	return out, nil
+}
+
+// fitSGD trains group-robust DPO by Algorithm 1 of Ramesh et al. (2024)
+// on the neural trainer: tuples per prompt, group (type) and pair, drawn
+// in proportion to their share of the data.
+func (p *GroupDPO) fitSGD(in *TabularInput, G int) (*metrics.Trained, error) {
+	w, d := in.World, in.Data
+	byGroup := make([][][][]float64, G)
+	for g := range G {
+		byGroup[g] = make([][][]float64, len(d.Prompts))
+		for x, ds := range d.Prompts {
+			if ds == nil {
+				continue
+			}
+			if len(ds.ByType) != G {
+				return nil, fmt.Errorf("group-dpo: prompt %d has no typed statistics", x)
+			}
+			byGroup[g][x] = ds.ByType[g]
+		}
+	}
+	be, err := in.Backend()
+	if err != nil {
+		return nil, err
+	}
+	nY := len(w.Prompts[0].Alternatives)
+	t := neural.FromGroupPairs(byGroup, d.Mass)
+	loss := neural.Loss{Kind: "group-dpo", Beta: *p.Beta, Scale: 1, Groups: G, Eta: p.Eta}
+	res, err := neural.Train(be, t, len(w.Prompts), nY, loss, p.arch(), p.Optimizer.optim(), in.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("group-dpo by SGD: %w", err)
+	}
+	used := 1.0
+	out := &metrics.Trained{Policy: res.Policy, DataUsed: &used}
+	for x, pr := range w.Prompts {
+		out.LogRatio = append(out.LogRatio, logRatio(res.Policy[x], pr.Reference))
 	}
 	return out, nil
 }

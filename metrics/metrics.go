@@ -94,6 +94,10 @@ func init() {
 		{"tv_maximal_lottery", Method, Number, "total variation between the policy and the maximal lottery; one-prompt worlds", "policy"},
 		{"distortion", Method, Number, "best achievable over achieved utilitarian welfare for rewards normalised per type to [0, 1] (1: optimal); one-prompt worlds", "policy"},
 		{"min_type_reward", Method, Number, "the worst-off type's expected reward min_u E_π[r*(·; u)] (egalitarian welfare; MaxMin's objective without its KL term)", "policy"},
+		{"reward_spread", Truth, Vector, "the spread of rewards across types, √(Σ_u w_u (r*(y;u) − r̄(y))²), the type-weighted standard deviation", "truth"},
+		{"sigma", Method, Vector, "the spread σ(y) a distributional method learned (dpl: the mean–variance model's σ); none for the others", "policy"},
+		{"sigma_pearson", Method, Number, "Pearson correlation, per prompt (prior-weighted mean over prompts), of the learned σ(y) with the reward spread across types (reward_spread); none without σ or when either is constant", "policy"},
+		{"sigma_spearman", Method, Number, "Spearman rank correlation (ties: mid-ranks), per prompt (prior-weighted mean), of the learned σ(y) with the reward spread across types; none without σ or when either is constant", "policy"},
 		{"type_recovery", Method, Number, "adjusted Rand index between the annotators' inferred types and their true (or covariate) types; none for methods that infer no types", "policy"},
 		{"log_likelihood", Method, Number, "held-out log-likelihood per annotator of the inferred type mixture (each annotator's held-out labels under its posterior from the rest); none for methods that infer no types", "policy"},
 		{"latent_types", Method, Text, "the inferred types: share and top alternative of each; none for methods that infer no types", "policy"},
@@ -226,6 +230,9 @@ type Trained struct {
 	// Latent is what a method that infers annotator types found (em-dpo,
 	// maxmin); nil for the others.
 	Latent *Latent `json:"latent,omitempty"`
+	// Sigma[x][y] is the spread σ(y | x) a distributional method learned
+	// (dpl's mean–variance model); nil for the others.
+	Sigma [][]float64 `json:"sigma,omitempty"`
 }
 
 // Latent describes inferred annotator types: their shares Alpha, each
@@ -360,6 +367,8 @@ func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 				parts[i] = fmt.Sprintf("%s %.3g", ty, t.Weights[i])
 			}
 			out[n] = Str(strings.Join(parts, ", "))
+		case "reward_spread":
+			out[n] = Vec(view(w, func(x int) []float64 { return RewardSpread(w.Prompts[x]) }))
 		case "avg_ranking":
 			out[n] = Str(RankingString(w.Labels, avg))
 		case "nbc_ranking":
@@ -556,6 +565,32 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 				out[n] = Num(TV(m.Policy[0], p))
 			case "distortion":
 				out[n] = Num(Distortion(t, m.Policy[0]))
+			}
+		case "sigma", "sigma_pearson", "sigma_spearman":
+			out[n] = NA()
+			if len(m.Sigma) != len(w.Prompts) {
+				continue
+			}
+			if n == "sigma" {
+				out[n] = Vec(view(w, func(x int) []float64 { return m.Sigma[x] }))
+				continue
+			}
+			corr := Pearson
+			if n == "sigma_spearman" {
+				corr = Spearman
+			}
+			var s float64
+			ok := true
+			for x, t := range w.Prompts {
+				c, def := corr(m.Sigma[x], RewardSpread(t))
+				if !def {
+					ok = false
+					break
+				}
+				s += w.Prior[x] * c
+			}
+			if ok {
+				out[n] = Num(s)
 			}
 		case "type_recovery", "log_likelihood", "latent_types":
 			out[n] = LatentMetric(n, m.Latent)
@@ -797,4 +832,88 @@ func Evaluate(world any, trained []byte, names []string) (map[string]Value, erro
 		return ComputeSequenceMethod(w, &m, names)
 	}
 	return nil, fmt.Errorf("no metrics for a world of type %T", world)
+}
+
+// RewardSpread is the type-weighted standard deviation of each
+// alternative's reward across types, √(Σ_u w_u (r*(y;u) − r̄(y))²) with
+// r̄ = Σ_u w_u r*(·;u) (Eq. 9): what a distributional reward's σ should
+// track.
+func RewardSpread(t *analytic.Truth) []float64 {
+	out := make([]float64, len(t.Alternatives))
+	for y := range out {
+		var m, v float64
+		for u, w := range t.Weights {
+			m += w * t.Rewards[u][y]
+		}
+		for u, w := range t.Weights {
+			v += w * (t.Rewards[u][y] - m) * (t.Rewards[u][y] - m)
+		}
+		out[y] = math.Sqrt(v)
+	}
+	return out
+}
+
+// spreadTol is the relative spread below which a vector counts as
+// constant in a correlation (its standard deviation under 1e-9 of its
+// largest magnitude, or 1e-12 absolutely).
+const spreadTol = 1e-9
+
+// Pearson is the correlation Σ(a−ā)(b−b̄)/√(Σ(a−ā)² Σ(b−b̄)²); ok is false
+// when either vector is constant (the correlation is undefined).
+func Pearson(a, b []float64) (r float64, ok bool) {
+	n := float64(len(a))
+	var ma, mb, sa, sb float64
+	for i := range a {
+		ma += a[i] / n
+		mb += b[i] / n
+	}
+	constant := func(v []float64, m float64) (float64, bool) {
+		var ss, big float64
+		for _, x := range v {
+			ss += (x - m) * (x - m)
+			big = math.Max(big, math.Abs(x))
+		}
+		return ss, math.Sqrt(ss/n) <= math.Max(spreadTol*big, 1e-12)
+	}
+	var ca, cb bool
+	if sa, ca = constant(a, ma); ca {
+		return 0, false
+	}
+	if sb, cb = constant(b, mb); cb {
+		return 0, false
+	}
+	var sab float64
+	for i := range a {
+		sab += (a[i] - ma) * (b[i] - mb)
+	}
+	return sab / math.Sqrt(sa*sb), true
+}
+
+// Spearman is Pearson's correlation of the mid-ranks (values within
+// tieTol share the mean of their ranks); ok is false when either vector
+// is constant.
+func Spearman(a, b []float64) (float64, bool) {
+	return Pearson(midRanks(a), midRanks(b))
+}
+
+// midRanks are 1-based ranks with tied values (within tieTol) given the
+// mean of the ranks they span.
+func midRanks(v []float64) []float64 {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return v[idx[i]] < v[idx[j]] })
+	r := make([]float64, len(v))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && v[idx[j+1]]-v[idx[i]] <= tieTol {
+			j++
+		}
+		for k := i; k <= j; k++ {
+			r[idx[k]] = float64(i+j)/2 + 1
+		}
+		i = j + 1
+	}
+	return r
 }

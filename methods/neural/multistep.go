@@ -42,6 +42,9 @@ const lossTail = 100
 // DPO only, V ([B]) and α (a scalar, 0 during the warm-up steps).
 type batchNodes struct {
 	I1, I2, P, V, Alpha *Node
+	// Group is each tuple's group, one-hot ([B, groups]; group-robust
+	// DPO only).
+	Group *Node
 }
 
 // stepObjective builds one step's objective on the parameters' current
@@ -71,9 +74,12 @@ type adamTrainer struct {
 	lr      float64
 	batch   int
 	// aux is set when the minibatches carry V and α (corrected DPO).
-	aux   bool
-	progs map[progKey]*program
-	ks    []int // the tuples drawn, reused
+	aux bool
+	// groups is the number of groups when the minibatches carry each
+	// tuple's group as a one-hot row (group-robust DPO), else 0.
+	groups int
+	progs  map[progKey]*program
+	ks     []int // the tuples drawn, reused
 	// done counts the steps of earlier fits (warm starts): Adam's step
 	// count t continues from it, as m and v do.
 	done int
@@ -95,7 +101,7 @@ type program struct {
 
 // stepTensors are one step's inputs: the minibatch and the debias factors.
 type stepTensors struct {
-	i1, i2, p, v, alpha, lrc1, c2 *tensors.Tensor
+	i1, i2, p, v, alpha, group, lrc1, c2 *tensors.Tensor
 }
 
 func newAdamTrainer(backend backends.Backend, ctx *context.Context, obj stepObjective, lr float64, batch int, aux bool) *adamTrainer {
@@ -104,10 +110,14 @@ func newAdamTrainer(backend backends.Backend, ctx *context.Context, obj stepObje
 
 // inputsPerStep is the number of graph inputs of one step.
 func (t *adamTrainer) inputsPerStep() int {
+	n := 5
 	if t.aux {
-		return 7
+		n += 2
 	}
-	return 5
+	if t.groups > 0 {
+		n++
+	}
+	return n
 }
 
 // program returns the compiled program of the given steps, building it on
@@ -139,6 +149,10 @@ func (t *adamTrainer) program(steps int, withLoss bool) (*program, error) {
 			st.alpha = tensors.FromShape(shapes.Make(dtypes.Float64))
 			p.args = append(p.args, st.v, st.alpha)
 		}
+		if t.groups > 0 {
+			st.group = tensors.FromShape(shapes.Make(dtypes.Float64, B, t.groups))
+			p.args = append(p.args, st.group)
+		}
 		p.args = append(p.args, st.lrc1, st.c2)
 		p.in = append(p.in, st)
 	}
@@ -165,6 +179,9 @@ func (t *adamTrainer) build(ctx *context.Context, in []*Node, steps int, withLos
 		b := batchNodes{I1: x[0], I2: x[1], P: x[2]}
 		if t.aux {
 			b.V, b.Alpha = x[3], x[4]
+		}
+		if t.groups > 0 {
+			b.Group = x[n-3]
 		}
 		lrc1, c2 := x[n-2], x[n-1]
 		grad, loss := t.obj(ctx, b, withLoss)
@@ -302,7 +319,7 @@ func (t *adamTrainer) fill(st stepTensors, data *Tuples, i1, i2 []int32, pick *e
 				for i := range a {
 					k := pick.Draw(rng.Float64())
 					a[i], b[i], p[i] = i1[k], i2[k], data.Label[k]
-					if t.aux {
+					if t.aux || t.groups > 0 {
 						ks = append(ks, k)
 					}
 				}
@@ -312,10 +329,21 @@ func (t *adamTrainer) fill(st stepTensors, data *Tuples, i1, i2 []int32, pick *e
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("filling a minibatch: %w", err)
 	}
+	t.ks = ks
+	if t.groups > 0 {
+		err := tensors.MutableFlatData(st.group, func(g []float64) {
+			clear(g)
+			for i, k := range ks {
+				g[i*t.groups+int(data.Group[k])] = 1
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("filling a minibatch's groups: %w", err)
+		}
+	}
 	if !t.aux {
 		return nil
 	}
-	t.ks = ks
 	return tensors.MutableFlatData(st.v, func(v []float64) {
 		for i, k := range ks {
 			v[i] = data.V[k]

@@ -61,6 +61,11 @@ type Loss struct {
 	Scale float64
 	// Tau is IPO's τ.
 	Tau float64
+	// Groups and Eta of "group-dpo" (group-robust DPO, Ramesh et al.
+	// 2024, Algorithm 1): the number of groups and the step η of the
+	// multiplicative weights α_g ← α_g·exp(η·L_g), renormalised.
+	Groups int
+	Eta    float64
 	// Symmetric averages an oriented loss over both orientations of each
 	// pair (kind "consistent-published"): tabular and MLP fits train on
 	// unordered pairs from FromPairs (a < b, label the share won by b),
@@ -81,6 +86,9 @@ type Tuples struct {
 	Weight    []float64
 	// V is corrected DPO's variance term per tuple (nil otherwise).
 	V []float64
+	// Group is each tuple's group, 0 … Loss.Groups − 1 (group-robust DPO;
+	// nil otherwise).
+	Group []int32
 }
 
 // Len is the number of tuples.
@@ -201,7 +209,10 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 	if loss.Kind == "corrected" && len(data.V) != data.Len() {
 		return nil, fmt.Errorf("corrected DPO needs a variance per tuple")
 	}
-	if hostTabular(backend, arch) {
+	if loss.Kind == "group-dpo" && (loss.Groups < 1 || len(data.Group) != data.Len()) {
+		return nil, fmt.Errorf("group-robust DPO needs %d groups and a group per tuple (%d for %d tuples)", loss.Groups, len(data.Group), data.Len())
+	}
+	if hostTabular(backend, arch) && loss.Kind != "group-dpo" {
 		return trainTabular(data, nX, nY, loss, opt, seed)
 	}
 	return trainGraph(backend, data, nX, nY, loss, arch, opt, seed)
@@ -210,12 +221,20 @@ func Train(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch A
 // trainGraph is Train on a GoMLX graph (every architecture, every backend).
 func trainGraph(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, arch Arch, opt Optim, seed uint64) (*Result, error) {
 	corrected := loss.Kind == "corrected"
+	groups := 0
+	if loss.Kind == "group-dpo" {
+		groups = loss.Groups
+	}
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(seed >> 1)); err != nil {
 		return nil, err
 	}
 	obj := func(ctx *context.Context, b batchNodes, withLoss bool) (grad, value *Node) {
 		z := arch.logRatioDiff(ctx, b.I1, b.I2, nX, nY)
+		if groups > 0 {
+			l := groupDPOStep(ctx, loss, z, b.P, b.Group)
+			return l, l
+		}
 		labels := []*Node{b.P}
 		if corrected {
 			labels = append(labels, b.V, b.Alpha)
@@ -230,6 +249,7 @@ func trainGraph(backend backends.Backend, data *Tuples, nX, nY int, loss Loss, a
 		return grad, l
 	}
 	tr := newAdamTrainer(backend, ctx, obj, opt.LR, opt.Batch, corrected)
+	tr.groups = groups
 	alpha := func(step int) float64 {
 		if step < loss.WarmSteps {
 			return 0
@@ -427,4 +447,47 @@ func PairLoss(loss Loss, z *Node, labels []*Node) *Node {
 // −log σ(x) = softplus(−x) and log σ(x) = −softplus(−x).
 func softplus(x *Node) *Node {
 	return Add(Max(x, ZerosLike(x)), Log1P(Exp(Neg(Abs(x)))))
+}
+
+// groupDPOStep is one step of group-robust DPO (Ramesh et al. 2024,
+// Algorithm 1) on a minibatch: each group's mean DPO loss (Eq. 6) over
+// its tuples in the batch, L_g = Σ_{i∈g} ℓ_i / max(n_g, 1); the group
+// weights, a non-trainable variable α (uniform at first), move to
+// α_g·exp(η·L_g)/Σ_h α_h·exp(η·L_h); and the objective the parameters
+// descend is Σ_g α_g·L_g with the new α held constant.
+func groupDPOStep(ctx *context.Context, loss Loss, z, p, onehot *Node) *Node {
+	g := z.Graph()
+	G := loss.Groups
+	h := MulScalar(z, loss.Beta)
+	// −[p log σ(h) + (1 − p) log σ(−h)], computed stably.
+	l := Add(Sub(Max(h, ZerosLike(h)), Mul(h, p)), Log1P(Exp(Neg(Abs(h)))))
+	cnt := ReduceSum(onehot, 0)
+	lg := Div(ReduceSum(Mul(InsertAxes(l, -1), onehot), 0), MaxScalar(cnt, 1))
+	v := ctx.In("group_dpo").Checked(false).
+		WithInitializer(func(g *Graph, s shapes.Shape) *Node { return AddScalar(Zeros(g, s), 1/float64(G)) }).
+		VariableWithShape("alpha", shapes.Make(dtypes.Float64, G)).SetTrainable(false)
+	a := Mul(v.ValueGraph(g), Exp(MulScalar(StopGradient(lg), loss.Eta)))
+	a = Div(a, ReduceAllSum(a))
+	v.SetValueGraph(a)
+	return ReduceAllSum(Mul(StopGradient(a), lg))
+}
+
+// FromGroupPairs reduces per-group pair statistics to Tuples as FromPairs
+// does, one tuple per prompt, group and pair, tagged with its group:
+// w[g][x][a][b] is the share of the data that is group g's label a ≻ b
+// for prompt x (nil for a prompt without data).
+func FromGroupPairs(w [][][][]float64, mass []float64) *Tuples {
+	out := &Tuples{}
+	for g, wg := range w {
+		t := FromPairs(wg, mass)
+		out.X = append(out.X, t.X...)
+		out.Y1 = append(out.Y1, t.Y1...)
+		out.Y2 = append(out.Y2, t.Y2...)
+		out.Label = append(out.Label, t.Label...)
+		out.Weight = append(out.Weight, t.Weight...)
+		for range t.X {
+			out.Group = append(out.Group, int32(g))
+		}
+	}
+	return out
 }

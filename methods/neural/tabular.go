@@ -17,7 +17,8 @@ import (
 // entries, which a graph can only express as a generic gather and
 // scatter-add; those cost SimpleGo about 70 µs a step of batch 1,024
 // against 37 µs for the whole step written out (BenchmarkTabularFloor). On
-// other backends (XLA) the GoMLX graph runs.
+// other backends (XLA), and for group-robust DPO (whose weights move with
+// each minibatch's group losses), the GoMLX graph runs.
 func hostTabular(backend backends.Backend, arch Arch) bool {
 	return arch.Kind == "tabular" && backend != nil && backend.String() == simplego.BackendName
 }
