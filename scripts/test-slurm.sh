@@ -8,7 +8,7 @@
 # the tests fail or the script is interrupted.
 #
 # Environment: SLURM_TEST_RUN (a go test -run pattern, default ^TestSlurm), SLURM_TEST_TIMEOUT
-# (go test -timeout, default 8m), SLURM_TEST_KEEP=1 keeps the temporary
+# (go test -timeout, default 20m), SLURM_TEST_KEEP=1 keeps the temporary
 # directory (logs) after the run, SLURM_TEST_CMD runs that bash command
 # on the cluster instead of the tests (benchmarks, experiments).
 set -euo pipefail
@@ -121,4 +121,4 @@ if [[ -n ${SLURM_TEST_CMD:-} ]]; then
 	bash -c "$SLURM_TEST_CMD"
 	exit
 fi
-go test -tags slurm -count=1 -timeout "${SLURM_TEST_TIMEOUT:-8m}" -run "${SLURM_TEST_RUN:-^TestSlurm}" ./...
+go test -tags slurm -count=1 -timeout "${SLURM_TEST_TIMEOUT:-20m}" -run "${SLURM_TEST_RUN:-^TestSlurm}" ./...

@@ -61,10 +61,9 @@ func someLocations() []cacheLocation {
 	return out
 }
 
-// slurmSpecs are the specs the tests run: the paper's toy (432 steps) and
-// the quickstart example (21 steps). The paper's circular spec takes
-// ~3 minutes of CPU locally (quick profile), too long for this suite on a
-// two-CPU node, and has no tag that shrinks it.
+// slurmSpecs are the specs most tests run: the paper's toy (432 steps) and
+// the quickstart example (21 steps). The paper's circular spec (~3 minutes
+// locally on two CPUs) has its own test, TestSlurmCircular.
 var slurmSpecs = []string{"../../specs/paper/toy.cue", "../../specs/examples/quickstart.cue"}
 
 // hetalign runs this binary as hetalign; env adds variables.
@@ -326,5 +325,38 @@ func TestSlurmFailureIsolated(t *testing.T) {
 				t.Errorf("no report: %v", err)
 			}
 		})
+	}
+}
+
+// TestSlurmCircular runs the paper's circular spec (quick profile: exact
+// fits, sampled datasets and the published MLP trained by Adam) on Slurm
+// with the cache on a file:// URL: its report.json is the local run's,
+// byte for byte. It is the longest of these tests (a few minutes on a
+// two-CPU node): SLURM_TEST_RUN can leave it out.
+func TestSlurmCircular(t *testing.T) {
+	requireSlurm(t)
+	spec := "../../specs/paper/circular.cue"
+	want := localReport(t, spec)
+	var loc cacheLocation
+	for _, l := range cacheLocations() {
+		if l.name == "file" {
+			loc = l
+		}
+	}
+	cache, dir := loc.new(t)
+	out := filepath.Join(t.TempDir(), "out")
+	start := time.Now()
+	_, e, code := hetalign(t, nil, append(slurmArgs(cache, dir, out), spec)...)
+	if code != 0 {
+		t.Fatalf("slurm run: exit %d\n%s", code, e)
+	}
+	t.Logf("circular on Slurm: %v", time.Since(start).Round(time.Millisecond))
+	if got := readReport(t, out, spec); !bytes.Equal(got, want) {
+		t.Errorf("report.json differs from the local run's (%d and %d bytes)", len(got), len(want))
+	}
+	for k, n := range submissions(t, dir) {
+		if n != 1 {
+			t.Errorf("step %.12s submitted %d times", k, n)
+		}
 	}
 }
