@@ -161,41 +161,15 @@ func FitDPL(won [][]float64, tol, kappa float64) (*DPLResult, error) {
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("dpl: L-BFGS: %w", err)
 	}
-	mu := append([]float64(nil), res.X[:n]...)
-	s := append([]float64(nil), res.X[n:]...)
-	// The invariances: μ − mean μ; (μ, σ) → c·(μ, σ), s → s + log c, with
-	// c making the root mean square of σ equal DPLScale.
-	var mean, ms float64
-	lo, hi := 0, 0
-	for a := range n {
-		mean += mu[a] / float64(n)
-		ms += math.Exp(2*s[a]) / float64(n)
-		if s[a] < s[lo] {
-			lo = a
-		}
-		if s[a] > s[hi] {
-			hi = a
-		}
+	// The invariances (dplNormalise) leave the gradient in (μ, log σ) at
+	// the optimum.
+	out, err := dplNormalise(won, append([]float64(nil), res.X[:n]...), append([]float64(nil), res.X[n:]...), kappa)
+	if err != nil {
+		return nil, err
 	}
-	if s[hi]-s[lo] > math.Log(1e6) {
-		return nil, fmt.Errorf("dpl: no finite maximum likelihood: σ of alternative %d is %.3g times that of %d (the likelihood rises as the ratio diverges; a prior keeps it finite)",
-			hi+1, math.Exp(s[hi]-s[lo]), lo+1)
+	if out.GradNorm > tol || math.IsNaN(out.GradNorm) {
+		return nil, fmt.Errorf("dpl: L-BFGS stopped at gradient %.3g (%v)", out.GradNorm, res.Status)
 	}
-	c := DPLScale / math.Sqrt(ms)
-	sigma := make([]float64, n)
-	for a := range n {
-		mu[a] = (mu[a] - mean) * c
-		s[a] += math.Log(c)
-		sigma[a] = math.Exp(s[a])
-	}
-	dplObjective(won, mu, s, g, kappa)
-	ll := DPLLogLik(won, mu, s, nil)
-	var gnorm float64
-	for _, v := range g {
-		gnorm = math.Max(gnorm, math.Abs(v))
-	}
-	if gnorm > tol || math.IsNaN(gnorm) {
-		return nil, fmt.Errorf("dpl: L-BFGS stopped at gradient %.3g (%v)", gnorm, res.Status)
-	}
-	return &DPLResult{Mu: mu, Sigma: sigma, LogLik: ll, GradNorm: gnorm, Iterations: res.Stats.MajorIterations}, nil
+	out.Iterations = res.Stats.MajorIterations
+	return out, nil
 }
