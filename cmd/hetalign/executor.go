@@ -182,7 +182,7 @@ flags:
 	}
 	var c common
 	c.register(fs)
-	cache := fs.String("cache", defaultCache(), "cache directory (default $HETALIGN_CACHE or .hetalign)")
+	cache := fs.String("cache", defaultCache(), cacheHelp)
 	keysFile := fs.String("keys-file", "", "read more keys from this file, whitespace-separated")
 	jobs := fs.Int("jobs", envInt("SLURM_CPUS_PER_TASK", 1), "steps computed at once (default $SLURM_CPUS_PER_TASK, else 1)")
 	keys, err := parse(fs, args)

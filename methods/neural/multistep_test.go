@@ -30,15 +30,7 @@ func TestMultiStepMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	losses := []Loss{
-		{Kind: "dpo", Beta: 1, Scale: 1},
-		{Kind: "dpo", Beta: 0.5, Scale: 3}, // the consistent loss
-		{Kind: "ipo", Tau: 0.5},
-		{Kind: "corrected", Beta: 1, Scale: 1, Alpha: 1, Clamp: 0.1, Epsilon: 1e-6, WarmSteps: 30},
-		{Kind: "integral", Beta: 1, Scale: 3},
-		{Kind: "consistent-published", Beta: 1, Scale: 3},
-		{Kind: "consistent-published", Beta: 1, Scale: 3, Symmetric: true},
-	}
+	losses := testLosses
 	archs := []Arch{{Kind: "tabular"}, {Kind: "mlp", Depth: 2, Width: 6, Activation: "tanh"}}
 	defer func(k int) { stepsPerCall = k }(stepsPerCall)
 	for _, arch := range archs {
@@ -48,7 +40,7 @@ func TestMultiStepMatchesReference(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					stepsPerCall = run.k
 					opt := Optim{LR: 1e-2, Batch: 32, Steps: run.steps}
-					got, err := Train(be, tu, 8, 8, loss, arch, opt, 3)
+					got, err := trainGraph(be, tu, 8, 8, loss, arch, opt, 3) // the graph, also for tabular
 					if err != nil {
 						t.Fatal(err)
 					}
