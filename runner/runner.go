@@ -330,6 +330,7 @@ func Step(ctx context.Context, cache string, keys []string, opts StepOptions) er
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	st.SetWarn(func(msg string) { opts.Log.Warn().Msg(msg) })
 	var mu sync.Mutex
 	byCompute := map[string]steps.Options{}

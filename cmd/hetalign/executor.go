@@ -92,6 +92,9 @@ func (e *executorFlags) executor(fs *flag.FlagSet, files []*spec.File, cache str
 	if c.Retries < 0 || c.Throttle < 0 || c.Chunk < 0 || c.CPUs < 0 || c.GPUs < 0 {
 		return nil, errors.New("--retries, --slurm-throttle, --slurm-chunk, --slurm-cpus and --slurm-gpus cannot be negative")
 	}
+	if strings.HasPrefix(cache, "mem://") {
+		return nil, errors.New("--executor slurm cannot use a mem:// cache: the tasks run in other processes; use a directory or a file://, s3://, gs:// or azblob:// URL")
+	}
 	if strings.Contains(cache, "://") && !strings.HasPrefix(cache, "file://") {
 		c.Cache = cache
 		if e.dir == "" {

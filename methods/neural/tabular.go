@@ -54,7 +54,8 @@ func trainTabular(data *Tuples, nX, nY int, loss Loss, opt Optim, seed uint64) (
 	S := opt.Steps
 	tailStart := S - min(lossTail, S)
 	var tail []float64
-	// DPO and the consistent loss, the common case, skip pairGrad's switch.
+	// DPO (the consistent loss is DPO with Scale |U|), the common case,
+	// skips pairGrad's switch; as in PairLoss, every kind not listed is it.
 	bce := loss.Kind != "ipo" && loss.Kind != "integral" && loss.Kind != "consistent-published" && loss.Kind != "corrected"
 	sc := loss.Beta * loss.Scale
 	for step := 0; step < S; step++ {
@@ -124,7 +125,9 @@ func trainTabular(data *Tuples, nX, nY int, loss Loss, opt Optim, seed uint64) (
 	return &Result{Policy: pol, FinalLoss: mean}, nil
 }
 
-// sigmoid is σ(x) = 1/(1 + e^{−x}), exact at both tails.
+// sigmoid is σ(x) = 1/(1 + e^{−x}), exact at both tails, written as the
+// graph computes it (pairLossGrad) rather than as envs.Sigmoid's two
+// branches, so that both trainers round alike.
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // softplusF is log(1 + eˣ), stable for any x.

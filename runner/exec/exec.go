@@ -241,30 +241,44 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	if fail != nil {
 		return fail
 	}
+	slot := cpu
+	if s.GPU {
+		slot = gpu
+	}
+	held := false // whether this step holds a slot
+	take := func() error {
+		select {
+		case slot <- struct{}{}:
+			held = true
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	give := func() {
+		if held {
+			<-slot
+			held = false
+		}
+	}
+	defer give()
+	if err := take(); err != nil {
+		return &Outcome{Err: fmt.Errorf("not started: %w", err)}
+	}
 	if !partial && lz.need(s) {
-		// Another driver may compute the step: take its lease or wait for
-		// its output.
-		m, held, err := lz.acquire(ctx, s.Key)
+		// Another driver may compute the step: take its lease, or wait
+		// for its output without holding a slot.
+		m, lease, err := lz.acquire(ctx, s.Key, give, take)
 		if err != nil {
 			return &Outcome{Err: fmt.Errorf("not started: %w", err)}
 		}
 		if m != nil {
 			return &Outcome{Manifest: m, Cached: true}
 		}
-		if held != nil {
-			defer held.release()
+		if lease != nil {
+			defer lease.release()
 		}
 	}
-	slot := cpu
-	if s.GPU {
-		slot = gpu
-	}
-	select {
-	case slot <- struct{}{}:
-	case <-ctx.Done():
-		return &Outcome{Err: fmt.Errorf("not started: %w", ctx.Err())}
-	}
-	defer func() { <-slot }()
 	if err := ctx.Err(); err != nil {
 		return &Outcome{Err: fmt.Errorf("not started: %w", err)}
 	}
@@ -317,6 +331,18 @@ func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, par
 		inputs[i] = b
 	}
 	return inputs, partial, nil
+}
+
+// failedInput is the outcome of a step that cannot run because one of its
+// inputs failed (nil when none did): gather's check without reading any
+// input's bytes, for steps that are not Partial.
+func failedInput(s *plan.Step, out []*Outcome) *Outcome {
+	for i, in := range s.Inputs {
+		if o := out[in.Index]; o.Err != nil {
+			return &Outcome{Err: fmt.Errorf("%w: %s (%s)", ErrInputFailed, s.InputNames[i], in.Label)}
+		}
+	}
+	return nil
 }
 
 // safeRun turns a panic into an error that carries the stack.

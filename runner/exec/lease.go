@@ -83,8 +83,15 @@ type heldLease struct {
 // else the lease this run now holds. When leases cannot be taken at all
 // (a read-only store), it warns once and returns neither: the step is
 // computed without one. Waiting ends with ctx.
-func (lz *leaser) acquire(ctx context.Context, key string) (*store.Manifest, *heldLease, error) {
+//
+// The caller holds a worker slot. While another owner holds the lease,
+// acquire gives the slot back (pause) so that other steps can use it, and
+// takes one again (resume) once it holds the lease itself; resume's error
+// (a cancelled run) ends acquire. The caller releases whatever slot it
+// holds when the step ends.
+func (lz *leaser) acquire(ctx context.Context, key string, pause func(), resume func() error) (*store.Manifest, *heldLease, error) {
 	backoff := 5 * time.Millisecond
+	paused := false
 	for {
 		cur, ok, err := lz.st.TryLease(key, lz.owner, lz.ttl)
 		if err != nil {
@@ -94,6 +101,13 @@ func (lz *leaser) acquire(ctx context.Context, key string) (*store.Manifest, *he
 			return nil, nil, nil
 		}
 		if ok {
+			if paused {
+				paused = false
+				if err := resume(); err != nil {
+					lz.st.ReleaseLease(key, lz.owner)
+					return nil, nil, err
+				}
+			}
 			// The previous holder may have committed the step just
 			// before its lease went.
 			if lz.st.Has(key) {
@@ -106,8 +120,12 @@ func (lz *leaser) acquire(ctx context.Context, key string) (*store.Manifest, *he
 			h.arm()
 			return nil, h, nil
 		}
-		// Held by another live owner: wait for its manifest or for the
-		// lease to expire.
+		// Held by another live owner: wait, without a slot, for its
+		// manifest or for the lease to expire.
+		if !paused {
+			pause()
+			paused = true
+		}
 		wait := backoff
 		if until := time.Until(cur.Expires); until > 0 && until < wait {
 			wait = until + time.Millisecond

@@ -101,6 +101,46 @@ func TestTwoDriversComputeOnce(t *testing.T) {
 	}
 }
 
+// TestLateDriverShares starts a second driver while the first is busy:
+// a driver leases a step only when a worker slot takes it up, so the
+// second finds steps nobody holds and computes some of them (a driver that
+// leased every ready step at once left it nothing), each step once.
+func TestLateDriverShares(t *testing.T) {
+	g := wideGraph(60)
+	dir := filepath.Join(t.TempDir(), "cache")
+	cs := []*counting{{delay: 10 * time.Millisecond}, {delay: 10 * time.Millisecond}}
+	var wg sync.WaitGroup
+	for d := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if d == 1 {
+				time.Sleep(50 * time.Millisecond) // the first has 600 ms of work
+			}
+			st, err := store.Open(dir)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i, o := range Execute(context.Background(), g, st, cs[d].fn, Options{Jobs: 1, Log: zerolog.Nop(), Owner: fmt.Sprintf("driver%d", d), LeaseFast: -1}) {
+				if o.Err != nil {
+					t.Errorf("driver %d: step %s: %v", d, g.Steps[i].Label, o.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, s := range g.Steps {
+		if n := cs[0].n[s.Key] + cs[1].n[s.Key]; n != 1 {
+			t.Errorf("step %s computed %d times", s.Label, n)
+		}
+	}
+	if len(cs[1].n) == 0 {
+		t.Error("the second driver computed nothing: the first held every lease")
+	}
+	t.Logf("computed: first driver %d, second %d", len(cs[0].n), len(cs[1].n))
+}
+
 // TestExpiredLeaseIsTakenOver: a lease left by a dead driver delays the
 // step until it expires, then the step is computed.
 func TestExpiredLeaseIsTakenOver(t *testing.T) {

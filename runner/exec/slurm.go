@@ -52,8 +52,7 @@ type SlurmConfig struct {
 	// Command is the hetalign executable the tasks run (default: this
 	// process's executable, which must be on the shared filesystem).
 	Command string
-	// Sbatch, Squeue and Scancel name the Slurm commands (default sbatch,
-	// squeue, scancel).
+	// Sbatch and Squeue name the Slurm commands (default sbatch, squeue).
 	Sbatch, Squeue string
 	// Poll is the interval between looks at the store and squeue (default
 	// 2 s); a task missing from squeue whose steps are not in the store
@@ -251,12 +250,20 @@ func (d *driver) run(ctx context.Context) []*Outcome {
 			if d.state[i] != stWaiting || !d.inputsDone(s) {
 				continue
 			}
-			inputs, partial, failed := gather(s, d.st, d.out)
-			switch {
+			// Only report steps (computed here) need their inputs' bytes;
+			// for the others a failed input is enough to know.
+			if s.Partial {
+				inputs, partial, failed := gather(s, d.st, d.out)
+				if failed != nil {
+					d.finish(i, failed)
+				} else {
+					d.finish(i, d.local(ctx, s, inputs, partial))
+				}
+				continue
+			}
+			switch failed := failedInput(s, d.out); {
 			case failed != nil:
 				d.finish(i, failed)
-			case s.Partial:
-				d.finish(i, d.local(ctx, s, inputs, partial))
 			default:
 				if t, ok := d.adopted[s.Key]; ok && !retry[i] && (qerr != nil || alive[t] != "") {
 					d.state[i], d.task[i] = stSubmitted, t
@@ -269,6 +276,9 @@ func (d *driver) run(ctx context.Context) []*Outcome {
 			if err := d.submit(ready); err != nil {
 				log.Warn().Err(err).Msg("submission failed")
 				for _, i := range ready {
+					if d.state[i] != stWaiting {
+						continue // its array was accepted
+					}
 					d.tries[i]++
 					if d.tries[i] > d.c.Retries {
 						d.finish(i, &Outcome{Err: err})

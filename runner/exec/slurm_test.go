@@ -54,6 +54,10 @@ func fakeSbatch(args []string) int {
 			script = args[i]
 		}
 	}
+	if os.Getenv("FAKE_SBATCH_REJECT_GPU") == "1" && strings.Contains(strings.Join(args, " "), "--gres") {
+		fmt.Fprintln(os.Stderr, "sbatch: error: Invalid generic resource (gres) specification")
+		return 1
+	}
 	f, err := os.OpenFile(filepath.Join(dir, "sbatch.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -183,6 +187,8 @@ func TestSlurmDriver(t *testing.T) {
 		fail    string // label substring of the steps that fail
 		die     string // label substring of a step whose task dies once
 		run     bool   // sbatch runs the tasks
+		noGPU   bool   // sbatch rejects the arrays that ask for a GPU
+		anyErr  bool   // check counts the failures itself
 		check   func(t *testing.T, g *plan.Graph, outs []*Outcome, calls []string)
 		wantErr int
 	}{
@@ -234,6 +240,34 @@ func TestSlurmDriver(t *testing.T) {
 					t.Error("no GPU array")
 				}
 			}},
+		// A rejected GPU array fails the GPU steps (no retries left) and
+		// what needs them, but not the CPU steps of the same round, whose
+		// array was accepted.
+		{name: "a rejected GPU array spares the CPU steps", g: gpuGraph, run: true, noGPU: true, anyErr: true, cfg: func(c *SlurmConfig) { c.Retries = 0 },
+			check: func(t *testing.T, g *plan.Graph, outs []*Outcome, calls []string) {
+				// Steps are in topological order: a step fails when it
+				// asks for a GPU or (not being a report) reads a failed one.
+				fails := make([]bool, len(g.Steps))
+				gpu, cpuOK := 0, 0
+				for i, s := range g.Steps {
+					fails[i] = s.GPU
+					for _, in := range s.Inputs {
+						fails[i] = fails[i] || (fails[in.Index] && !s.Partial)
+					}
+					if s.GPU {
+						gpu++
+					}
+					if got := outs[i].Err != nil; got != fails[i] {
+						t.Errorf("step %s: failed %v, want %v (%v)", s.Label, got, fails[i], outs[i].Err)
+					}
+					if !s.GPU && !fails[i] && !s.Partial {
+						cpuOK++
+					}
+				}
+				if gpu == 0 || cpuOK == 0 {
+					t.Errorf("want GPU steps and CPU steps that need none, got %d and %d", gpu, cpuOK)
+				}
+			}},
 		{name: "arrays of at most MaxArray tasks", g: func(*testing.T) *plan.Graph { return wideGraph(2*MaxArray + 10) }, cfg: func(c *SlurmConfig) { c.Chunk = 1 },
 			wantErr: 2*MaxArray + 10,
 			check: func(t *testing.T, g *plan.Graph, outs []*Outcome, calls []string) {
@@ -269,6 +303,9 @@ func TestSlurmDriver(t *testing.T) {
 			if !tc.run {
 				t.Setenv("FAKE_SBATCH_RUN", "0")
 			}
+			if tc.noGPU {
+				t.Setenv("FAKE_SBATCH_REJECT_GPU", "1")
+			}
 			c := &counting{}
 			outs := Slurm{Config: cfg}.Execute(context.Background(), g, st, c.fn, Options{Log: zerolog.Nop()})
 			nerr := 0
@@ -287,7 +324,7 @@ func TestSlurmDriver(t *testing.T) {
 			if took := time.Since(start); took > DefaultLeaseTTL/2 {
 				t.Errorf("took %v: a dead task's lease was waited for", took)
 			}
-			if nerr != tc.wantErr {
+			if nerr != tc.wantErr && !tc.anyErr {
 				t.Errorf("%d steps failed, want %d", nerr, tc.wantErr)
 			}
 			for _, s := range g.Steps {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -77,17 +78,8 @@ func runStoredOne(ctx context.Context, st *store.Store, key string, fn StoredFun
 		return fmt.Errorf("step %s: %w", short, err)
 	}
 	name := fmt.Sprintf("step %s (%s)", d.Label, short)
-	inputs := make([][]byte, len(d.Inputs))
-	for i, in := range d.Inputs {
-		m, ok := st.Get(in)
-		if !ok {
-			return fmt.Errorf("%s: input %s (%.12s) is not in the store", name, d.InputNames[i], in)
-		}
-		if inputs[i], err = st.Output(m, "out"); err != nil {
-			return fmt.Errorf("%s: reading input %s: %w", name, d.InputNames[i], err)
-		}
-	}
-	m, held, err := lz.acquire(ctx, key)
+	// The lease first: a step another owner computes needs no inputs here.
+	m, held, err := lz.acquire(ctx, key, func() {}, func() error { return nil })
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -97,6 +89,16 @@ func runStoredOne(ctx context.Context, st *store.Store, key string, fn StoredFun
 	}
 	if held != nil {
 		defer held.release()
+	}
+	inputs := make([][]byte, len(d.Inputs))
+	for i, in := range d.Inputs {
+		m, ok := st.Get(in)
+		if !ok {
+			return fmt.Errorf("%s: input %s (%.12s) is not in the store", name, d.InputNames[i], in)
+		}
+		if inputs[i], err = st.Output(m, "out"); err != nil {
+			return fmt.Errorf("%s: reading input %s: %w", name, d.InputNames[i], err)
+		}
 	}
 	start := time.Now()
 	b, err := safeStored(ctx, fn, d, inputs)
@@ -111,11 +113,12 @@ func runStoredOne(ctx context.Context, st *store.Store, key string, fn StoredFun
 	return nil
 }
 
-// safeStored turns a panic into an error, as safeRun.
+// safeStored turns a panic into an error that carries the stack, as
+// safeRun.
 func safeStored(ctx context.Context, fn StoredFunc, d *store.StepDesc, inputs [][]byte) (b []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 		}
 	}()
 	return fn(ctx, d, inputs)
