@@ -255,16 +255,23 @@ func wonPairs(d *analytic.Data) [][][]float64 {
 // pair statistics pairs; tuples, when set, may add per-tuple inputs.
 func sgdFit(in *TabularInput, s *SGDConfig, pairs [][][]float64, loss neural.Loss, used float64,
 	tuples func(*neural.Tuples)) (*metrics.Trained, error) {
+	t := neural.FromPairs(pairs, in.Data.Mass)
+	if tuples != nil {
+		tuples(t)
+	}
+	return sgdTrain(in, s, t, loss, used)
+}
+
+// sgdTrain trains the policy of s on the tuples t with loss by Adam
+// (neural.Train) and returns it with its log-ratios to π_ref; used is the
+// share of the data the fit used.
+func sgdTrain(in *TabularInput, s *SGDConfig, t *neural.Tuples, loss neural.Loss, used float64) (*metrics.Trained, error) {
 	be, err := in.Backend()
 	if err != nil {
 		return nil, err
 	}
 	w := in.World
 	nY := len(w.Prompts[0].Alternatives)
-	t := neural.FromPairs(pairs, in.Data.Mass)
-	if tuples != nil {
-		tuples(t)
-	}
 	res, err := neural.Train(be, t, len(w.Prompts), nY, loss, s.arch(), s.Optimizer.optim(), in.Seed)
 	if err != nil {
 		return nil, err

@@ -239,7 +239,7 @@ func (p *GroupDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 // on the neural trainer: tuples per prompt, group (type) and pair, drawn
 // in proportion to their share of the data.
 func (p *GroupDPO) fitSGD(in *TabularInput, G int) (*metrics.Trained, error) {
-	w, d := in.World, in.Data
+	d := in.Data
 	byGroup := make([][][][]float64, G)
 	for g := range G {
 		byGroup[g] = make([][][]float64, len(d.Prompts))
@@ -253,21 +253,11 @@ func (p *GroupDPO) fitSGD(in *TabularInput, G int) (*metrics.Trained, error) {
 			byGroup[g][x] = ds.ByType[g]
 		}
 	}
-	be, err := in.Backend()
-	if err != nil {
-		return nil, err
-	}
-	nY := len(w.Prompts[0].Alternatives)
 	t := neural.FromGroupPairs(byGroup, d.Mass)
 	loss := neural.Loss{Kind: "group-dpo", Beta: *p.Beta, Scale: 1, Groups: G, Eta: p.Eta}
-	res, err := neural.Train(be, t, len(w.Prompts), nY, loss, p.arch(), p.Optimizer.optim(), in.Seed)
+	out, err := sgdTrain(in, &p.SGDConfig, t, loss, 1)
 	if err != nil {
 		return nil, fmt.Errorf("group-dpo by SGD: %w", err)
-	}
-	used := 1.0
-	out := &metrics.Trained{Policy: res.Policy, DataUsed: &used}
-	for x, pr := range w.Prompts {
-		out.LogRatio = append(out.LogRatio, logRatio(res.Policy[x], pr.Reference))
 	}
 	return out, nil
 }
