@@ -348,3 +348,28 @@ func TestFitDavidsonErrors(t *testing.T) {
 		t.Errorf("unbeaten item: %v", err)
 	}
 }
+
+// A comparisons file with a UTF-8 byte order mark reads as without one.
+func TestReadBOM(t *testing.T) {
+	body := "subject,gender,a,b,outcome\n1,f,X,Y,1\n1,f,Y,Z,-1\n1,f,X,Z,1\n"
+	read := func(content string) (*Comparisons, error) {
+		p := filepath.Join(t.TempDir(), "f.csv")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Read(Source{Path: p, Annotator: "subject", A: "a", B: "b", Outcome: "outcome", First: []string{"1"},
+			Second: []string{"-1"}, Tie: []string{"0"}, Items: []string{"X", "Y", "Z"},
+			Types: []Type{{Name: "all", Where: []Condition{{Column: "gender", Values: []string{"f"}}}}}})
+	}
+	plain, err := read(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom, err := read("\ufeff" + body)
+	if err != nil {
+		t.Fatalf("with a BOM: %v", err)
+	}
+	if len(bom.Rows) != len(plain.Rows) || len(bom.Annotators) != 1 || bom.Annotators[0] != "1" {
+		t.Errorf("with a BOM: %d rows, annotators %q; without: %d rows", len(bom.Rows), bom.Annotators, len(plain.Rows))
+	}
+}

@@ -156,3 +156,25 @@ func TestReadShares(t *testing.T) {
 		t.Errorf("missing column: %v", err)
 	}
 }
+
+// A survey exported as "CSV UTF-8" starts with a byte order mark; it
+// counts as the same file without one (the group column is found, and a
+// quoted header still parses).
+func TestReadBOM(t *testing.T) {
+	body := "\"party\",\"q\"\n0,1\n0,2\n1,3\n"
+	plain, err := Read(source(writeFile(t, "s.csv", body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom, err := Read(source(writeFile(t, "s.csv", "\ufeff"+body)))
+	if err != nil {
+		t.Fatalf("with a BOM: %v", err)
+	}
+	for u := range plain.N {
+		for k := range plain.N[u] {
+			if plain.N[u][k] != bom.N[u][k] {
+				t.Fatalf("with a BOM N = %v, without %v", bom.N, plain.N)
+			}
+		}
+	}
+}

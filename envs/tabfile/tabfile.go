@@ -4,6 +4,8 @@
 package tabfile
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -30,10 +32,19 @@ func unquoteHeader(h string) string {
 	return h
 }
 
+// bom is the UTF-8 byte order mark that spreadsheet programs (Excel's
+// "CSV UTF-8") write at the start of a file.
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
 // Open reads the header of in, a file named path (its extension picks the
-// separator; path also names the file in errors).
+// separator; path also names the file in errors). A UTF-8 byte order mark
+// at the start is skipped: it is no part of the first column's name.
 func Open(in io.Reader, path string) (*Table, error) {
-	r := csv.NewReader(in)
+	br := bufio.NewReader(in)
+	if head, err := br.Peek(len(bom)); err == nil && bytes.Equal(head, bom) {
+		br.Discard(len(bom))
+	}
+	r := csv.NewReader(br)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	if strings.EqualFold(filepath.Ext(path), ".tsv") {
