@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path"
@@ -20,6 +21,10 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("reports", "reports", "reports directory inside the repository (with --rev)")
 	pos, err := parse(fs, args)
 	if err != nil {
+		return exitInvalid
+	}
+	if *tol < 0 || math.IsNaN(*tol) || math.IsInf(*tol, 0) {
+		fmt.Fprintf(stderr, "hetalign diff: --tolerance must be a finite number ≥ 0, got %g\n", *tol)
 		return exitInvalid
 	}
 	var a, b []byte
@@ -58,6 +63,11 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "hetalign diff: reading %s: %v\n", bn, err)
 		return exitInvalid
+	}
+	if ra.Name != rb.Name {
+		// Two different reports: every cell will differ, which is rarely
+		// what was meant.
+		fmt.Fprintf(stderr, "hetalign diff: warning: comparing two different reports: %s is report %q, %s is report %q\n", an, ra.Name, bn, rb.Name)
 	}
 	changes := reports.Diff(ra, rb)
 	fmt.Fprintf(stdout, "--- %s\n+++ %s\n", an, bn)

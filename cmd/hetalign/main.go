@@ -92,10 +92,14 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
 
+// logLevels are the values of --log-level.
+var logLevels = map[string]zerolog.Level{"debug": zerolog.DebugLevel, "info": zerolog.InfoLevel,
+	"warn": zerolog.WarnLevel, "error": zerolog.ErrorLevel}
+
 func (c *common) logger(stderr io.Writer) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(c.logLevel)
-	if err != nil {
-		return zerolog.Logger{}, fmt.Errorf("--log-level: %w", err)
+	lvl, ok := logLevels[c.logLevel]
+	if !ok {
+		return zerolog.Logger{}, fmt.Errorf("--log-level must be one of debug, info, warn, error; got %q", c.logLevel)
 	}
 	var w io.Writer
 	switch c.logFormat {
