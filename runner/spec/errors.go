@@ -93,7 +93,7 @@ func (es Errors) sorted() Errors {
 
 var (
 	disjunctionSummary = regexp.MustCompile(`^\d+ errors in empty disjunction`)
-	conflict           = regexp.MustCompile(`^conflicting values (.+?) and (.+?)( \(mismatched types .*\))?$`)
+	conflict           = regexp.MustCompile(`^conflicting values (.+?) and (.+?)( \(mismatched types .*\))?( \(set at .*\))?$`)
 )
 
 // condense rewrites CUE's errors for a value that matches no branch of a
@@ -227,12 +227,37 @@ func fromCUE(err error, fallbackFile string) Errors {
 		format, args := ce.Msg()
 		path := strings.TrimPrefix(strings.Join(ce.Path(), "."), "#Spec.")
 		e := at(pos, path, format, args...)
+		if strings.HasPrefix(e.Msg, "conflicting values ") {
+			e.Msg += bothPlaces(errors.Positions(ce))
+		}
 		if e.File == "" {
 			e.File = fallbackFile
 		}
 		out = append(out, e)
 	}
 	return condense(out)
+}
+
+// bothPlaces names where the user's files set the two values of a
+// conflict, " (set at a.cue:3:9 and a.cue:10:28)", when they are set in
+// two places; "" otherwise.
+func bothPlaces(ps []token.Pos) string {
+	var places []string
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if !p.IsValid() || schema.IsSchemaFile(p.Filename()) {
+			continue
+		}
+		s := fmt.Sprintf("%s:%d:%d", relPath(p.Filename()), p.Line(), p.Column())
+		if !seen[s] {
+			seen[s] = true
+			places = append(places, s)
+		}
+	}
+	if len(places) < 2 {
+		return ""
+	}
+	return " (set at " + strings.Join(places, " and ") + ")"
 }
 
 // checkNumbers reports every number of a spec that does not fit a float64

@@ -15,7 +15,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -380,6 +382,13 @@ func validateAll(ctx *cue.Context, def cue.Value, inst *build.Instance, path str
 	return first, user, relocate(all, user)
 }
 
+// shortList is CUE's message for a list shorter than its schema's minimum.
+// tooFew is its message for a count below a minimum (alternatives: 1).
+var (
+	shortList = regexp.MustCompile(`incompatible list lengths \((\d+) and (\d+)\)`)
+	tooFew    = regexp.MustCompile(`^invalid value (\d+) \(out of bound >=(\d+)\)`)
+)
+
 // relocate moves errors that CUE placed in the embedded schema to the
 // value the user wrote at the same path, where there is one, and words
 // CUE's messages for the few cases it says obscurely.
@@ -387,6 +396,23 @@ func relocate(errs Errors, user cue.Value) Errors {
 	for i, e := range errs {
 		if strings.Contains(e.Msg, "incompatible list lengths (0 and 1)") {
 			errs[i].Msg = "the list is empty: give at least one value"
+		}
+		m := shortList.FindStringSubmatch(e.Msg)
+		if m == nil {
+			m = tooFew.FindStringSubmatch(e.Msg)
+		}
+		if m != nil && (strings.HasSuffix(e.Path, ".alternatives") || strings.HasSuffix(e.Path, ".items")) {
+			n, _ := strconv.Atoi(m[1])
+			need, _ := strconv.Atoi(m[2])
+			if n < need {
+				what := "no alternatives"
+				if n == 1 {
+					what = "one alternative"
+				} else if n > 1 {
+					what = fmt.Sprintf("%d alternatives", n)
+				}
+				errs[i].Msg = fmt.Sprintf("%s: an environment needs at least %d, since a preference compares two responses", what, need)
+			}
 		}
 		if !schema.IsSchemaFile(e.File) || e.Path == "" {
 			continue
@@ -465,7 +491,8 @@ func decodeExperiment(name, path string, v, user cue.Value, opts Options, replic
 	x.TableOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.tables")))
 	x.PlotOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.plots")))
 	x.ClaimOrder = fieldOrder(v.LookupPath(cue.ParsePath("report.claims")))
-	errs := x.readSweep()
+	errs := x.checkSeeds()
+	errs = append(errs, x.readSweep()...)
 	errs = append(errs, x.Check(&cfg)...)
 	errs = append(errs, x.checkTables()...)
 	errs = append(errs, x.checkPlots()...)
@@ -493,6 +520,77 @@ func (x *Experiment) ErrAt(path, format string, args ...any) Error {
 
 func (x *Experiment) errAt(path, format string, args ...any) Error {
 	return at(x.pos(path), "experiments."+x.Name+"."+path, format, args...)
+}
+
+// checkSeeds refuses an empty seed list (a table without rows) and a seed
+// listed twice (counted twice in every mean over seeds), at the position
+// of the list or of the repeated seed.
+func (x *Experiment) checkSeeds() Errors {
+	l := x.user.LookupPath(cue.ParsePath("seeds"))
+	if !l.Exists() {
+		return nil
+	}
+	it, err := l.List()
+	if err != nil {
+		return nil // not a list: the schema says so
+	}
+	var errs Errors
+	first := map[string]token.Pos{}
+	n := 0
+	for it.Next() {
+		n++
+		v := it.Value()
+		i, err := v.Int64()
+		if err != nil {
+			continue
+		}
+		k := strconv.FormatInt(i, 10)
+		if p, ok := first[k]; ok {
+			errs = append(errs, at(v.Pos(), "experiments."+x.Name+".seeds", "seed %s is listed twice (first at %s): each seed once, or every mean over seeds counts it twice", k, shortPos(p)))
+			continue
+		}
+		first[k] = v.Pos()
+	}
+	if n == 0 {
+		errs = append(errs, x.errAt("seeds", "seeds is empty, which leaves the experiment without cells: list at least one seed, or leave seeds out for [0]"))
+	}
+	return errs
+}
+
+// noDefaultHint is the advice for a swept path whose field the spec fixes
+// to one value without a default (e.g. `beta: 1`): every other swept
+// value conflicts with it. It is "" when the field has a default or is not
+// fixed.
+func (x *Experiment) noDefaultHint(path string) string {
+	v := x.user.LookupPath(cue.ParsePath(path))
+	if !v.Exists() || !v.IsConcrete() {
+		return ""
+	}
+	if _, ok := v.Default(); ok {
+		return ""
+	}
+	sels := cue.ParsePath(path).Selectors()
+	field := sels[len(sels)-1].String()
+	var typ string
+	switch v.Kind() {
+	case cue.IntKind, cue.FloatKind, cue.NumberKind:
+		typ = "number"
+	case cue.StringKind:
+		typ = "string"
+	case cue.BoolKind:
+		typ = "bool"
+	default:
+		return ""
+	}
+	return fmt.Sprintf(" (the spec fixes %s to %v; a swept field needs a default that every swept value fits: write `%s: %s | *%v`)", field, v, field, typ, v)
+}
+
+// shortPos is "line:col" of p, with its file when that is not file.
+func shortPos(p token.Pos) string {
+	if !p.IsValid() {
+		return "?"
+	}
+	return fmt.Sprintf("%s:%d:%d", relPath(p.Filename()), p.Line(), p.Column())
 }
 
 // forbiddenSweepRoots are the parts of an experiment a sweep may not change.
@@ -554,15 +652,33 @@ func (x *Experiment) readSweep() Errors {
 				}
 				filled := x.core().FillPath(cue.ParsePath(p), it)
 				if err := filled.Validate(cue.Concrete(true)); err != nil {
+					hint := x.noDefaultHint(p)
 					for _, e := range fromCUE(err, x.File) {
 						ip := it.Pos()
-						errs = append(errs, at(ip, "experiments."+x.Name+".sweep", "value %s for %q does not fit: %s: %s", Canonical(dv), p, e.Path, e.Msg))
+						errs = append(errs, at(ip, "experiments."+x.Name+".sweep", "value %s for %q does not fit: %s: %s%s", Canonical(dv), p, e.Path, e.Msg, hint))
 					}
 				} else if js, err := filled.LookupPath(cue.ParsePath(p)).MarshalJSON(); err == nil {
 					ax.js[i][k] = js // the value as it exports in a cell (see classify)
 				}
 			}
 			ax.pos = append(ax.pos, l.Pos())
+		}
+		// A value twice would make two cells of one and count it twice in
+		// every summary; for a zip group, a tuple twice.
+		if len(errs) == 0 && !x.replica {
+			seen := map[string]int{}
+			for i, vals := range ax.Values {
+				k := Canonical(vals)
+				if j, ok := seen[k]; ok {
+					what := fmt.Sprintf("%q: %v is the same value as %v", paths[0], ax.cue[i][0], ax.cue[j][0])
+					if len(paths) > 1 {
+						what = fmt.Sprintf("zip group %s: values %s are the same as", Canonical(paths), k)
+					}
+					errs = append(errs, at(ax.cue[i][0].Pos(), "experiments."+x.Name+".sweep", "%s at %s: list each value once", what, shortPos(ax.cue[j][0].Pos())))
+					continue
+				}
+				seen[k] = i
+			}
 		}
 		if len(errs) == 0 {
 			x.Axes = append(x.Axes, ax)
