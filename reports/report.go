@@ -70,6 +70,10 @@ type TableLayout struct {
 	Digits  int      `json:"digits"`
 	// Show keeps these values of the column axis, in this order.
 	Show []string `json:"show,omitempty"`
+	// Partial lets a summary (and a mean over Mean) stand on the rows
+	// that have a value when others failed; it is then marked "mean of
+	// 2 of 3 seeds". Without it such a summary has no value.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // CellRef points a cell (axis labels and method, "" for the truth) at the
@@ -137,6 +141,11 @@ type Row struct {
 type Cell struct {
 	Value metrics.Value `json:"value"`
 	Text  string        `json:"text"`
+	// N and Of, on a summary cell (or a mean over an axis) some of whose
+	// rows failed: the summary is over N values of Of rows (the failed
+	// ones and those with a value). Both are 0 when nothing failed.
+	N  int `json:"n,omitempty"`
+	Of int `json:"of,omitempty"`
 }
 
 // Flip records that column Column shows From at row After and To at the
@@ -286,7 +295,7 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 		t.Rows = append(t.Rows, row)
 	}
 	if len(tl.Summary) > 0 && len(rows) > 0 {
-		t.Summary = summarise(t.Rows, len(cols), tl.Summary, tl.Digits)
+		t.Summary = summarise(t.Rows, len(cols), tl.Summary, tl.Digits, tl.Partial, plural(tl.Rows))
 	}
 	if tl.Rows != "seed" && numericLabels(rows) {
 		t.Flips = flips(t)
@@ -298,10 +307,13 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 // (none values and text left out); none when no value is a number.
 func meanCell(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs []Record, index map[string]int) Cell {
 	var sum float64
-	var n int
+	var n, failed int
 	for _, v := range axisValues(xl, tl, tl.Mean) {
 		assign[tl.Mean] = v
 		c := lookup(xl, tl, assign, recs, index)
+		if c.failed() {
+			failed++
+		}
 		if c.Value.None || c.Value.Shape != metrics.Number {
 			continue
 		}
@@ -309,11 +321,42 @@ func meanCell(xl ExperimentLayout, tl TableLayout, assign map[string]string, rec
 		n++
 	}
 	delete(assign, tl.Mean)
-	if n == 0 {
+	if n == 0 && failed == 0 {
 		return Cell{Value: metrics.NA(), Text: "–"}
+	}
+	if failed > 0 {
+		return partialCell("mean", sum/max(float64(n), 1), n, n+failed, tl.Digits, tl.Partial, plural(tl.Mean))
 	}
 	v := metrics.Num(sum / float64(n))
 	return Cell{Value: v, Text: Format(v, tl.Digits)}
+}
+
+// failedText is the text of a cell whose evaluation failed.
+const failedText = "failed"
+
+func (c Cell) failed() bool { return c.Value.None && c.Text == failedText }
+
+// plural names the rows of a summary over axis in words: "seeds" for the
+// seed axis, else "values of AXIS".
+func plural(axis string) string {
+	if axis == "seed" {
+		return "seeds"
+	}
+	return "values of " + axis
+}
+
+// partialCell is a summary stat of x over n of the of rows (the others
+// failed): with partial the value, marked "0.24 (mean of 1 of 3 seeds)";
+// without, no value and the text says why.
+func partialCell(stat string, x float64, n, of, digits int, partial bool, rows string) Cell {
+	if rows == "" {
+		rows = "rows"
+	}
+	if !partial || n == 0 {
+		return Cell{Value: metrics.NA(), Text: fmt.Sprintf("– (%d of %d %s failed)", of-n, of, rows), N: n, Of: of}
+	}
+	v := metrics.Num(x)
+	return Cell{Value: v, Text: fmt.Sprintf("%s (%s of %d of %d %s)", Format(v, digits), stat, n, of, rows), N: n, Of: of}
 }
 
 // zipPartners sets the free axes of labels (unassigned, several values) to
@@ -398,7 +441,7 @@ func lookup(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs 
 		return Cell{Value: metrics.NA(), Text: "–"}
 	}
 	if recs[i].Metrics == nil {
-		return Cell{Value: metrics.NA(), Text: "failed"}
+		return Cell{Value: metrics.NA(), Text: failedText}
 	}
 	v, ok := recs[i].Metrics[metric]
 	if !ok {
@@ -462,8 +505,11 @@ func Quantile(sorted []float64, p float64) float64 {
 
 // summarise computes the named statistics of each numeric column, over its
 // cells that are numbers (a column of text gets "–"): mean, median, p25,
-// p75 (see Quantile), min, max, and count (how many numbers).
-func summarise(rows []Row, ncol int, names []string, digits int) []Row {
+// p75 (see Quantile), min, max, and count (how many numbers). A column
+// some of whose rows failed gets summaries only with partial, marked with
+// how many rows (named by unit, e.g. "seeds") they are over (see
+// partialCell).
+func summarise(rows []Row, ncol int, names []string, digits int, partial bool, unit string) []Row {
 	out := make([]Row, len(names))
 	for i, n := range names {
 		out[i] = Row{Label: n, Cells: make([]Cell, ncol)}
@@ -471,8 +517,12 @@ func summarise(rows []Row, ncol int, names []string, digits int) []Row {
 	for c := range ncol {
 		var xs []float64
 		numeric := true
+		failed := 0
 		for _, r := range rows {
 			v := r.Cells[c].Value
+			if r.Cells[c].failed() {
+				failed++
+			}
 			if v.None {
 				continue
 			}
@@ -483,8 +533,12 @@ func summarise(rows []Row, ncol int, names []string, digits int) []Row {
 			xs = append(xs, v.Number)
 		}
 		for i, n := range names {
-			if !numeric || (len(xs) == 0 && n != "count") {
+			if !numeric || (len(xs) == 0 && n != "count" && failed == 0) {
 				out[i].Cells[c] = Cell{Value: metrics.NA(), Text: "–"}
+				continue
+			}
+			if len(xs) == 0 && n != "count" {
+				out[i].Cells[c] = partialCell(n, 0, 0, failed, digits, partial, unit)
 				continue
 			}
 			sort.Float64s(xs)
@@ -504,6 +558,10 @@ func summarise(rows []Row, ncol int, names []string, digits int) []Row {
 				x = xs[len(xs)-1]
 			case "count":
 				x = float64(len(xs))
+			}
+			if failed > 0 {
+				out[i].Cells[c] = partialCell(n, x, len(xs), len(xs)+failed, digits, partial, unit)
+				continue
 			}
 			v := metrics.Num(x)
 			out[i].Cells[c] = Cell{Value: v, Text: Format(v, digits)}

@@ -345,7 +345,7 @@ func (g *Graph) experiment(f *spec.File, x *spec.Experiment, useEval func(*Step)
 			}
 		}
 		xl.Tables = append(xl.Tables, reports.TableLayout{Name: tn, Title: t.Title, Rows: t.Rows,
-			Columns: t.Columns, Cells: t.Cells(), Where: where, Each: t.Each, Mean: t.Mean, Summary: t.Summary, Digits: t.Digits, Show: t.Show})
+			Columns: t.Columns, Cells: t.Cells(), Where: where, Each: t.Each, Mean: t.Mean, Summary: t.Summary, Digits: t.Digits, Show: t.Show, Partial: t.Partial})
 	}
 	for _, pn := range x.PlotOrder {
 		p := base.Report.Plots[pn]

@@ -246,6 +246,7 @@ type TableConfig struct {
 	Summary []string       `json:"summary,omitempty"`
 	Digits  int            `json:"digits"`
 	Show    []string       `json:"show,omitempty"`
+	Partial bool           `json:"partial,omitempty"`
 }
 
 // Cells returns the table's metrics as a list.
