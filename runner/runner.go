@@ -517,9 +517,9 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", f.Name, err)
 	}
-	dir := filepath.Join(opts.Out, f.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	dir, err := reportDir(opts.Out, f.Name, res, opts)
+	if err != nil {
+		return nil, err
 	}
 	files := map[string][]byte{"report.json": body}
 	md, err := rep.Markdown()
@@ -588,6 +588,55 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 	}
 	opts.Log.Info().Str("report", f.Name).Str("dir", dir).Msg("report written")
 	return rep.FailedClaims(), nil
+}
+
+// FailedSuffix ends the name of the directory beside reports/<name>/ that
+// receives the report of a run whose steps failed, when reports/<name>/
+// holds a report whose steps all succeeded.
+const FailedSuffix = ".failed"
+
+// reportDir is the directory the report of this run goes to, created:
+// <out>/<name>/, unless steps of this report failed and that directory
+// holds the last good report, which is kept; the failed report then goes
+// to <out>/<name>.failed/, and the log says so. A good report removes a
+// stale <name>.failed/.
+func reportDir(out, name string, res *Result, opts Options) (string, error) {
+	dir := filepath.Join(out, name)
+	failedDir := dir + FailedSuffix
+	switch {
+	case res.Failed > 0 && goodReport(dir):
+		opts.Log.Warn().Str("report", name).Int("failed", res.Failed).Str("kept", dir).Str("dir", failedDir).
+			Msg("steps failed: the last good report is kept; this run's report is written beside it")
+		dir = failedDir
+	case res.Failed == 0:
+		if _, err := os.Stat(filepath.Join(failedDir, "report.json")); err == nil {
+			if err := os.RemoveAll(failedDir); err != nil {
+				return "", fmt.Errorf("removing the failed report %s: %w", failedDir, err)
+			}
+			opts.Log.Info().Str("report", name).Str("dir", failedDir).Msg("removed the report of an earlier failed run")
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// goodReport reports whether dir holds a report whose run had no failed
+// step (its provenance.json says so; without one, no cell shows
+// "failed").
+func goodReport(dir string) bool {
+	body, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return false
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "provenance.json")); err == nil {
+		var p Provenance
+		if json.Unmarshal(b, &p) == nil && p.Steps != nil {
+			return p.Steps["failed"] == 0
+		}
+	}
+	return !bytes.Contains(body, []byte(`"text": "failed"`))
 }
 
 // removeStale deletes the report files in dir that the report just written
