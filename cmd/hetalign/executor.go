@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	osexec "os/exec"
+	"os/user"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"hetalign/runner"
 	rexec "hetalign/runner/exec"
@@ -117,6 +121,60 @@ func (e *executorFlags) executor(fs *flag.FlagSet, files []*spec.File, cache str
 		}
 	}
 	return rexec.Slurm{Config: c}, nil
+}
+
+// executorReady checks what the Slurm executor needs before anything is
+// submitted or written: sbatch and squeue on PATH, squeue answering (the
+// controller is reachable), and a directory cache that exists or can be
+// created and written. A directory cache in a temporary or in-memory
+// filesystem gets a warning: the compute nodes rarely share it.
+func executorReady(e rexec.Executor, log zerolog.Logger) error {
+	sl, ok := e.(rexec.Slurm)
+	if !ok {
+		return nil
+	}
+	c := sl.Config
+	sbatch, squeue := c.Sbatch, c.Squeue
+	if sbatch == "" {
+		sbatch = "sbatch"
+	}
+	if squeue == "" {
+		squeue = "squeue"
+	}
+	for _, cmd := range []string{sbatch, squeue} {
+		if _, err := osexec.LookPath(cmd); err != nil {
+			return fmt.Errorf("--executor slurm needs %s on PATH, and it is not there (run on a Slurm login node, or load Slurm's module): %w", cmd, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args := []string{"--noheader", "--format", "%i"}
+	if u, err := user.Current(); err == nil {
+		args = append(args, "--user", u.Username) // only this user's jobs: a cheap question
+	}
+	q := osexec.CommandContext(ctx, squeue, args...)
+	var stderr strings.Builder
+	q.Stderr = &stderr
+	if err := q.Run(); err != nil {
+		return fmt.Errorf("--executor slurm: squeue does not answer, so the Slurm controller is not reachable from here: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	if strings.Contains(c.Cache, "://") && !strings.HasPrefix(c.Cache, "file://") {
+		return nil // a bucket: opening the cache checks it
+	}
+	dir := strings.TrimPrefix(c.Cache, "file://")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return fmt.Errorf("--executor slurm: the cache %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("--executor slurm: the cache %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	if tmp := os.TempDir(); dir == tmp || strings.HasPrefix(dir, tmp+string(filepath.Separator)) || strings.HasPrefix(dir, "/dev/shm/") {
+		log.Warn().Str("cache", dir).Msg("the cache is in a temporary directory; compute nodes usually do not share it: use a directory on the shared filesystem (NFS, Lustre) or a bucket")
+	}
+	return nil
 }
 
 // specSlurm merges the executor.slurm fields of files: a field set by

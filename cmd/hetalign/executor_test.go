@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,6 +111,48 @@ func TestStepCommand(t *testing.T) {
 			_, e, code := cli(t, tc.args...)
 			if code != tc.code || !strings.Contains(e, tc.stderr) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, e, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+// --executor slurm checks its prerequisites before it submits or writes
+// anything: without sbatch on PATH, or with a squeue that cannot reach the
+// controller, run exits 2 with the reason, and the reports directory is
+// left as it was (it used to be rewritten with every cell "failed").
+func TestSlurmPrerequisites(t *testing.T) {
+	dir := t.TempDir()
+	p := writeSpec(t, dir, "q.cue", quickstart(t))
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "reports")
+	script := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin)
+	for _, tc := range []struct {
+		name  string
+		setup func()
+		want  string
+	}{
+		{"no sbatch", func() {}, "needs sbatch on PATH"},
+		{"no squeue", func() { script("sbatch", "exit 0") }, "needs squeue on PATH"},
+		{"controller down", func() {
+			script("squeue", `echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1`)
+		}, "Unable to contact slurm controller"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.setup()
+			_, errs, code := cli(t, "run", "--executor", "slurm", "--out", out, "--cache", filepath.Join(dir, "cache"), p)
+			if code != exitInvalid || !strings.Contains(errs, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, errs, tc.want)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("the reports directory was written (%v)", err)
 			}
 		})
 	}

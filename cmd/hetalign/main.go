@@ -273,7 +273,10 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		opts.Log = log.Output(zerolog.ConsoleWriter{Out: live, NoColor: false, TimeFormat: "15:04:05"})
 	}
 	if cmd == "run" {
-		if opts.Executor, err = ex.executor(fs, files, *cache); err != nil {
+		if opts.Executor, err = ex.executor(fs, files, *cache); err == nil {
+			err = executorReady(opts.Executor, log) // before anything is submitted or written
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "hetalign:", err)
 			return exitInvalid
 		}
