@@ -43,7 +43,7 @@ type executorFlags struct {
 }
 
 func (e *executorFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&e.name, "executor", "local", "where steps run: local (this process's workers) or slurm (sbatch job arrays of `hetalign step`; the cache must be on a filesystem the nodes share)")
+	fs.StringVar(&e.name, "executor", "local", "where steps run: local (this process's workers) or slurm (sbatch job arrays of 'hetalign step'; the cache must be on a filesystem the nodes share)")
 	fs.StringVar(&e.partition, "slurm-partition", "", "slurm: sbatch --partition (default: the spec's executor.slurm.partition, else Slurm's default)")
 	fs.StringVar(&e.time, "slurm-time", "", "slurm: sbatch --time of each task, e.g. 1:00:00 (default: the spec's, else Slurm's)")
 	fs.IntVar(&e.cpus, "slurm-cpus", 0, "slurm: sbatch --cpus-per-task; a task computes that many of its steps at once (default: the spec's, else Slurm's)")

@@ -97,12 +97,12 @@ func shapeName(s metrics.Shape) string {
 }
 
 // runRegistry prints the method, environment or metric registry: as text
-// (the default), a Markdown table (-markdown, the README's) or JSON.
+// (the default), a Markdown table (-markdown, as in docs/kinds.md) or JSON.
 func runRegistry(command string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hetalign "+command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	asMD := fs.Bool("markdown", false, "print a Markdown table (the README's)")
+	asMD := fs.Bool("markdown", false, "print a Markdown table (as in docs/kinds.md)")
 	if _, err := parse(fs, args); err != nil {
 		return exitInvalid
 	}
