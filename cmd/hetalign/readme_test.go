@@ -25,10 +25,13 @@ func runnableBlocks(t *testing.T) []string {
 	return out
 }
 
-// The README's commands work as written: its runnable blocks run in order
-// with bash in a scratch checkout holding the example spec, where
-// bin/hetalign is this test binary (so `go build` is skipped), and the
-// plan summary a block shows as a comment is what plan prints.
+// The README's commands work as written, typed into one shell: its
+// runnable blocks run in order in one bash process, in a scratch checkout
+// holding the example spec, where bin/hetalign is this test binary (so
+// `go build` is skipped), and the plan summary a block shows as a comment
+// is what plan prints. The example works in a fresh temporary directory:
+// it leaves the checkout as it found it (the spec unedited, no reports/,
+// no commit) and writes no fixed path in a shared temporary directory.
 func TestREADMECommands(t *testing.T) {
 	blocks := runnableBlocks(t)
 	if len(blocks) < 3 {
@@ -40,7 +43,14 @@ func TestREADMECommands(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}
+	fixed := regexp.MustCompile(`(^|[\s'"=])/tmp/`)
+	for i, b := range blocks {
+		if fixed.MatchString(b) {
+			t.Errorf("README block %d writes to a fixed path in /tmp, which another user may own:\n%s", i+1, b)
+		}
+	}
 	dir := t.TempDir()
+	tmp := t.TempDir() // $TMPDIR of the blocks: where mktemp -d makes the scratch directory
 	spec, err := os.ReadFile("../../specs/examples/quickstart.cue")
 	if err != nil {
 		t.Fatal(err)
@@ -52,38 +62,64 @@ func TestREADMECommands(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "hetalign"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	git := func(args ...string) {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "HETALIGN_CACHE=") && !strings.HasPrefix(e, "TMPDIR=") {
+			env = append(env, e)
+		}
+	}
+	env = append(env, "TMPDIR="+tmp, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+	git := func(args ...string) string {
 		c := exec.Command("git", args...)
 		c.Dir = dir
-		c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-		if out, err := c.CombinedOutput(); err != nil {
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
+		return string(out)
 	}
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-qm", "scratch")
+	head := git("rev-parse", "HEAD")
+
+	// One shell, as a reader types the blocks; a marker line before each
+	// block splits the output.
+	var script strings.Builder
+	for i, block := range blocks {
+		fmt.Fprintf(&script, "echo '@@ block %d @@'\n", i+1)
+		for _, l := range strings.Split(block, "\n") {
+			if !strings.HasPrefix(l, "go build ") {
+				script.WriteString(l + "\n")
+			}
+		}
+	}
+	c := exec.Command("bash", "-euo", "pipefail", "-c", script.String())
+	c.Dir = dir
+	c.Env = env
+	out, err := c.CombinedOutput()
+	parts := regexp.MustCompile(`(?m)^@@ block \d+ @@\n`).Split(string(out), -1)[1:]
+	if err != nil {
+		t.Fatalf("README block %d failed: %v\n%s\n--- output:\n%s", len(parts), err, blocks[max(len(parts)-1, 0)], out)
+	}
 	summary := regexp.MustCompile(`(?m)^# (\d+ steps: .*)$`)
 	for i, block := range blocks {
-		var lines []string
-		for _, l := range strings.Split(block, "\n") {
-			if strings.HasPrefix(l, "go build ") {
-				continue // bin/hetalign is this test binary
-			}
-			lines = append(lines, l)
-		}
-		c := exec.Command("bash", "-euo", "pipefail", "-c", strings.Join(lines, "\n"))
-		c.Dir = dir
-		c.Env = append(os.Environ(), "HETALIGN_CACHE="+filepath.Join(dir, ".hetalign"), "GIT_AUTHOR_NAME=t",
-			"GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-		out, err := c.CombinedOutput()
-		if err != nil {
-			t.Fatalf("README block %d failed: %v\n%s\n--- output:\n%s", i+1, err, block, out)
-		}
 		for _, m := range summary.FindAllStringSubmatch(block, -1) {
-			if !strings.Contains(string(out), m[1]) {
+			if i >= len(parts) || !strings.Contains(parts[i], m[1]) {
 				t.Errorf("README block %d says %q; the commands printed:\n%s", i+1, m[1], out)
 			}
 		}
+	}
+
+	// The checkout is as it was.
+	if st := git("status", "--porcelain", "--untracked-files=all"); st != "" {
+		t.Errorf("the README's example changed the checkout:\n%s", st)
+	}
+	if now := git("rev-parse", "HEAD"); now != head {
+		t.Errorf("the README's example committed in the checkout")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "specs", "examples", "quickstart.cue")); string(b) != string(spec) {
+		t.Error("the README's example edited specs/examples/quickstart.cue")
 	}
 }
