@@ -13,7 +13,7 @@
 //	hetalign cache ls|verify|gc
 //	hetalign methods|envs|metrics  print the registered kinds
 //
-// See README.md for every flag.
+// See docs/cli.md for every flag.
 package main
 
 import (

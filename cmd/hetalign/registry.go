@@ -123,7 +123,7 @@ func runRegistry(command string, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// MarkdownHeader is the header row of the README's table for command.
+// markdownHeader is the header row of docs/kinds.md's table for command.
 func markdownHeader(command string) string {
 	switch command {
 	case "methods":
