@@ -245,3 +245,33 @@ func TestDocsSpecFields(t *testing.T) {
 		t.Fatalf("found only %d fields in the schema: the parser no longer fits schema.cue", n)
 	}
 }
+
+// docs/cli.md's list of go tool task targets names every target of
+// Taskfile.yml.
+func TestDocsTaskTargets(t *testing.T) {
+	tf, err := os.ReadFile("../../Taskfile.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i, j := strings.Index(doc, "<!-- tasks:begin -->"), strings.Index(doc, "<!-- tasks:end -->")
+	if i < 0 || j < i {
+		t.Fatal("docs/cli.md has no <!-- tasks:begin --> … <!-- tasks:end --> list")
+	}
+	list := doc[i:j]
+	target := regexp.MustCompile(`(?m)^  ([a-z][a-z0-9-]*):$`)
+	n := 0
+	for _, m := range target.FindAllStringSubmatch(string(tf), -1) {
+		n++
+		if !strings.Contains(list, "`"+m[1]+"`") {
+			t.Errorf("docs/cli.md's list of go tool task targets does not name %s", m[1])
+		}
+	}
+	if n < 5 {
+		t.Fatalf("found %d targets in Taskfile.yml: the parser no longer fits it", n)
+	}
+}
