@@ -570,6 +570,9 @@ func (x *Experiment) noDefaultHint(path string) string {
 		return ""
 	}
 	sels := cue.ParsePath(path).Selectors()
+	if len(sels) == 0 {
+		return ""
+	}
 	field := sels[len(sels)-1].String()
 	var typ string
 	switch v.Kind() {
