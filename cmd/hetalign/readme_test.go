@@ -123,3 +123,19 @@ func TestREADMECommands(t *testing.T) {
 		t.Error("the README's example edited specs/examples/quickstart.cue")
 	}
 }
+
+// The spec the README shows is specs/examples/quickstart.cue as it is
+// (after its header comment).
+func TestREADMEShowsTheQuickstart(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```cue\n(.*?)```").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("the README shows no CUE block")
+	}
+	if !strings.HasSuffix(quickstart(t), string(m[1])) {
+		t.Errorf("the README's CUE block is not the end of specs/examples/quickstart.cue:\n%s", m[1])
+	}
+}
