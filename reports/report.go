@@ -137,6 +137,9 @@ type Row struct {
 type Cell struct {
 	Value metrics.Value `json:"value"`
 	Text  string        `json:"text"`
+	// N of Of: a summary over seeds where some failed is over N of Of.
+	N  int `json:"n,omitempty"`
+	Of int `json:"of,omitempty"`
 }
 
 // Flip records that column Column shows From at row After and To at the
