@@ -1,0 +1,367 @@
+package page
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+
+	"hetalign/metrics"
+	"hetalign/reports"
+)
+
+// committed lists the report directories committed beside this package.
+func committed(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("../*/report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dirs {
+		out = append(out, filepath.Dir(d))
+	}
+	if len(out) == 0 {
+		t.Fatal("no committed report found under ../")
+	}
+	return out
+}
+
+// attr is the value of an attribute of n.
+func attr(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func hasClass(n *html.Node, c string) bool {
+	v, _ := attr(n, "class")
+	for _, f := range strings.Fields(v) {
+		if f == c {
+			return true
+		}
+	}
+	return false
+}
+
+func text(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
+func find(n *html.Node, pred func(*html.Node) bool) []*html.Node {
+	var out []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if pred(n) {
+			out = append(out, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return out
+}
+
+// external reports the attributes and style text of doc that would make
+// the browser fetch something: an URL with a scheme or a host (other
+// than data:), in src, href, action, poster, srcset, xlink:href, or url()
+// and @import in CSS.
+func external(doc *html.Node) []string {
+	var bad []string
+	isExternal := func(u string) bool {
+		u = strings.TrimSpace(strings.ToLower(u))
+		if strings.HasPrefix(u, "#") || strings.HasPrefix(u, "data:") || u == "" {
+			return false
+		}
+		return strings.Contains(u, ":") || strings.HasPrefix(u, "//")
+	}
+	for _, n := range find(doc, func(n *html.Node) bool { return n.Type == html.ElementNode }) {
+		for _, a := range n.Attr {
+			switch a.Key {
+			case "src", "href", "action", "poster", "srcset", "xlink:href", "formaction", "data":
+				if isExternal(a.Val) {
+					bad = append(bad, fmt.Sprintf("<%s %s=%q>", n.Data, a.Key, a.Val))
+				}
+			case "style":
+				if strings.Contains(a.Val, "url(") && !strings.Contains(a.Val, "url(#") {
+					bad = append(bad, fmt.Sprintf("<%s style=%q>", n.Data, a.Val))
+				}
+			}
+		}
+		if n.Data == "link" || n.Data == "iframe" || n.Data == "img" && !strings.HasPrefix(func() string { v, _ := attr(n, "src"); return v }(), "data:") {
+			bad = append(bad, "<"+n.Data+">")
+		}
+		if n.Data == "script" {
+			if _, ok := attr(n, "src"); ok {
+				bad = append(bad, "<script src>")
+			}
+		}
+		if n.Data == "style" {
+			css := text(n)
+			if strings.Contains(css, "@import") || strings.Contains(css, "url(") {
+				bad = append(bad, "CSS fetches: @import or url(")
+			}
+		}
+	}
+	return bad
+}
+
+// checkPage parses a report page and checks it against its report: every
+// table cell's text appears, in order, in the table of the same id; the
+// claims count equals the report's; nothing external is referenced.
+func checkPage(t *testing.T, name string, b []byte, rep *reports.Report) {
+	t.Helper()
+	doc, err := html.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: the page does not parse: %v", name, err)
+	}
+	if bad := external(doc); len(bad) > 0 {
+		t.Errorf("%s: external references: %v", name, bad)
+	}
+	tables := map[string]*html.Node{}
+	for _, n := range find(doc, func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == "table" && hasClass(n, "data") }) {
+		id, _ := attr(n, "id")
+		if tables[id] != nil {
+			t.Errorf("%s: two tables have the id %q", name, id)
+		}
+		tables[id] = n
+	}
+	nTables, nClaims, held := 0, 0, 0
+	for _, x := range rep.Experiments {
+		for i := range x.Tables {
+			tb := &x.Tables[i]
+			nTables++
+			id := "t-" + slug(strings.TrimSuffix(reports.CSVName(x.Name, tb), ".csv"))
+			n := tables[id]
+			if n == nil {
+				t.Errorf("%s: no table %s for %s/%s", name, id, x.Name, tb.FullTitle())
+				continue
+			}
+			var want []string
+			for _, r := range append(append([]reports.Row{}, tb.Rows...), tb.Summary...) {
+				want = append(want, unquote(r.Label))
+				for _, c := range r.Cells {
+					want = append(want, c.Text)
+				}
+			}
+			var got []string
+			for _, c := range find(n, func(n *html.Node) bool {
+				return n.Type == html.ElementNode && (n.Data == "th" && n.Parent.Parent.Data != "thead" || n.Data == "span" && hasClass(n, "v"))
+			}) {
+				if c.Data == "th" {
+					got = append(got, text(c))
+				} else {
+					got = append(got, text(c))
+				}
+			}
+			if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+				t.Errorf("%s: table %s shows %d labels and cells, report.json has %d; first difference: %s", name, id, len(got), len(want), firstDiff(got, want))
+			}
+		}
+		for _, c := range x.Claims {
+			nClaims++
+			if c.Holds {
+				held++
+			}
+		}
+	}
+	if len(tables) != nTables {
+		t.Errorf("%s: %d tables on the page, %d in report.json", name, len(tables), nTables)
+	}
+	rows := find(doc, func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == "tr" && hasClass(n, "claim") })
+	if len(rows) != nClaims {
+		t.Errorf("%s: %d claims on the page, %d in report.json", name, len(rows), nClaims)
+	}
+	// Failing claims come first.
+	seenHolds := false
+	for _, r := range rows {
+		h, _ := attr(r, "data-holds")
+		if h == "true" {
+			seenHolds = true
+		} else if seenHolds {
+			t.Errorf("%s: a failing claim comes after a claim that holds", name)
+		}
+	}
+	if nClaims > 0 && !strings.Contains(text(doc), fmt.Sprintf("Claims: %d of %d hold", held, nClaims)) {
+		t.Errorf("%s: the claims heading does not say %d of %d", name, held, nClaims)
+	}
+}
+
+func firstDiff(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("at %d: page %q, report %q", i, a[i], b[i])
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+}
+
+// TestCommittedPages renders the page of every committed report (from its
+// report.json, provenance.json and figures, computing nothing) and checks
+// it without a browser.
+func TestCommittedPages(t *testing.T) {
+	for _, dir := range committed(t) {
+		in, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Render(in)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		checkPage(t, dir, b, in.Report)
+		if len(b) > 2<<20 {
+			t.Errorf("%s: the page has %d bytes, more than 2 MiB", dir, len(b))
+		}
+		nfig := 0
+		for _, x := range in.Report.Experiments {
+			nfig += len(figureFiles(&x))
+		}
+		if got := bytes.Count(b, []byte("<figure>")); got != nfig {
+			t.Errorf("%s: %d figures on the page, %d figure files", dir, got, nfig)
+		}
+	}
+}
+
+// TestPageMarkers: a cell summarised over some of its seeds says so, a
+// summary row lists the values it summarises, a failing claim comes first
+// with its margin and source, and text from the report is escaped.
+func TestPageMarkers(t *testing.T) {
+	num := func(x float64) reports.Cell { return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)} }
+	part := num(0.25)
+	part.N, part.Of = 3, 5
+	m := -0.125
+	rep := &reports.Report{Name: "r", Experiments: []reports.Experiment{{
+		Name: "x", Description: "<script>alert(1)</script>",
+		Tables: []reports.Table{{Name: "t", Title: "T", RowAxis: "seed", ColAxis: "method", Columns: []string{`"a"`},
+			Rows:    []reports.Row{{Label: "0", Cells: []reports.Cell{num(1)}}, {Label: "1", Cells: []reports.Cell{num(3)}}, {Label: "2", Cells: []reports.Cell{part}}},
+			Summary: []reports.Row{{Label: "mean", Cells: []reports.Cell{num(1.4166)}}}}},
+		Claims: []reports.Claim{
+			{Name: "good", Says: "holds", Statement: "t[mean, a] = 1.42 greater 0", Holds: true},
+			{Name: "bad", Says: "fails", Statement: "t[mean, a] = 1.42 less 1", Margin: &m, Source: "the paper's rounding", Paper: "it is below 1"},
+		},
+	}}}
+	b, err := Render(Input{Report: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPage(t, "markers", b, rep)
+	s := string(b)
+	for _, want := range []string{
+		"mean of 3 of 5 seeds",
+		"n = 3 · min 0.25 · median 1 · max 3", // the rows' numbers, sorted: 0.25, 1, 3
+		"-12.5%", "the paper&#39;s rounding", "The paper states: it is below 1",
+		"&lt;script&gt;alert(1)&lt;/script&gt;",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Index(s, "<b>x / bad</b>") > strings.Index(s, "<b>x / good</b>") {
+		t.Error("the failing claim is not on top")
+	}
+}
+
+// TestDiffPage: a one-cell change shows exactly that cell, with its delta,
+// the count of compared cells, and the flipped claim first.
+func TestDiffPage(t *testing.T) {
+	b, err := os.ReadFile("../toy/report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := reports.ParseReport(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var new reports.Report
+	if err := json.Unmarshal(b, &new); err != nil {
+		t.Fatal(err)
+	}
+	// Change one numeric cell and flip the first claim.
+	var row, col string
+	var was float64
+	cells := 0
+done:
+	for xi := range new.Experiments {
+		for ti := range new.Experiments[xi].Tables {
+			tb := &new.Experiments[xi].Tables[ti]
+			for ri := range tb.Rows {
+				for ci, c := range tb.Rows[ri].Cells {
+					if c.Value.Shape == metrics.Number && !c.Value.None && c.Value.Number != 0 {
+						was = c.Value.Number
+						v := metrics.Num(was * 1.5)
+						tb.Rows[ri].Cells[ci] = reports.Cell{Value: v, Text: reports.Format(v, 4)}
+						row, col = unquote(tb.Rows[ri].Label), unquote(tb.Columns[ci])
+						break done
+					}
+				}
+			}
+		}
+	}
+	for _, x := range old.Experiments {
+		for _, tb := range x.Tables {
+			for _, r := range append(append([]reports.Row{}, tb.Rows...), tb.Summary...) {
+				cells += len(r.Cells)
+			}
+		}
+	}
+	flipped := ""
+	for xi := range new.Experiments {
+		if len(new.Experiments[xi].Claims) > 0 {
+			c := &new.Experiments[xi].Claims[0]
+			c.Holds = !c.Holds
+			flipped = new.Experiments[xi].Name + " / " + c.Name
+			break
+		}
+	}
+	page, past, err := Diff(DiffInput{Old: Side{Label: "old", Report: old}, New: Side{Label: "new", Report: &new}, Tolerance: 1e-12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if past != 1 {
+		t.Errorf("%d changes past the tolerance, want 1", past)
+	}
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad := external(doc); len(bad) > 0 {
+		t.Errorf("external references: %v", bad)
+	}
+	changes := find(doc, func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == "tr" && hasClass(n, "change") })
+	if len(changes) != 1 {
+		t.Fatalf("%d changed rows, want 1", len(changes))
+	}
+	tds := find(changes[0], func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == "td" })
+	got := []string{text(tds[0]), text(tds[1]), text(tds[5])}
+	want := []string{row, col, fmt.Sprint(reports.Format(metrics.Num(was*1.5-was), 4))}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("changed row shows %q, want %q", got, want)
+	}
+	if s := text(doc); !strings.Contains(s, fmt.Sprintf("%d cells compared, 1 changed past the tolerance", cells)) {
+		t.Errorf("the summary line does not say %d cells compared, 1 changed", cells)
+	}
+	if flipped != "" && !strings.Contains(string(page), "<b>"+flipped+"</b>") {
+		t.Errorf("the flipped claim %s is not listed", flipped)
+	}
+}
