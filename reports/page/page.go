@@ -179,12 +179,14 @@ func writeIfChanged(p string, b []byte) error {
 // The view the templates render.
 
 type reportView struct {
-	Title      string
-	Report     *reports.Report
-	Prov       *Provenance
-	Spec       string
-	Claims     []claimView
-	Held       int
+	Title  string
+	Report *reports.Report
+	Prov   *Provenance
+	Spec   string
+	Claims []claimView
+	Held   int
+	// Margins: some claim has a margin or a threshold's source.
+	Margins    bool
 	Experiment []experimentView
 	CSS        template.CSS
 	JS         template.JS
@@ -258,6 +260,7 @@ func Render(in Input) ([]byte, error) {
 				cv.Margin = strconv.FormatFloat(*c.Margin*100, 'g', 3, 64) + "%"
 			}
 			v.Claims = append(v.Claims, cv)
+			v.Margins = v.Margins || c.Margin != nil || c.Source != ""
 			if c.Holds {
 				v.Held++
 			}

@@ -108,8 +108,13 @@ func external(doc *html.Node) []string {
 				}
 			}
 		}
-		if n.Data == "link" || n.Data == "iframe" || n.Data == "img" && !strings.HasPrefix(func() string { v, _ := attr(n, "src"); return v }(), "data:") {
-			bad = append(bad, "<"+n.Data+">")
+		switch n.Data {
+		case "link", "img", "iframe", "embed", "object", "video", "audio", "source":
+			src, _ := attr(n, "src")
+			href, _ := attr(n, "href")
+			if !strings.HasPrefix(src+href, "data:") {
+				bad = append(bad, "<"+n.Data+">")
+			}
 		}
 		if n.Data == "script" {
 			if _, ok := attr(n, "src"); ok {
@@ -363,5 +368,57 @@ done:
 	}
 	if flipped != "" && !strings.Contains(string(page), "<b>"+flipped+"</b>") {
 		t.Errorf("the flipped claim %s is not listed", flipped)
+	}
+}
+
+// TestExternal: the no-network check finds what would make a browser
+// fetch, and lets fragments, relative links and data: URLs pass.
+func TestExternal(t *testing.T) {
+	cases := []struct {
+		doc string
+		bad bool
+	}{
+		{`<a href="#x=a">a</a><a href="../index.html">i</a><link rel="icon" href="data:,">`, false},
+		{`<img src="https://example.org/a.png">`, true},
+		{`<script src="app.js"></script>`, true},
+		{`<link rel="stylesheet" href="s.css">`, true},
+		{`<a href="//cdn.example.org/x">x</a>`, true},
+		{`<style>@import "x.css";</style>`, true},
+		{`<div style="background:url(http://x/y.png)"></div>`, true},
+		{`<svg><use xlink:href="http://x/y.svg#a"></use></svg>`, true},
+	}
+	for _, c := range cases {
+		doc, err := html.Parse(strings.NewReader(c.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := external(doc); (len(got) > 0) != c.bad {
+			t.Errorf("%s: external = %v, want bad %v", c.doc, got, c.bad)
+		}
+	}
+}
+
+// BenchmarkCommittedPages renders the pages of every committed report and
+// the index, as run and report --index do (reading the files included).
+func BenchmarkCommittedPages(b *testing.B) {
+	dir := b.TempDir()
+	src, _ := filepath.Glob("../*/report.json")
+	for _, p := range src {
+		name := filepath.Base(filepath.Dir(p))
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		es, _ := os.ReadDir(filepath.Dir(p))
+		for _, e := range es {
+			if bs, err := os.ReadFile(filepath.Join(filepath.Dir(p), e.Name())); err == nil {
+				os.WriteFile(filepath.Join(dir, name, e.Name()), bs, 0o644)
+			}
+		}
+	}
+	for b.Loop() {
+		for _, p := range src {
+			os.Remove(filepath.Join(dir, filepath.Base(filepath.Dir(p)), FileName))
+		}
+		if err := WriteAll(dir); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
