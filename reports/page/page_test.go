@@ -252,7 +252,9 @@ func TestCommittedPages(t *testing.T) {
 // summary row lists the values it summarises, a failing claim comes first
 // with its margin and source, and text from the report is escaped.
 func TestPageMarkers(t *testing.T) {
-	num := func(x float64) reports.Cell { return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)} }
+	num := func(x float64) reports.Cell {
+		return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)}
+	}
 	part := num(0.25)
 	part.N, part.Of = 3, 5
 	m := -0.125
