@@ -332,7 +332,7 @@ func TestBrowserReportPages(t *testing.T) {
 	for _, r := range tb.Rows {
 		s := unquoteLabel(r.Label)
 		for _, c := range r.Cells {
-			s += c.Text
+			s += " " + c.Text
 		}
 		if strings.Contains(strings.ToLower(s), strings.ToLower(q)) {
 			visible++
@@ -355,6 +355,19 @@ func TestBrowserReportPages(t *testing.T) {
 	restored := columnValues(t, b, id, 1)
 	if len(restored) != visible || !sort.IsSorted(sort.Reverse(sort.Float64Slice(restored))) {
 		t.Errorf("the fragment %s shows %v: want %d rows in descending order", frag, restored, visible)
+	}
+	b.shot(t, "toy-fragment.png")
+	// A table beside its figure (the README's screenshot).
+	figured := false
+	for _, x := range rep.Experiments {
+		for i := range x.Tables {
+			if len(x.Plots) > 0 && x.Plots[0].Table == x.Tables[i].Name && !figured {
+				b.do(t, chromedp.Navigate("about:blank"))
+				b.open(t, u+"#t="+tableID(x.Name, &x.Tables[i]))
+				b.shot(t, "toy-figure.png")
+				figured = true
+			}
+		}
 	}
 	b.do(t, chromedp.Navigate("about:blank"))
 	b.open(t, u+"#x=mediocrity")

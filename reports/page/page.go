@@ -232,6 +232,9 @@ type cellView struct {
 	Seeds  []seedView
 	Spread string
 	Num    bool
+	// Pad is hidden text after a number ("0", ".00") that lines its
+	// decimal point up with the column's other numbers.
+	Pad string
 }
 
 type seedView struct{ Label, Text string }
@@ -315,6 +318,7 @@ func table(x *reports.Experiment, t *reports.Table, figs map[string][]byte) (tab
 	if len(t.Summary) > 0 {
 		tv.Caption = reports.SummaryCaption(t)
 	}
+	alignDecimals(tv.Rows, tv.Summary, len(t.Columns))
 	for _, f := range t.Flips {
 		tv.Flips = append(tv.Flips, fmt.Sprintf("%s: %s → %s between %s = %s and %s", unquote(f.Column), f.From, f.To, t.RowAxis, unquote(f.After), unquote(f.Before)))
 	}
@@ -352,6 +356,46 @@ func row(r reports.Row, numeric []bool) rowView {
 		rv.Cells = append(rv.Cells, cv)
 	}
 	return rv
+}
+
+var plainDecimal = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// alignDecimals pads the plain decimal numbers of each column with hidden
+// zeros (and point) to the most decimals in the column, so that with
+// tabular figures and right alignment the decimal points line up while the
+// text shown stays the report's.
+func alignDecimals(rows, summary []rowView, ncol int) {
+	all := append(append([]rowView{}, rows...), summary...)
+	for j := range ncol {
+		most := 0
+		for _, r := range all {
+			if j < len(r.Cells) && plainDecimal.MatchString(r.Cells[j].Text) {
+				if i := strings.IndexByte(r.Cells[j].Text, '.'); i >= 0 {
+					most = max(most, len(r.Cells[j].Text)-i-1)
+				}
+			}
+		}
+		if most == 0 {
+			continue
+		}
+		pad := func(c *cellView) {
+			if !plainDecimal.MatchString(c.Text) {
+				return
+			}
+			if i := strings.IndexByte(c.Text, '.'); i >= 0 {
+				c.Pad = strings.Repeat("0", most-(len(c.Text)-i-1))
+			} else {
+				c.Pad = "." + strings.Repeat("0", most)
+			}
+		}
+		for _, rs := range [][]rowView{rows, summary} {
+			for k := range rs {
+				if j < len(rs[k].Cells) {
+					pad(&rs[k].Cells[j])
+				}
+			}
+		}
+	}
 }
 
 // spread lists the numbers of column j of the rows and says n, min,

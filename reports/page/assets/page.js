@@ -47,7 +47,11 @@
     q = (q || "").toLowerCase();
     var rows = tbl.tBodies[0].rows, shown = 0;
     for (var i = 0; i < rows.length; i++) {
-      var hide = q !== "" && rows[i].textContent.toLowerCase().indexOf(q) < 0;
+      // The row's label and cells as the report has them (not the
+      // hidden padding that aligns decimal points).
+      var parts = rows[i].querySelectorAll("th, .v"), text = rows[i].textContent;
+      if (parts.length) text = Array.prototype.map.call(parts, function (e) { return e.textContent; }).join(" ");
+      var hide = q !== "" && text.toLowerCase().indexOf(q) < 0;
       rows[i].classList.toggle("hidden", hide);
       if (!hide) shown++;
     }
@@ -72,7 +76,7 @@
         }
         var inp = document.querySelector('input.filter[data-for="' + s.t + '"]');
         if (inp) { inp.value = s.f || ""; filterTable(tbl, s.f); }
-        tbl.scrollIntoView();
+        (document.getElementById("h-" + s.t) || tbl).scrollIntoView();
       }
     }
   }
