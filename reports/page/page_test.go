@@ -427,3 +427,60 @@ func BenchmarkCommittedPages(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenderCommitted renders the pages of every committed report from
+// their loaded files: what run adds to writing a report it has in memory.
+func BenchmarkRenderCommitted(b *testing.B) {
+	src, _ := filepath.Glob("../*/report.json")
+	var ins []Input
+	for _, p := range src {
+		in, err := Load(filepath.Dir(p))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	for b.Loop() {
+		for _, in := range ins {
+			if _, err := Render(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestDiffPageStructure: experiments and tables only one side has are
+// listed as added or removed, and a claim that flipped is listed first.
+func TestDiffPageStructure(t *testing.T) {
+	num := func(x float64) reports.Cell { return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)} }
+	tab := func(name string, x float64) reports.Table {
+		return reports.Table{Name: name, Title: name, RowAxis: "seed", ColAxis: "method", Columns: []string{"m"},
+			Rows: []reports.Row{{Label: "0", Cells: []reports.Cell{num(x)}}}}
+	}
+	old := &reports.Report{Name: "r", Experiments: []reports.Experiment{
+		{Name: "x", Tables: []reports.Table{tab("a", 1), tab("b", 2)}, Claims: []reports.Claim{{Name: "c", Says: "a is 1", Statement: "a = 1", Holds: true}}},
+	}}
+	new := &reports.Report{Name: "r", Experiments: []reports.Experiment{
+		{Name: "x", Tables: []reports.Table{tab("a", 1)}, Claims: []reports.Claim{{Name: "c", Says: "a is 1", Statement: "a = 1.5", Holds: false}}},
+		{Name: "y", Tables: []reports.Table{tab("d", 3)}},
+	}}
+	b, past, err := Diff(DiffInput{Old: Side{Label: "o", Report: old}, New: Side{Label: "n", Report: new}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if past != 2 { // b[0, m] removed, d[0, m] added
+		t.Errorf("%d changes past the tolerance, want 2", past)
+	}
+	s := string(b)
+	for _, want := range []string{"added: experiment y", "added: table y / d", "removed: table x / b", "1 cells compared, 2 changed past the tolerance", "<b>x / c</b>"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the diff page lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "removed: experiment x") || strings.Contains(s, "table x / a") {
+		t.Error("the diff page lists what both sides have")
+	}
+	if strings.Index(s, `id="flipped"`) > strings.Index(s, `id="changes"`) {
+		t.Error("the flipped claims are not first")
+	}
+}
