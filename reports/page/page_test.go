@@ -452,7 +452,9 @@ func BenchmarkRenderCommitted(b *testing.B) {
 // TestDiffPageStructure: experiments and tables only one side has are
 // listed as added or removed, and a claim that flipped is listed first.
 func TestDiffPageStructure(t *testing.T) {
-	num := func(x float64) reports.Cell { return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)} }
+	num := func(x float64) reports.Cell {
+		return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)}
+	}
 	tab := func(name string, x float64) reports.Table {
 		return reports.Table{Name: name, Title: name, RowAxis: "seed", ColAxis: "method", Columns: []string{"m"},
 			Rows: []reports.Row{{Label: "0", Cells: []reports.Cell{num(x)}}}}
