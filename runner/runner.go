@@ -284,8 +284,9 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	sort.Strings(res.Reports)
 	sort.Strings(res.FailedClaims)
 	if len(res.Reports) > 0 {
+		// The index is a convenience: failing to write it fails nothing.
 		if err := page.WriteIndex(opts.Out); err != nil {
-			errs = append(errs, err)
+			opts.Log.Warn().Err(err).Msg("could not write the index of the reports")
 		}
 	}
 	if res.Failed > 0 {
@@ -706,8 +707,9 @@ func Rebuild(files []*spec.File, opts Options) (*Result, error) {
 		res.FailedClaims = append(res.FailedClaims, failed...)
 	}
 	if len(res.Reports) > 0 {
+		// The index is a convenience: failing to write it fails nothing.
 		if err := page.WriteIndex(opts.Out); err != nil {
-			errs = append(errs, err)
+			opts.Log.Warn().Err(err).Msg("could not write the index of the reports")
 		}
 	}
 	return res, errors.Join(errs...)

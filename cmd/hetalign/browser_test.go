@@ -358,17 +358,8 @@ func TestBrowserReportPages(t *testing.T) {
 	}
 	b.shot(t, "toy-fragment.png")
 	// A table beside its figure (the README's screenshot).
-	figured := false
-	for _, x := range rep.Experiments {
-		for i := range x.Tables {
-			if len(x.Plots) > 0 && x.Plots[0].Table == x.Tables[i].Name && !figured {
-				b.do(t, chromedp.Navigate("about:blank"))
-				b.open(t, u+"#t="+tableID(x.Name, &x.Tables[i]))
-				b.shot(t, "toy-figure.png")
-				figured = true
-			}
-		}
-	}
+	b.figureShot(t, u, rep, "toy-figure.png")
+	b.figureShot(t, "file://"+filepath.Join(dir, "aggregation", page.FileName), readReport(t, filepath.Join(dir, "aggregation", "report.json")), "aggregation-figure.png")
 	b.do(t, chromedp.Navigate("about:blank"))
 	b.open(t, u+"#x=mediocrity")
 	if n := eval[int](t, b, `document.querySelectorAll("section.experiment:not(.hidden)").length`); n != 1 {
@@ -425,6 +416,22 @@ func TestBrowserReportPages(t *testing.T) {
 		t.Errorf("the index links %v", links)
 	}
 	b.clean(t, "file://")
+}
+
+// figureShot opens the page at the first table that has a figure and
+// takes a screenshot.
+func (b *browser) figureShot(t *testing.T, u string, rep *reports.Report, name string) {
+	t.Helper()
+	for _, x := range rep.Experiments {
+		for i := range x.Tables {
+			if len(x.Plots) > 0 && x.Plots[0].Table == x.Tables[i].Name {
+				b.do(t, chromedp.Navigate("about:blank"))
+				b.open(t, u+"#t="+tableID(x.Name, &x.Tables[i]))
+				b.shot(t, name)
+				return
+			}
+		}
+	}
 }
 
 func unquoteLabel(s string) string {

@@ -22,6 +22,8 @@ type Entry struct {
 	Tables      int
 	// Page is true when the report directory has its index.html.
 	Page bool
+	// Error says why the report could not be read ("" when it could).
+	Error string
 }
 
 // Scan lists the reports of dir: every subdirectory with a report.json,
@@ -42,7 +44,9 @@ func Scan(dir string) ([]Entry, error) {
 		}
 		in, err := Load(sub)
 		if err != nil {
-			return nil, err
+			// Listed, with why it has no page.
+			out = append(out, Entry{Name: de.Name(), Error: err.Error()})
+			continue
 		}
 		e := Entry{Name: de.Name(), Experiments: len(in.Report.Experiments)}
 		for _, x := range in.Report.Experiments {
@@ -116,6 +120,9 @@ func WriteAll(dir string) error {
 		return err
 	}
 	for _, e := range es {
+		if e.Error != "" {
+			return fmt.Errorf("report %s: %s", e.Name, e.Error)
+		}
 		if err := WriteDir(filepath.Join(dir, e.Name)); err != nil {
 			return err
 		}

@@ -486,3 +486,27 @@ func TestDiffPageStructure(t *testing.T) {
 		t.Error("the flipped claims are not first")
 	}
 }
+
+// TestIndexListsBrokenReports: a folder whose report.json cannot be read is
+// listed with why, and the others keep their rows and links.
+func TestIndexListsBrokenReports(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "bad"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bad", "report.json"), []byte(`{"nope": 1}`), 0o644)
+	os.MkdirAll(filepath.Join(dir, "good"), 0o755)
+	b, _ := os.ReadFile("../toy/report.json")
+	os.WriteFile(filepath.Join(dir, "good", "report.json"), b, 0o644)
+	if err := WriteDir(filepath.Join(dir, "good")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteIndex(dir); err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if !strings.Contains(string(idx), `<a href="good/index.html">good</a>`) || !strings.Contains(string(idx), "unreadable: ") {
+		t.Errorf("index:\n%s", idx)
+	}
+	if err := WriteAll(dir); err == nil || !strings.Contains(err.Error(), "report bad") {
+		t.Errorf("WriteAll with a broken report: %v", err)
+	}
+}
