@@ -98,6 +98,11 @@ type Claim struct {
 	Holds bool   `json:"holds"`
 	// Failing lists the rows where a claim over every row fails.
 	Failing []string `json:"failing,omitempty"`
+	// Margin is how far the subject is from failing, relative to the
+	// threshold (negative: failing); Source names where the threshold
+	// comes from.
+	Margin *float64 `json:"margin,omitempty"`
+	Source string   `json:"source,omitempty"`
 }
 
 // Term is one side of a comparison: a cell (its address) or a literal.

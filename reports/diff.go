@@ -157,3 +157,16 @@ func WriteChanges(w io.Writer, changes []Change, tol float64) int {
 	}
 	return n
 }
+
+// Compared counts the table cells both reports have.
+func Compared(old, new *Report) int {
+	om, _ := cells(old)
+	nm, _ := cells(new)
+	n := 0
+	for id := range nm {
+		if _, ok := om[id]; ok {
+			n++
+		}
+	}
+	return n
+}

@@ -216,7 +216,7 @@ func (r *Report) Markdown() ([]byte, error) {
 				return nil, fmt.Errorf("rendering %s/%s: %w", x.Name, t.Name, err)
 			}
 			if len(t.Summary) > 0 {
-				fmt.Fprintf(&b, "\nThe last %d rows summarise the rows above (p25, p75: 25th and 75th percentiles).\n", len(t.Summary))
+				fmt.Fprintf(&b, "\n%s\n", SummaryCaption(t))
 			}
 			if fl := flipLines(t); len(fl) > 0 {
 				b.WriteString("\nChanges along the rows:\n\n")
@@ -235,6 +235,50 @@ func (r *Report) Markdown() ([]byte, error) {
 		claimsMarkdown(&b, x.Claims)
 	}
 	return b.Bytes(), nil
+}
+
+// summaryMeaning explains the summary labels that need it.
+var summaryMeaning = []struct{ labels, says string }{
+	{"p25, p75", "25th and 75th percentiles"},
+	{"p25", "25th percentile"},
+	{"p75", "75th percentile"},
+	{"count", "how many are numbers"},
+}
+
+// SummaryCaption is the sentence under a table with summary rows: it names
+// the rows it has ("The last 2 rows (mean, max) summarise the rows
+// above.") and explains only the labels that are there.
+func SummaryCaption(t *Table) string {
+	labels := make([]string, len(t.Summary))
+	has := map[string]bool{}
+	for i, r := range t.Summary {
+		labels[i] = unquote(r.Label)
+		has[labels[i]] = true
+	}
+	var s string
+	if len(labels) == 1 {
+		s = fmt.Sprintf("The last row (%s) summarises the rows above", labels[0])
+	} else {
+		s = fmt.Sprintf("The last %d rows (%s) summarise the rows above", len(labels), strings.Join(labels, ", "))
+	}
+	var notes []string
+	for _, m := range summaryMeaning {
+		all := true
+		for _, l := range strings.Split(m.labels, ", ") {
+			all = all && has[l]
+		}
+		if !all {
+			continue
+		}
+		for _, l := range strings.Split(m.labels, ", ") {
+			delete(has, l)
+		}
+		notes = append(notes, m.labels+": "+m.says)
+	}
+	if len(notes) > 0 {
+		s += "; " + strings.Join(notes, "; ")
+	}
+	return s + "."
 }
 
 // CSV renders one table (rows, then summary rows) as CSV.

@@ -40,7 +40,20 @@ type tracker struct {
 	left     float64         // expected seconds of those not finished
 	known    bool            // some expectation came from the cache
 	onReport func(s *plan.Step, o *rexec.Outcome)
+	observe  func(Progress)
 	stop     chan struct{}
+}
+
+// Progress is the state of a run as the progress line shows it: steps
+// done of total, computed and failed so far, the running steps' labels
+// (oldest first) and the expected time left ("" while unknown).
+type Progress struct {
+	Done     int      `json:"done"`
+	Total    int      `json:"total"`
+	Computed int      `json:"computed"`
+	Failed   int      `json:"failed"`
+	Running  []string `json:"running"`
+	ETA      string   `json:"eta,omitempty"`
 }
 
 type runningStep struct {
@@ -50,7 +63,7 @@ type runningStep struct {
 
 func newTracker(g *plan.Graph, st *store.Store, opts Options, onReport func(*plan.Step, *rexec.Outcome)) *tracker {
 	t := &tracker{log: opts.Log, live: opts.Progress, every: 2 * time.Second, jobs: max(1, opts.Jobs), total: len(g.Steps),
-		started: time.Now(), running: map[int]runningStep{}, outcomes: map[int]*rexec.Outcome{}, onReport: onReport}
+		started: time.Now(), running: map[int]runningStep{}, outcomes: map[int]*rexec.Outcome{}, onReport: onReport, observe: opts.Observe}
 	t.expect, t.known = expectedSeconds(g, st)
 	for _, v := range t.expect {
 		t.left += v
@@ -232,6 +245,13 @@ func (t *tracker) runningNames(n int) []string {
 func (t *tracker) draw(force bool) {
 	now := time.Now()
 	eta, etaOK := t.eta()
+	if t.observe != nil {
+		p := Progress{Done: t.done, Total: t.total, Computed: t.computed, Failed: t.failed, Running: t.runningNames(8)}
+		if etaOK {
+			p.ETA = eta.Round(time.Second).String()
+		}
+		t.observe(p)
+	}
 	if t.live == nil {
 		if now.Sub(t.lastDraw) < t.every && !force {
 			return

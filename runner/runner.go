@@ -27,6 +27,7 @@ import (
 	"hetalign"
 	"hetalign/methods/neural"
 	"hetalign/reports"
+	"hetalign/reports/page"
 	"hetalign/runner/codeid"
 	rexec "hetalign/runner/exec"
 	"hetalign/runner/plan"
@@ -77,6 +78,9 @@ type Options struct {
 	Width    int
 	// Executor runs the steps (nil: rexec.Local, this process's workers).
 	Executor rexec.Executor
+	// Observe, when set, receives the run's progress whenever it changes
+	// (called with the progress lock held: it must return quickly).
+	Observe func(Progress)
 }
 
 // device is what computes, for provenance.
@@ -279,6 +283,12 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	}
 	sort.Strings(res.Reports)
 	sort.Strings(res.FailedClaims)
+	if len(res.Reports) > 0 {
+		// The index is a convenience: failing to write it fails nothing.
+		if err := page.WriteIndex(opts.Out); err != nil {
+			opts.Log.Warn().Err(err).Msg("could not write the index of the reports")
+		}
+	}
 	if res.Failed > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
 	}
@@ -483,6 +493,11 @@ type Provenance struct {
 	Steps    map[string]int `json:"steps"`
 	Seconds  float64        `json:"seconds"`
 	Failures []string       `json:"failures,omitempty"`
+	// SpecDigest is the spec's digest (its files, the schema, the tags and
+	// its data files); Data lists the data files it read with their
+	// SHA-256 and licence.
+	SpecDigest string          `json:"spec_digest,omitempty"`
+	Data       []page.DataFile `json:"data,omitempty"`
 }
 
 // GitInfo is the commit of the spec's repository and whether it had
@@ -552,16 +567,41 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			Report: f.Name, Spec: f.Path, Profile: f.Profile, Tags: opts.Tags,
 			Created: time.Now().UTC().Format(time.RFC3339), Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH,
 			Go: runtime.Version(), Hetalign: opts.Version, Code: opts.Code, Backend: opts.Backend, Device: opts.device(),
-			Git:      gitInfo(filepath.Dir(f.Path)),
-			Steps:    map[string]int{"total": res.Steps, "computed": res.Computed, "cached": res.Cached, "not_needed": res.Skipped, "failed": res.Failed},
-			Seconds:  took.Seconds(),
-			Failures: res.Failures,
+			Git:        gitInfo(filepath.Dir(f.Path)),
+			Steps:      map[string]int{"total": res.Steps, "computed": res.Computed, "cached": res.Cached, "not_needed": res.Skipped, "failed": res.Failed},
+			Seconds:    took.Seconds(),
+			Failures:   res.Failures,
+			SpecDigest: f.Digest,
+			Data:       dataFiles(f),
 		}
 		pb, err := json.MarshalIndent(prov, "", "  ")
 		if err != nil {
 			return nil, err
 		}
 		files["provenance.json"] = append(pb, '\n')
+	}
+	// The page: from the report, its provenance (new or on disk), the
+	// figures and the spec's text.
+	in := page.Input{Report: rep, Figures: map[string][]byte{}}
+	pb := files["provenance.json"]
+	if pb == nil {
+		pb, _ = os.ReadFile(filepath.Join(dir, "provenance.json"))
+	}
+	if pb != nil {
+		if in.Provenance, err = page.ParseProvenance(pb); err != nil {
+			return nil, fmt.Errorf("report %s: %w", f.Name, err)
+		}
+	}
+	for name, b := range files {
+		if strings.HasSuffix(name, ".svg") {
+			in.Figures[strings.TrimSuffix(name, ".svg")] = b
+		}
+	}
+	if b, err := os.ReadFile(f.Path); err == nil {
+		in.Spec = string(b)
+	}
+	if files[page.FileName], err = page.Render(in); err != nil {
+		return nil, fmt.Errorf("report %s: %w", f.Name, err)
 	}
 	for name, b := range files {
 		p := filepath.Join(dir, name)
@@ -714,6 +754,12 @@ func Rebuild(files []*spec.File, opts Options) (*Result, error) {
 		}
 		res.Reports = append(res.Reports, r.File.Name)
 		res.FailedClaims = append(res.FailedClaims, failed...)
+	}
+	if len(res.Reports) > 0 {
+		// The index is a convenience: failing to write it fails nothing.
+		if err := page.WriteIndex(opts.Out); err != nil {
+			opts.Log.Warn().Err(err).Msg("could not write the index of the reports")
+		}
 	}
 	return res, errors.Join(errs...)
 }

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 
 	"hetalign/reports"
+	"hetalign/reports/page"
 )
 
 func runDiff(args []string, stdout, stderr io.Writer) int {
@@ -19,6 +21,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&revs, "rev", "git revision to read reports/<REPORT>/report.json from (once: compare with the working tree; twice: compare the two)")
 	tol := fs.Float64("tolerance", 0, "largest |new − old| of a number that is not a change that fails")
 	dir := fs.String("reports", "reports", "reports directory inside the repository (with --rev)")
+	htmlOut := fs.String("html", "", "also write the diff as one self-contained HTML page to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -29,25 +32,31 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	var a, b []byte
 	var an, bn string
+	// Provenance of each side, for the page (nil when there is none).
+	var ap, bp []byte
 	switch {
 	case len(revs) == 0 && len(pos) == 2:
 		an, bn = pos[0], pos[1]
-		if a, err = os.ReadFile(an); err == nil {
-			b, err = os.ReadFile(bn)
+		if a, ap, err = readSide(an); err == nil {
+			b, bp, err = readSide(bn)
 		}
 	case len(revs) > 0 && len(revs) <= 2 && len(pos) == 1:
 		file := path.Join(*dir, pos[0], "report.json")
 		an = revs[0] + ":" + file
+		prov := path.Join(*dir, pos[0], "provenance.json")
 		a, err = gitShow(revs[0], file)
+		ap, _ = gitShow(revs[0], prov)
 		if err == nil && len(revs) == 2 {
 			bn = revs[1] + ":" + file
 			b, err = gitShow(revs[1], file)
+			bp, _ = gitShow(revs[1], prov)
 		} else if err == nil {
 			bn = file
 			b, err = os.ReadFile(file)
+			bp, _ = os.ReadFile(prov)
 		}
 	default:
-		fmt.Fprintln(stderr, "usage: hetalign diff [--tolerance X] A.json B.json | hetalign diff [--tolerance X] --rev R1 [--rev R2] REPORT")
+		fmt.Fprintln(stderr, "usage: hetalign diff [--tolerance X] [--html FILE] A B (report.json files or report directories) | hetalign diff [--tolerance X] [--html FILE] --rev R1 [--rev R2] REPORT")
 		return exitInvalid
 	}
 	if err != nil {
@@ -73,6 +82,23 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "--- %s\n+++ %s\n", an, bn)
 	n := reports.WriteChanges(stdout, changes, *tol)
 	fmt.Fprintf(stdout, "%d cells differ, %d beyond tolerance %g\n", len(changes), n, *tol)
+	if *htmlOut != "" {
+		in := page.DiffInput{Old: page.Side{Label: an, Report: ra}, New: page.Side{Label: bn, Report: rb}, Tolerance: *tol}
+		if ap != nil {
+			in.Old.Provenance, _ = page.ParseProvenance(ap)
+		}
+		if bp != nil {
+			in.New.Provenance, _ = page.ParseProvenance(bp)
+		}
+		doc, _, err := page.Diff(in)
+		if err == nil {
+			err = os.WriteFile(*htmlOut, doc, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "hetalign diff:", err)
+			return exitInvalid
+		}
+	}
 	if n > 0 {
 		return exitFailed
 	}
@@ -88,4 +114,26 @@ func gitShow(rev, file string) ([]byte, error) {
 		return nil, fmt.Errorf("git show %s:%s: %w", rev, file, err)
 	}
 	return out, nil
+}
+
+// readSide reads one side of a diff: a report.json file, or a report
+// directory (its report.json, and its provenance.json when there is one).
+func readSide(p string) (report, prov []byte, err error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.IsDir() {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			prov, _ = os.ReadFile(filepath.Join(filepath.Dir(p), "provenance.json"))
+		}
+		return b, prov, err
+	}
+	b, err := os.ReadFile(filepath.Join(p, "report.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	prov, _ = os.ReadFile(filepath.Join(p, "provenance.json"))
+	return b, prov, nil
 }

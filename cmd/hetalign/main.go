@@ -8,7 +8,7 @@
 //	hetalign vet SPEC...      validate only
 //	hetalign report SPEC...   rewrite reports from the cache
 //	hetalign check SPEC...    check the specs' claims over the cache
-//	hetalign diff A B         compare two report.json files (or --rev)
+//	hetalign diff A B         compare two report.json files or directories (or --rev); --html FILE writes a page
 //	hetalign step KEY...      compute stored steps (what a Slurm task runs)
 //	hetalign cache ls|verify|gc
 //	hetalign methods|envs|metrics  print the registered kinds
@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -33,6 +34,7 @@ import (
 	"golang.org/x/term"
 
 	"hetalign/reports"
+	"hetalign/reports/page"
 	"hetalign/runner"
 	"hetalign/runner/plan"
 	"hetalign/runner/spec"
@@ -56,8 +58,9 @@ usage:
   hetalign plan   [flags] SPEC...     print the step graph: cached / to run, and why
   hetalign vet    [flags] SPEC...     validate specs; every error with file:line:col
   hetalign report [flags] SPEC...     rewrite reports from the cache without computing
+  hetalign report --index [--out DIR] write the page of every report in DIR and DIR/index.html
   hetalign check  [flags] SPEC...     check the specs' claims over the cache, each ✓ or ✗
-  hetalign diff   [flags] A.json B.json
+  hetalign diff   [flags] A B          A, B: report.json files or report directories
   hetalign diff   [flags] --rev R1 [--rev R2] REPORT
   hetalign step   [flags] KEY...      compute steps from their descriptions in the cache (what a Slurm task runs)
   hetalign cache  ls|verify|gc [flags]
@@ -199,6 +202,8 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "plan: print only the summary line")
 	var ex executorFlags
 	ex.register(fs)
+	index := fs.Bool("index", false, "report with no spec: write the page of every report in --out from its report.json (computing nothing), and --out/index.html, the list of them")
+	serve := fs.String("serve", "", "run: serve the reports of --out and the run's progress at this address while the run goes on (a bare port binds 127.0.0.1)")
 	maxCells := fs.Int("max-cells", 1_000_000, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any; 0: no limit")
 	specs, err := parse(fs, args)
 	if err != nil {
@@ -208,6 +213,14 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign:", err)
 		return exitInvalid
+	}
+	if cmd == "report" && *index && len(specs) == 0 {
+		if err := page.WriteAll(*out); err != nil {
+			fmt.Fprintln(stderr, "hetalign:", err)
+			return exitFailed
+		}
+		log.Info().Str("file", filepath.Join(*out, page.FileName)).Msg("pages and index written")
+		return exitOK
 	}
 	if len(specs) == 0 {
 		fmt.Fprintf(stderr, "hetalign %s: name at least one spec file\n", cmd)
@@ -301,6 +314,16 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "check":
 		return checkClaims(files, opts, stdout, stderr)
+	}
+	if *serve != "" {
+		ls, err := startServe(*serve, *out)
+		if err != nil {
+			fmt.Fprintln(stderr, "hetalign:", err)
+			return exitInvalid
+		}
+		opts.Observe = ls.observe
+		log.Info().Str("url", ls.URL()).Msg("serving the reports while the run goes on")
+		defer ls.stop()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
