@@ -65,6 +65,10 @@ type Options struct {
 	// Compute is the GoMLX backend configuration of the run, written into
 	// the step descriptions an executor hands to other processes.
 	Compute string
+	// Cost, when set, estimates the seconds a step computes: the ready
+	// queue runs first the steps of the report with the least work left,
+	// each report's along its critical path (see Priorities).
+	Cost func(s *plan.Step) float64
 }
 
 // DefaultLeaseTTL is the lease lifetime when Options.LeaseTTL is zero.
@@ -146,8 +150,6 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
-	cpu := make(chan struct{}, opts.Jobs)
-	gpu := make(chan struct{}, 1)
 	var finished, computed, failed atomic.Int64
 	stopProgress := make(chan struct{})
 	go func() {
@@ -167,6 +169,8 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		}
 	}()
 	decide(g, st, out)
+	prio := Priorities(g, out, opts.Cost)
+	rq := newReadyQueue(g, out, prio, opts.Jobs)
 	var lz *leaser
 	if !opts.NoLeases {
 		if opts.LeaseFast == 0 {
@@ -175,6 +179,7 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		lz = &leaser{st: st, owner: opts.Owner, ttl: opts.LeaseTTL, fast: opts.LeaseFast, log: opts.Log, kinds: map[string]*kindTimes{}}
 	}
 	var wg sync.WaitGroup
+	toRun := runOrder(g, out, prio)
 	for _, s := range g.Steps {
 		if out[s.Index] != nil {
 			close(done[s.Index])
@@ -182,13 +187,15 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			if opts.Observer != nil {
 				opts.Observer.Finished(s, out[s.Index])
 			}
-			continue
 		}
+	}
+	for _, s := range toRun {
 		wg.Add(1)
 		go func(s *plan.Step) {
 			defer wg.Done()
 			defer close(done[s.Index])
-			o := runOne(ctx, s, st, fn, done, out, cpu, gpu, lz, opts.Log, opts.Observer)
+			defer rq.drop(s.Index)
+			o := runOne(ctx, s, st, fn, done, out, rq, lz, opts.Log, opts.Observer)
 			out[s.Index] = o
 			finished.Add(1)
 			if opts.Observer != nil {
@@ -233,7 +240,7 @@ func decide(g *plan.Graph, st *store.Store, out []*Outcome) {
 }
 
 func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []chan struct{}, out []*Outcome,
-	cpu, gpu chan struct{}, lz *leaser, log zerolog.Logger, obs Observer) *Outcome {
+	rq *readyQueue, lz *leaser, log zerolog.Logger, obs Observer) *Outcome {
 	for _, in := range s.Inputs {
 		<-done[in.Index]
 	}
@@ -241,27 +248,22 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	if fail != nil {
 		return fail
 	}
-	slot := cpu
-	if s.GPU {
-		slot = gpu
-	}
 	held := false // whether this step holds a slot
 	take := func() error {
-		select {
-		case slot <- struct{}{}:
-			held = true
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := rq.acquire(ctx, s.Index); err != nil {
+			return err
 		}
+		held = true
+		return nil
 	}
 	give := func() {
 		if held {
-			<-slot
+			rq.slot(s.Index).release()
 			held = false
 		}
 	}
 	defer give()
+	defer rq.finished(s.Index) // before the slot goes back: see readyQueue
 	if err := take(); err != nil {
 		return &Outcome{Err: fmt.Errorf("not started: %w", err)}
 	}
