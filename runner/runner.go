@@ -118,7 +118,7 @@ func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error
 	}
 	start := time.Now()
 	po.Progress = func(done, total int) {
-		opts.Log.Info().Int("cells", done).Int("of", total).Dur("elapsed", time.Since(start).Round(time.Millisecond)).Msg("planning")
+		opts.Log.Info().Int("cells", done).Int("of", total).Str("elapsed", time.Since(start).Round(time.Millisecond).String()).Msg("planning")
 	}
 	if opts.MaxCells > 0 {
 		// Refuse before reading a cached plan too: the limit is the same
@@ -261,7 +261,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	if opts.Executor != nil {
 		ex = opts.Executor
 	}
-	outs = ex.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr, Compute: opts.Compute})
+	outs = ex.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr, Compute: opts.Compute, Cost: tr.Cost})
 	tr.finish()
 	for i, o := range outs {
 		res.tally(g.Steps[i], o)
@@ -586,7 +586,12 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			return nil, err
 		}
 	}
-	opts.Log.Info().Str("report", f.Name).Str("dir", dir).Msg("report written")
+	ev := opts.Log.Info().Str("report", f.Name).Str("dir", dir)
+	if took > 0 {
+		// The time from the start of the run to this report.
+		ev = ev.Str("elapsed", took.Round(time.Millisecond).String())
+	}
+	ev.Msg("report written")
 	return rep.FailedClaims(), nil
 }
 

@@ -26,8 +26,8 @@ type Priority struct {
 	Index int
 }
 
-// before reports whether p runs before q.
-func (p Priority) before(q Priority) bool {
+// Before reports whether p runs before q.
+func (p Priority) Before(q Priority) bool {
 	if p.Report != q.Report {
 		return p.Report < q.Report
 	}
@@ -206,7 +206,7 @@ type waiter struct {
 type waiters []*waiter
 
 func (w waiters) Len() int           { return len(w) }
-func (w waiters) Less(i, j int) bool { return w[i].p.before(w[j].p) }
+func (w waiters) Less(i, j int) bool { return w[i].p.Before(w[j].p) }
 func (w waiters) Swap(i, j int) {
 	w[i], w[j] = w[j], w[i]
 	w[i].pos, w[j].pos = i, j
@@ -314,9 +314,9 @@ func runOrder(g *plan.Graph, out []*Outcome, prio []Priority) []*plan.Step {
 	}
 	slices.SortFunc(steps, func(a, b *plan.Step) int {
 		switch {
-		case prio[a.Index].before(prio[b.Index]):
+		case prio[a.Index].Before(prio[b.Index]):
 			return -1
-		case prio[b.Index].before(prio[a.Index]):
+		case prio[b.Index].Before(prio[a.Index]):
 			return 1
 		}
 		return 0

@@ -136,7 +136,7 @@ func TestPriorities(t *testing.T) {
 			t.Errorf("%s: report work %g, path %g; want %g, %g", c.label, p.Report, p.Path, c.report, c.cp)
 		}
 	}
-	if !by["short/b"].before(by["long/0"]) || !by["short/a1"].before(by["short/b"]) {
+	if !by["short/b"].Before(by["long/0"]) || !by["short/a1"].Before(by["short/b"]) {
 		t.Error("short/a1, short/b should come before long/0, in that order")
 	}
 	// A step shared by both reports takes the short one's priority; a
