@@ -160,7 +160,9 @@ func (t *tracker) Finished(s *plan.Step, o *rexec.Outcome) {
 	t.mu.Lock()
 	t.done++
 	if o.Err != nil {
-		t.failed++
+		if !rexec.Interrupted(o.Err) {
+			t.failed++
+		}
 	} else if !o.Cached && !o.Skipped {
 		t.computed++
 	}

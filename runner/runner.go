@@ -201,7 +201,8 @@ func Status(g *plan.Graph, st *store.Store) []StepStatus {
 // Result summarises a run.
 type Result struct {
 	Steps, Computed, Cached, Skipped, Failed int
-	// Interrupted counts the steps a cancelled run did not start.
+	// Interrupted counts the steps a cancelled run did not finish: not
+	// started, or stopped while computing (not counted as failed).
 	Interrupted int
 	// Failures lists the steps that failed by themselves (not because an
 	// input failed), as "label: error".
@@ -283,8 +284,8 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
 	}
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("interrupted after %d of %d steps (%d not started); finished steps are cached: rerun to resume",
-			res.Steps-res.Interrupted, res.Steps, res.Interrupted))
+		errs = append(errs, fmt.Errorf("interrupted: %d of %d steps did not finish; finished steps are cached: a rerun computes the %d steps left",
+			res.Interrupted, res.Steps, res.Interrupted+res.Failed))
 	}
 	return res, errors.Join(errs...)
 }
@@ -355,7 +356,7 @@ func Step(ctx context.Context, cache string, keys []string, opts StepOptions) er
 // an input failed), cached, not needed or computed.
 func (res *Result) tally(s *plan.Step, o *rexec.Outcome) {
 	switch {
-	case o.Err != nil && (errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded)):
+	case o.Err != nil && rexec.Interrupted(o.Err):
 		res.Interrupted++
 	case o.Err != nil:
 		res.Failed++

@@ -172,10 +172,11 @@ experiments: slow: {
 
 // startSlow starts the CLI on slowSpec as its own process and waits until
 // it has committed at least n steps.
-func startSlow(t *testing.T, dir, cache string, n int, stderr io.Writer) (*exec.Cmd, string) {
+func startSlow(t *testing.T, dir, cache string, n int, stderr io.Writer, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
 	spec := writeSpec(t, dir, "slow.cue", slowSpec)
-	cmd := exec.Command(os.Args[0], "run", "--jobs", "2", "--cache", cache, "--out", filepath.Join(dir, "out1"), spec)
+	args := append(append([]string{"run", "--jobs", "2", "--cache", cache, "--out", filepath.Join(dir, "out1")}, flags...), spec)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HETALIGN_TEST_MAIN=1")
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {

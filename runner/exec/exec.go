@@ -292,6 +292,10 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	took := time.Since(start)
 	secs := took.Seconds()
 	lz.observe(s, took)
+	if err != nil && ctx.Err() != nil {
+		// Cancelled while computing: interrupted, not failed.
+		return &Outcome{Err: fmt.Errorf("interrupted: %w", ctx.Err())}
+	}
 	if err != nil {
 		log.Warn().Str("step", s.Label).Err(err).Msg("step failed")
 		return &Outcome{Err: err}
@@ -312,6 +316,9 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 // inputs; fail is the outcome of a step that cannot run.
 func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, partial bool, fail *Outcome) {
 	inputs = make([][]byte, len(s.Inputs))
+	if o := interruptedInput(s, out); o != nil {
+		return nil, false, o
+	}
 	for i, in := range s.Inputs {
 		o := out[in.Index]
 		if o.Err != nil {
@@ -339,6 +346,9 @@ func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, par
 // inputs failed (nil when none did): gather's check without reading any
 // input's bytes, for steps that are not Partial.
 func failedInput(s *plan.Step, out []*Outcome) *Outcome {
+	if o := interruptedInput(s, out); o != nil {
+		return o
+	}
 	for i, in := range s.Inputs {
 		if o := out[in.Index]; o.Err != nil {
 			return &Outcome{Err: fmt.Errorf("%w: %s (%s)", ErrInputFailed, s.InputNames[i], in.Label)}
