@@ -198,7 +198,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "plan: print only the summary line")
 	var ex executorFlags
 	ex.register(fs)
-	maxCells := fs.Int("max-cells", 1_000_000, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any; 0: no limit")
+	maxCells := fs.Int("max-cells", plan.DefaultMaxCells, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any (planning holds about 10 KB per cell); 0: no limit")
 	specs, err := parse(fs, args)
 	if err != nil {
 		return exitInvalid
