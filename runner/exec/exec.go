@@ -179,7 +179,6 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		lz = &leaser{st: st, owner: opts.Owner, ttl: opts.LeaseTTL, fast: opts.LeaseFast, log: opts.Log, kinds: map[string]*kindTimes{}}
 	}
 	var wg sync.WaitGroup
-	toRun := runOrder(g, out, prio)
 	for _, s := range g.Steps {
 		if out[s.Index] != nil {
 			close(done[s.Index])
@@ -189,14 +188,18 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			}
 		}
 	}
-	for _, s := range toRun {
+	// A step's goroutine starts once the step is ready and has a slot
+	// (see readyQueue): a graph of 10^5 steps does not hold 10^5
+	// goroutines waiting on their inputs.
+	rq.start(func(s *plan.Step) {
 		wg.Add(1)
-		go func(s *plan.Step) {
+		go func() {
 			defer wg.Done()
 			defer close(done[s.Index])
 			defer rq.drop(s.Index)
 			o := runOne(ctx, s, st, fn, done, out, rq, lz, opts.Log, opts.Observer)
 			out[s.Index] = o
+			rq.finished(s) // its users, if runOne returned before it did this
 			finished.Add(1)
 			if opts.Observer != nil {
 				opts.Observer.Finished(s, o)
@@ -206,8 +209,8 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			} else {
 				computed.Add(1)
 			}
-		}(s)
-	}
+		}()
+	})
 	wg.Wait()
 	close(stopProgress)
 	return out
@@ -263,7 +266,7 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 		}
 	}
 	defer give()
-	defer rq.finished(s.Index) // before the slot goes back: see readyQueue
+	defer rq.finished(s) // before the slot goes back: see readyQueue
 	if err := take(); err != nil {
 		return &Outcome{Err: fmt.Errorf("not started: %w", err)}
 	}

@@ -3,7 +3,6 @@ package exec
 import (
 	"container/heap"
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -125,14 +124,20 @@ type readyQueue struct {
 	cpu, gpu *slots
 	prio     []Priority
 	gpuStep  []bool
-	users    [][]int32 // users[i]: the to-run steps that read step i
-	left     []int32   // inputs of each to-run step not finished yet
+	steps    []*plan.Step
+	users    [][]int32     // users[i]: the to-run steps that read step i
+	left     []int32       // inputs of each to-run step not finished yet
+	told     []atomic.Bool // finished was called for the step
+	jobs     int
+	// spawn starts the goroutine of a step that got a slot (set by
+	// start).
+	spawn func(s *plan.Step)
 }
 
 func newReadyQueue(g *plan.Graph, out []*Outcome, prio []Priority, jobs int) *readyQueue {
 	n := len(g.Steps)
-	q := &readyQueue{cpu: newSlots(0), gpu: newSlots(0), prio: prio, gpuStep: make([]bool, n),
-		users: make([][]int32, n), left: make([]int32, n)}
+	q := &readyQueue{cpu: newSlots(0), gpu: newSlots(0), prio: prio, gpuStep: make([]bool, n), steps: g.Steps,
+		users: make([][]int32, n), left: make([]int32, n), told: make([]atomic.Bool, n)}
 	var ready []*plan.Step
 	for i, s := range g.Steps {
 		if out[i] != nil {
@@ -151,11 +156,23 @@ func newReadyQueue(g *plan.Graph, out []*Outcome, prio []Priority, jobs int) *re
 	}
 	// Queue every step ready at the start before any slot is handed out.
 	for _, s := range ready {
-		q.slot(s.Index).reserve(s.Index, prio[s.Index])
+		q.reserve(s)
 	}
-	q.cpu.add(jobs)
-	q.gpu.add(1)
+	q.jobs = jobs
 	return q
+}
+
+// start hands out the slots, spawning the first steps.
+func (q *readyQueue) start(spawn func(s *plan.Step)) {
+	q.spawn = spawn
+	q.cpu.add(q.jobs)
+	q.gpu.add(1)
+}
+
+// reserve queues the ready step s; its goroutine is spawned when it gets
+// a slot, so a run holds a goroutine per running step, not per step.
+func (q *readyQueue) reserve(s *plan.Step) {
+	q.slot(s.Index).reserve(s.Index, q.prio[s.Index], func() { q.spawn(s) })
 }
 
 func (q *readyQueue) slot(i int) *slots {
@@ -171,12 +188,15 @@ func (q *readyQueue) acquire(ctx context.Context, i int) error {
 	return q.slot(i).acquire(ctx, i, q.prio[i])
 }
 
-// finished queues the users of step i that it made ready; call it before
-// i gives its slot back.
-func (q *readyQueue) finished(i int) {
-	for _, u := range q.users[i] {
+// finished queues the users of step s that it made ready; call it before
+// s gives its slot back (later calls do nothing).
+func (q *readyQueue) finished(s *plan.Step) {
+	if q.told[s.Index].Swap(true) {
+		return
+	}
+	for _, u := range q.users[s.Index] {
 		if atomic.AddInt32(&q.left[u], -1) == 0 {
-			q.slot(int(u)).reserve(int(u), q.prio[u])
+			q.reserve(q.steps[u])
 		}
 	}
 }
@@ -198,9 +218,10 @@ type slots struct {
 func newSlots(n int) *slots { return &slots{free: n, reserved: map[int]*waiter{}} }
 
 type waiter struct {
-	p     Priority
-	ready chan struct{} // closed when the slot is handed over
-	pos   int           // position in the heap, -1 once removed
+	p       Priority
+	ready   chan struct{} // closed when the slot is handed over
+	pos     int           // position in the heap, -1 once removed
+	granted func()        // called (under the lock) when it gets the slot
 }
 
 type waiters []*waiter
@@ -226,11 +247,12 @@ func (w *waiters) Pop() any {
 }
 
 // reserve puts step i in the queue with priority p before it asks for a
-// slot; it gets one at once if one is free.
-func (s *slots) reserve(i int, p Priority) {
+// slot; it gets one at once if one is free; granted, when not nil, is
+// called when it does.
+func (s *slots) reserve(i int, p Priority, granted func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := &waiter{p: p, ready: make(chan struct{})}
+	w := &waiter{p: p, ready: make(chan struct{}), granted: granted}
 	s.reserved[i] = w
 	heap.Push(&s.q, w)
 	s.dispatchLocked()
@@ -299,27 +321,8 @@ func (s *slots) dispatchLocked() {
 		s.free--
 		w := heap.Pop(&s.q).(*waiter)
 		close(w.ready)
-	}
-}
-
-// runOrder lists the steps of g that are to run (out[i] == nil) in
-// priority order, so that the steps ready at the start queue for the
-// first slots in that order too.
-func runOrder(g *plan.Graph, out []*Outcome, prio []Priority) []*plan.Step {
-	var steps []*plan.Step
-	for i, s := range g.Steps {
-		if out[i] == nil {
-			steps = append(steps, s)
+		if w.granted != nil {
+			w.granted()
 		}
 	}
-	slices.SortFunc(steps, func(a, b *plan.Step) int {
-		switch {
-		case prio[a.Index].Before(prio[b.Index]):
-			return -1
-		case prio[b.Index].Before(prio[a.Index]):
-			return 1
-		}
-		return 0
-	})
-	return steps
 }

@@ -3,9 +3,11 @@ package exec
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"hetalign/runner/plan"
 	"hetalign/runner/spec"
+	"hetalign/runner/store"
 )
 
 // twoReports is a synthetic graph of two reports listed long one first:
@@ -194,5 +197,49 @@ func TestSlotsOrder(t *testing.T) {
 	wg.Wait()
 	if fmt.Sprint(got) != "[1 3 5]" {
 		t.Errorf("slots handed over in order %v, want [1 3 5]", got)
+	}
+}
+
+// BenchmarkExecuteMemory runs a graph of n independent steps feeding one
+// report (the shape of a big sweep) on an in-memory store and reports the
+// most goroutines alive at once and the memory the process obtained from
+// the system: a step's goroutine starts when it is ready, not all at the
+// start (before: n goroutines, each with its stack, for the whole run).
+func BenchmarkExecuteMemory(b *testing.B) {
+	const n = 50_000
+	for range b.N {
+		g := &plan.Graph{}
+		root := &plan.Step{Index: 0, Key: fmt.Sprintf("%064x", 1), Kind: "truth", Label: "root"}
+		g.Steps = append(g.Steps, root)
+		var leaves []*plan.Step
+		for i := range n {
+			s := &plan.Step{Index: len(g.Steps), Key: fmt.Sprintf("%064x", len(g.Steps)+1), Kind: "eval", Label: fmt.Sprint("leaf ", i),
+				Inputs: []*plan.Step{root}, InputNames: []string{"truth"}}
+			g.Steps = append(g.Steps, s)
+			leaves = append(leaves, s)
+		}
+		rep := &plan.Step{Index: len(g.Steps), Key: fmt.Sprintf("%064x", len(g.Steps)+1), Kind: "report", Label: "report", Inputs: leaves, Partial: true}
+		for range leaves {
+			rep.InputNames = append(rep.InputNames, "eval")
+		}
+		g.Steps = append(g.Steps, rep)
+		g.Reports = []plan.Report{{File: &spec.File{Name: "r"}, Step: rep}}
+		st, err := store.Open("mem://")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var peak atomic.Int64
+		fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
+			if k := int64(runtime.NumGoroutine()); k > peak.Load() {
+				peak.Store(k)
+			}
+			return []byte(`{}`), nil
+		}
+		Execute(context.Background(), g, st, fn, Options{Jobs: 2, Log: zerolog.Nop(), NoLeases: true})
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(peak.Load()), "peak-goroutines")
+		b.ReportMetric(float64(ms.StackSys)/(1<<20), "MiB-stacks")
+		b.ReportMetric(float64(ms.Sys)/(1<<20), "MiB-sys")
 	}
 }
