@@ -204,9 +204,10 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			if opts.Observer != nil {
 				opts.Observer.Finished(s, o)
 			}
-			if o.Err != nil {
+			switch {
+			case o.Err != nil && !Interrupted(o.Err):
 				failed.Add(1)
-			} else {
+			case o.Err == nil:
 				computed.Add(1)
 			}
 		}()
