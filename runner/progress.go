@@ -31,17 +31,28 @@ type tracker struct {
 	done     int
 	computed int
 	failed   int
-	started  time.Time
+	begun    time.Time
 	lastDraw time.Time
 	shown    bool
 	running  map[int]runningStep
 	outcomes map[int]*rexec.Outcome
-	expect   map[int]float64 // expected seconds of the steps to run
-	left     float64         // expected seconds of those not finished
-	known    bool            // some expectation came from the cache
-	onReport func(s *plan.Step, o *rexec.Outcome)
-	observe  func(Progress)
-	stop     chan struct{}
+	cost     *costModel
+	now      func() time.Time // the clock (a fake one replays a trace)
+	// The critical path: path[i] is the estimated seconds of the longest
+	// chain from step i to its report (rexec.Priorities); byPath lists the
+	// steps to run longest path first, next the first of them not
+	// started yet.
+	path    []float64
+	byPath  []int
+	next    int
+	started map[int]bool
+	// The ETA shown last and when (see shownETA).
+	lastETA   time.Duration
+	lastETAAt time.Time
+	etaShown  bool
+	onReport  func(s *plan.Step, o *rexec.Outcome)
+	observe   func(Progress)
+	stop      chan struct{}
 }
 
 // Progress is the state of a run as the progress line shows it: steps
@@ -62,12 +73,10 @@ type runningStep struct {
 }
 
 func newTracker(g *plan.Graph, st *store.Store, opts Options, onReport func(*plan.Step, *rexec.Outcome)) *tracker {
-	t := &tracker{log: opts.Log, live: opts.Progress, every: 2 * time.Second, jobs: max(1, opts.Jobs), total: len(g.Steps),
-		started: time.Now(), running: map[int]runningStep{}, outcomes: map[int]*rexec.Outcome{}, onReport: onReport, observe: opts.Observe}
-	t.expect, t.known = expectedSeconds(g, st)
-	for _, v := range t.expect {
-		t.left += v
-	}
+	classes, sizes := stepClass(g)
+	t := newTrackerModel(g, newCostModel(classes, sizes, func(i int) bool { return !st.Has(g.Steps[i].Key) }, recordedSeconds(g, st), loadShipped()),
+		opts, time.Now, onReport)
+	t.observe = opts.Observe
 	// Redraw while long steps run, when no step starts or finishes.
 	t.stop = make(chan struct{})
 	tick := t.every
@@ -91,11 +100,33 @@ func newTracker(g *plan.Graph, st *store.Store, opts Options, onReport func(*pla
 	return t
 }
 
-// expectedSeconds estimates how long each step that is not cached will
-// take: what the cache's manifest says the same place took in the last
-// run of its report (the index maps each role to the step that filled
-// it), else the mean of the steps of the same kind that have a record.
-func expectedSeconds(g *plan.Graph, st *store.Store) (map[int]float64, bool) {
+// newTrackerModel is a tracker of g with cost model m and clock now that
+// does not redraw by itself.
+func newTrackerModel(g *plan.Graph, m *costModel, opts Options, now func() time.Time, onReport func(*plan.Step, *rexec.Outcome)) *tracker {
+	t := &tracker{log: opts.Log, live: opts.Progress, every: 2 * time.Second, jobs: max(1, opts.Jobs), total: len(g.Steps),
+		begun: now(), running: map[int]runningStep{}, outcomes: map[int]*rexec.Outcome{}, cost: m, now: now, onReport: onReport,
+		started: map[int]bool{}}
+	out := make([]*rexec.Outcome, len(g.Steps))
+	for i := range out {
+		if m.class[i] < 0 {
+			out[i] = &rexec.Outcome{Cached: true}
+		} else {
+			t.byPath = append(t.byPath, i)
+		}
+	}
+	pr := rexec.Priorities(g, out, t.Cost)
+	t.path = make([]float64, len(g.Steps))
+	for i := range pr {
+		t.path[i] = pr[i].Path
+	}
+	sort.SliceStable(t.byPath, func(a, b int) bool { return t.path[t.byPath[a]] > t.path[t.byPath[b]] })
+	return t
+}
+
+// recordedSeconds is the warm estimate of each step: what the cache's
+// manifest says the same place took in the last run of its report (the
+// index maps each role to the step that filled it).
+func recordedSeconds(g *plan.Graph, st *store.Store) func(i int) (float64, bool) {
 	prev := map[string]string{} // role → key of the last run
 	for _, r := range g.Reports {
 		b, ok := st.Index(plan.IndexID(r.File.Name))
@@ -109,42 +140,32 @@ func expectedSeconds(g *plan.Graph, st *store.Store) (map[int]float64, bool) {
 			}
 		}
 	}
-	out := map[int]float64{}
-	sum, n := map[string]float64{}, map[string]int{}
-	var unknown []*plan.Step
-	for _, s := range g.Steps {
-		if st.Has(s.Key) {
-			continue
+	return func(i int) (float64, bool) {
+		if len(prev) == 0 {
+			return 0, false
 		}
-		found := false
-		for _, role := range s.Roles {
+		for _, role := range g.Steps[i].Roles {
 			if key, ok := prev[role]; ok {
 				if m, ok := st.Get(key); ok {
-					out[s.Index] = m.Seconds
-					sum[s.Kind] += m.Seconds
-					n[s.Kind]++
-					found = true
-					break
+					return m.Seconds, true
 				}
 			}
 		}
-		if !found {
-			unknown = append(unknown, s)
-		}
+		return 0, false
 	}
-	for _, s := range unknown {
-		if n[s.Kind] > 0 {
-			out[s.Index] = sum[s.Kind] / float64(n[s.Kind])
-		}
-	}
-	return out, len(n) > 0
+}
+
+// Cost is the estimated seconds of step s (for the ready queue's order).
+func (t *tracker) Cost(s *plan.Step) float64 {
+	return t.cost.base[s.Index]
 }
 
 // Started records a step that began computing.
 func (t *tracker) Started(s *plan.Step) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.running[s.Index] = runningStep{label: s.Label, since: time.Now()}
+	t.running[s.Index] = runningStep{label: s.Label, since: t.now()}
+	t.started[s.Index] = true
 	t.draw(false)
 }
 
@@ -153,13 +174,19 @@ func (t *tracker) Finished(s *plan.Step, o *rexec.Outcome) {
 	t.mu.Lock()
 	t.done++
 	if o.Err != nil {
-		t.failed++
+		if !rexec.Interrupted(o.Err) {
+			t.failed++
+		}
 	} else if !o.Cached && !o.Skipped {
 		t.computed++
 	}
+	r, ran := t.running[s.Index]
 	delete(t.running, s.Index)
 	t.outcomes[s.Index] = o
-	t.left -= t.expect[s.Index]
+	computed := ran && o.Err == nil && !o.Cached && !o.Skipped
+	t.cost.finished(s.Index, t.now().Sub(r.since).Seconds(), computed)
+	delete(t.started, s.Index)
+	t.path[s.Index] = -1 // finished: off the critical path
 	t.draw(false)
 	t.mu.Unlock()
 	if s.Kind == steps.Report && t.onReport != nil {
@@ -199,22 +226,54 @@ func (t *tracker) clear() {
 }
 
 // eta is the expected time to the end: the expected seconds of the steps
-// left spread over the workers, less what the running ones have done;
-// without records, the mean duration of the steps computed so far.
-func (t *tracker) eta() (time.Duration, bool) {
-	now := time.Now()
-	left := t.left
-	if !t.known {
-		if t.computed == 0 {
-			return 0, false
-		}
-		per := now.Sub(t.started).Seconds() * float64(t.jobs) / float64(t.computed)
-		left = per * float64(t.total-t.done)
+// left (see costModel) less what the running ones have done, spread over
+// the workers, or the longest chain of steps left if that is longer (the
+// workers cannot all be busy to the end).
+func (t *tracker) eta() time.Duration {
+	now := t.now()
+	ids := make([]int, 0, len(t.running))
+	for i := range t.running {
+		ids = append(ids, i)
 	}
+	t.cost.running(ids, func(i int) float64 { return now.Sub(t.running[i].since).Seconds() })
+	left := t.cost.remaining()
+	speed := t.cost.speed()
+	chain := 0.0
 	for i, r := range t.running {
-		left -= min(t.expect[i], now.Sub(r.since).Seconds())
+		done := min(t.cost.estimate(i), now.Sub(r.since).Seconds())
+		left -= done
+		chain = max(chain, t.path[i]*speed-done)
 	}
-	return time.Duration(max(0, left) / float64(t.jobs) * float64(time.Second)), true
+	for t.next < len(t.byPath) && (t.path[t.byPath[t.next]] < 0 || t.started[t.byPath[t.next]]) {
+		t.next++
+	}
+	if t.next < len(t.byPath) {
+		chain = max(chain, t.path[t.byPath[t.next]]*speed)
+	}
+	return time.Duration(max(0, left/float64(t.jobs), chain) * float64(time.Second))
+}
+
+// etaSlack is how far above the ETA shown (less the time since) a new
+// estimate may be and still be taken as noise: the ETA shown keeps
+// falling unless the estimate exceeds it by more than a quarter and
+// etaSlackMin.
+const etaSlackMin = 10 * time.Second
+
+// shownETA is the ETA to show now: the estimate (eta) when it is below
+// the last one shown less the time since, or far above it (the run has
+// really slowed down); else that last one less the time since, so that
+// while work proceeds at a steady rate the ETA falls.
+func (t *tracker) shownETA() time.Duration {
+	now := t.now()
+	raw := t.eta()
+	if t.etaShown {
+		fall := max(0, t.lastETA-now.Sub(t.lastETAAt))
+		if raw > fall && raw <= fall+max(fall/4, etaSlackMin) {
+			raw = fall
+		}
+	}
+	t.lastETA, t.lastETAAt, t.etaShown = raw, now, true
+	return raw
 }
 
 func (t *tracker) runningNames(n int) []string {
@@ -243,14 +302,11 @@ func (t *tracker) runningNames(n int) []string {
 // draw shows the state: the live line at most every 100 ms (force: now),
 // or a log event every few seconds.
 func (t *tracker) draw(force bool) {
-	now := time.Now()
-	eta, etaOK := t.eta()
+	now := t.now()
+	eta := t.shownETA()
 	if t.observe != nil {
-		p := Progress{Done: t.done, Total: t.total, Computed: t.computed, Failed: t.failed, Running: t.runningNames(8)}
-		if etaOK {
-			p.ETA = eta.Round(time.Second).String()
-		}
-		t.observe(p)
+		t.observe(Progress{Done: t.done, Total: t.total, Computed: t.computed, Failed: t.failed, Running: t.runningNames(8),
+			ETA: eta.Round(time.Second).String()})
 	}
 	if t.live == nil {
 		if now.Sub(t.lastDraw) < t.every && !force {
@@ -258,10 +314,8 @@ func (t *tracker) draw(force bool) {
 		}
 		t.lastDraw = now
 		ev := t.log.Info().Int("done", t.done).Int("steps", t.total).Int("computed", t.computed).Int("failed", t.failed).
-			Strs("running", t.runningNames(3))
-		if etaOK {
-			ev = ev.Str("eta", eta.Round(time.Second).String())
-		}
+			Str("elapsed", now.Sub(t.begun).Round(time.Second).String()).Strs("running", t.runningNames(3))
+		ev = ev.Str("eta", eta.Round(time.Second).String())
 		ev.Msg("progress")
 		return
 	}
@@ -273,9 +327,7 @@ func (t *tracker) draw(force bool) {
 	if t.failed > 0 {
 		line += fmt.Sprintf(", %d failed", t.failed)
 	}
-	if etaOK {
-		line += ", ETA " + eta.Round(time.Second).String()
-	}
+	line += ", ETA " + eta.Round(time.Second).String()
 	if names := t.runningNames(2); len(names) > 0 {
 		line += " · " + strings.Join(names, "; ")
 	}

@@ -122,7 +122,7 @@ func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error
 	}
 	start := time.Now()
 	po.Progress = func(done, total int) {
-		opts.Log.Info().Int("cells", done).Int("of", total).Dur("elapsed", time.Since(start).Round(time.Millisecond)).Msg("planning")
+		opts.Log.Info().Int("cells", done).Int("of", total).Str("elapsed", time.Since(start).Round(time.Millisecond).String()).Msg("planning")
 	}
 	if opts.MaxCells > 0 {
 		// Refuse before reading a cached plan too: the limit is the same
@@ -205,7 +205,8 @@ func Status(g *plan.Graph, st *store.Store) []StepStatus {
 // Result summarises a run.
 type Result struct {
 	Steps, Computed, Cached, Skipped, Failed int
-	// Interrupted counts the steps a cancelled run did not start.
+	// Interrupted counts the steps a cancelled run did not finish: not
+	// started, or stopped while computing (not counted as failed).
 	Interrupted int
 	// Failures lists the steps that failed by themselves (not because an
 	// input failed), as "label: error".
@@ -265,7 +266,7 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	if opts.Executor != nil {
 		ex = opts.Executor
 	}
-	outs = ex.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr, Compute: opts.Compute})
+	outs = ex.Execute(ctx, g, st, fn, rexec.Options{Jobs: opts.Jobs, Log: opts.Log, Observer: tr, Compute: opts.Compute, Cost: tr.Cost})
 	tr.finish()
 	for i, o := range outs {
 		res.tally(g.Steps[i], o)
@@ -293,8 +294,8 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
 	}
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("interrupted after %d of %d steps (%d not started); finished steps are cached: rerun to resume",
-			res.Steps-res.Interrupted, res.Steps, res.Interrupted))
+		errs = append(errs, fmt.Errorf("interrupted: %d of %d steps did not finish; finished steps are cached: a rerun computes the %d steps left",
+			res.Interrupted, res.Steps, res.Interrupted+res.Failed))
 	}
 	return res, errors.Join(errs...)
 }
@@ -365,7 +366,7 @@ func Step(ctx context.Context, cache string, keys []string, opts StepOptions) er
 // an input failed), cached, not needed or computed.
 func (res *Result) tally(s *plan.Step, o *rexec.Outcome) {
 	switch {
-	case o.Err != nil && (errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded)):
+	case o.Err != nil && rexec.Interrupted(o.Err):
 		res.Interrupted++
 	case o.Err != nil:
 		res.Failed++
@@ -626,7 +627,12 @@ func writeReport(f *spec.File, body []byte, g *plan.Graph, res *Result, opts Opt
 			return nil, err
 		}
 	}
-	opts.Log.Info().Str("report", f.Name).Str("dir", dir).Msg("report written")
+	ev := opts.Log.Info().Str("report", f.Name).Str("dir", dir)
+	if took > 0 {
+		// The time from the start of the run to this report.
+		ev = ev.Str("elapsed", took.Round(time.Millisecond).String())
+	}
+	ev.Msg("report written")
 	return rep.FailedClaims(), nil
 }
 

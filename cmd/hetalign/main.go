@@ -49,6 +49,8 @@ const (
 	exitFailed  = 1 // a step failed, or diff found changes past the tolerance
 	exitInvalid = 2 // bad usage or an invalid spec
 	exitClaims  = 3 // every step ran, but a claim of a report does not hold
+
+	exitInterrupted = 130 // Ctrl-C (SIGINT) or SIGTERM: the shell's 128 + SIGINT
 )
 
 const usage = `hetalign — experiments on alignment with heterogeneous preferences
@@ -70,7 +72,8 @@ usage:
   hetalign --version
 
 exit status: 0 ok; 1 a step failed (or diff found changes); 2 bad usage or
-an invalid spec; 3 (run, check) every step ran but a claim does not hold.
+an invalid spec; 3 (run, check) every step ran but a claim does not hold;
+130 run interrupted (Ctrl-C): finished steps are cached, rerun to resume.
 
 Run 'hetalign COMMAND -h' for the flags of a command.
 `
@@ -204,7 +207,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	ex.register(fs)
 	index := fs.Bool("index", false, "report with no spec: write the page of every report in --out from its report.json (computing nothing), and --out/index.html, the list of them")
 	serve := fs.String("serve", "", "run: serve the reports of --out and the run's progress at this address while the run goes on (a bare port binds 127.0.0.1)")
-	maxCells := fs.Int("max-cells", 1_000_000, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any; 0: no limit")
+	maxCells := fs.Int("max-cells", plan.DefaultMaxCells, "refuse an experiment whose sweep has more cells (axis values' product × seeds) than this, before evaluating any (planning holds about 10 KB per cell); 0: no limit")
 	specs, err := parse(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -340,9 +343,15 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	if res != nil {
 		if res.Interrupted > 0 {
-			// One line for Ctrl-C, not one per step that did not start.
-			log.Warn().Int("steps", res.Steps).Int("finished", res.Steps-res.Interrupted).Int("not_started", res.Interrupted).
+			// One line for Ctrl-C, not one per step that did not start:
+			// the counts of the steps done (now cached) and of those a
+			// rerun computes (interrupted ones and failed ones).
+			log.Warn().Int("steps", res.Steps).Int("computed", res.Computed).Int("cached", res.Cached).Int("not_needed", res.Skipped).
+				Int("failed", res.Failed).Int("not_finished", res.Interrupted).Int("rerun_computes", res.Interrupted+res.Failed).
 				Msg("interrupted: finished steps are cached; rerun to resume")
+			if ctx.Err() != nil {
+				return exitInterrupted
+			}
 			return exitFailed
 		}
 		log.Info().Int("steps", res.Steps).Int("computed", res.Computed).Int("cached", res.Cached).Int("not_needed", res.Skipped).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"hetalign/runner/device"
+	"hetalign/runner/plan"
 )
 
 // The test binary doubles as the CLI when HETALIGN_TEST_MAIN is set, so
@@ -172,10 +174,11 @@ experiments: slow: {
 
 // startSlow starts the CLI on slowSpec as its own process and waits until
 // it has committed at least n steps.
-func startSlow(t *testing.T, dir, cache string, n int, stderr io.Writer) (*exec.Cmd, string) {
+func startSlow(t *testing.T, dir, cache string, n int, stderr io.Writer, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
 	spec := writeSpec(t, dir, "slow.cue", slowSpec)
-	cmd := exec.Command(os.Args[0], "run", "--jobs", "2", "--cache", cache, "--out", filepath.Join(dir, "out1"), spec)
+	args := append(append([]string{"run", "--jobs", "2", "--cache", cache, "--out", filepath.Join(dir, "out1")}, flags...), spec)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HETALIGN_TEST_MAIN=1")
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -263,7 +266,7 @@ func TestCacheCommands(t *testing.T) {
 // the spec, the experiment, the count and the flag.
 func TestMaxCells(t *testing.T) {
 	dir := t.TempDir()
-	p := writeSpec(t, dir, "big.cue", `import "list"
+	src := `import "list"
 experiments: big: {
 	population: types: {
 		A: {reward: {y1: 1, y2: 2}}
@@ -280,7 +283,8 @@ experiments: big: {
 	}
 	report: tables: t: {rows: "preference.temperature", columns: "env.beta", cell: "tv", where: {method: "dpo", seed: 0}}
 }
-`)
+`
+	p := writeSpec(t, dir, "big.cue", src)
 	for _, cmd := range []string{"vet", "plan", "run"} {
 		_, stderr, code := cli(t, cmd, "--max-cells", "1000", "--cache", filepath.Join(dir, "c"), "--out", filepath.Join(dir, "o"), p)
 		for _, want := range []string{"big.cue", "experiment big", "2000000 cells", "1000 × 1000 values × 2 seeds", "--max-cells", "1000"} {
@@ -289,8 +293,14 @@ experiments: big: {
 			}
 		}
 	}
-	// The default limit (1,000,000) refuses it too.
-	if _, stderr, code := cli(t, "vet", p); code != exitInvalid || !strings.Contains(stderr, "above the limit of 1000000") {
+	// The default limit (plan.DefaultMaxCells: what plans in about 1 GB)
+	// refuses it too, and a 200,000-cell sweep (which took about 2 GB),
+	// saying how much memory it would need.
+	if _, stderr, code := cli(t, "vet", p); code != exitInvalid || !strings.Contains(stderr, fmt.Sprintf("above the limit of %d", plan.DefaultMaxCells)) {
 		t.Errorf("default limit: exit %d, %q", code, stderr)
+	}
+	p200k := writeSpec(t, dir, "big200k.cue", strings.Replace(strings.Replace(src, "seeds: [0, 1]", "seeds: [0]", 1), "Range(1, 1001, 1)", "Range(1, 201, 1)", 1))
+	if _, stderr, code := cli(t, "vet", p200k); code != exitInvalid || !strings.Contains(stderr, "200000 cells") || !strings.Contains(stderr, "1.8 GB") {
+		t.Errorf("200,000 cells at the default limit: exit %d, %q", code, stderr)
 	}
 }

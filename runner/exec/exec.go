@@ -65,6 +65,10 @@ type Options struct {
 	// Compute is the GoMLX backend configuration of the run, written into
 	// the step descriptions an executor hands to other processes.
 	Compute string
+	// Cost, when set, estimates the seconds a step computes: the ready
+	// queue runs first the steps of the report with the least work left,
+	// each report's along its critical path (see Priorities).
+	Cost func(s *plan.Step) float64
 }
 
 // DefaultLeaseTTL is the lease lifetime when Options.LeaseTTL is zero.
@@ -146,8 +150,6 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
-	cpu := make(chan struct{}, opts.Jobs)
-	gpu := make(chan struct{}, 1)
 	var finished, computed, failed atomic.Int64
 	stopProgress := make(chan struct{})
 	go func() {
@@ -167,6 +169,8 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		}
 	}()
 	decide(g, st, out)
+	prio := Priorities(g, out, opts.Cost)
+	rq := newReadyQueue(g, out, prio, opts.Jobs)
 	var lz *leaser
 	if !opts.NoLeases {
 		if opts.LeaseFast == 0 {
@@ -182,25 +186,32 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			if opts.Observer != nil {
 				opts.Observer.Finished(s, out[s.Index])
 			}
-			continue
 		}
+	}
+	// A step's goroutine starts once the step is ready and has a slot
+	// (see readyQueue): a graph of 10^5 steps does not hold 10^5
+	// goroutines waiting on their inputs.
+	rq.start(func(s *plan.Step) {
 		wg.Add(1)
-		go func(s *plan.Step) {
+		go func() {
 			defer wg.Done()
 			defer close(done[s.Index])
-			o := runOne(ctx, s, st, fn, done, out, cpu, gpu, lz, opts.Log, opts.Observer)
+			defer rq.drop(s.Index)
+			o := runOne(ctx, s, st, fn, done, out, rq, lz, opts.Log, opts.Observer)
 			out[s.Index] = o
+			rq.finished(s) // its users, if runOne returned before it did this
 			finished.Add(1)
 			if opts.Observer != nil {
 				opts.Observer.Finished(s, o)
 			}
-			if o.Err != nil {
+			switch {
+			case o.Err != nil && !Interrupted(o.Err):
 				failed.Add(1)
-			} else {
+			case o.Err == nil:
 				computed.Add(1)
 			}
-		}(s)
-	}
+		}()
+	})
 	wg.Wait()
 	close(stopProgress)
 	return out
@@ -233,7 +244,7 @@ func decide(g *plan.Graph, st *store.Store, out []*Outcome) {
 }
 
 func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []chan struct{}, out []*Outcome,
-	cpu, gpu chan struct{}, lz *leaser, log zerolog.Logger, obs Observer) *Outcome {
+	rq *readyQueue, lz *leaser, log zerolog.Logger, obs Observer) *Outcome {
 	for _, in := range s.Inputs {
 		<-done[in.Index]
 	}
@@ -241,27 +252,22 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	if fail != nil {
 		return fail
 	}
-	slot := cpu
-	if s.GPU {
-		slot = gpu
-	}
 	held := false // whether this step holds a slot
 	take := func() error {
-		select {
-		case slot <- struct{}{}:
-			held = true
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := rq.acquire(ctx, s.Index); err != nil {
+			return err
 		}
+		held = true
+		return nil
 	}
 	give := func() {
 		if held {
-			<-slot
+			rq.slot(s.Index).release()
 			held = false
 		}
 	}
 	defer give()
+	defer rq.finished(s) // before the slot goes back: see readyQueue
 	if err := take(); err != nil {
 		return &Outcome{Err: fmt.Errorf("not started: %w", err)}
 	}
@@ -290,6 +296,10 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 	took := time.Since(start)
 	secs := took.Seconds()
 	lz.observe(s, took)
+	if err != nil && ctx.Err() != nil {
+		// Cancelled while computing: interrupted, not failed.
+		return &Outcome{Err: fmt.Errorf("interrupted: %w", ctx.Err())}
+	}
 	if err != nil {
 		log.Warn().Str("step", s.Label).Err(err).Msg("step failed")
 		return &Outcome{Err: err}
@@ -310,6 +320,9 @@ func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []
 // inputs; fail is the outcome of a step that cannot run.
 func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, partial bool, fail *Outcome) {
 	inputs = make([][]byte, len(s.Inputs))
+	if o := interruptedInput(s, out); o != nil {
+		return nil, false, o
+	}
 	for i, in := range s.Inputs {
 		o := out[in.Index]
 		if o.Err != nil {
@@ -337,6 +350,9 @@ func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, par
 // inputs failed (nil when none did): gather's check without reading any
 // input's bytes, for steps that are not Partial.
 func failedInput(s *plan.Step, out []*Outcome) *Outcome {
+	if o := interruptedInput(s, out); o != nil {
+		return o
+	}
 	for i, in := range s.Inputs {
 		if o := out[in.Index]; o.Err != nil {
 			return &Outcome{Err: fmt.Errorf("%w: %s (%s)", ErrInputFailed, s.InputNames[i], in.Label)}
