@@ -348,3 +348,43 @@ func TestFitDavidsonErrors(t *testing.T) {
 		t.Errorf("unbeaten item: %v", err)
 	}
 }
+
+// Annotators no type claims (a blank covariate) are an error by default
+// and left out with DropUnmatched: the others are renumbered in order,
+// their rows kept, the weights their shares.
+func TestDropUnmatched(t *testing.T) {
+	body := "subject,gender,a,b,outcome\n" +
+		"1,f,X,Y,1\n1,f,Y,Z,-1\n1,f,X,Z,1\n" +
+		"2,,X,Y,-1\n2,,Y,Z,1\n" +
+		"3,m,X,Y,-1\n3,m,Y,Z,1\n3,m,X,Z,-1\n" +
+		"4,f,X,Y,1\n4,f,Y,Z,1\n"
+	p := filepath.Join(t.TempDir(), "f.csv")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := Source{Path: p, Annotator: "subject", A: "a", B: "b", Outcome: "outcome", First: []string{"1"},
+		Second: []string{"-1"}, Tie: []string{"0"}, Items: []string{"X", "Y", "Z"},
+		Types: []Type{{Name: "f", Where: []Condition{{Column: "gender", Values: []string{"f"}}}},
+			{Name: "m", Where: []Condition{{Column: "gender", Values: []string{"m"}}}}}}
+	if _, err := Read(src); err == nil || !strings.Contains(err.Error(), "1 annotator(s) match no type (2)") {
+		t.Fatalf("without DropUnmatched: %v", err)
+	}
+	src.DropUnmatched = true
+	c, err := Read(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Annotators, ",") != "1,3,4" || strings.Join(c.Dropped, ",") != "2" || len(c.Rows) != 8 {
+		t.Fatalf("annotators %v, dropped %v, %d rows", c.Annotators, c.Dropped, len(c.Rows))
+	}
+	wantAnn := []int32{0, 0, 0, 1, 1, 1, 2, 2}
+	wantType := []int32{0, 0, 0, 1, 1, 1, 0, 0}
+	for i, r := range c.Rows {
+		if r.Annotator != wantAnn[i] || r.Type != wantType[i] {
+			t.Errorf("row %d: annotator %d type %d, want %d %d", i, r.Annotator, r.Type, wantAnn[i], wantType[i])
+		}
+	}
+	if s := c.Shares(); math.Abs(s[0]-2.0/3) > 1e-15 || math.Abs(s[1]-1.0/3) > 1e-15 {
+		t.Errorf("shares %v, want 2/3, 1/3", s)
+	}
+}
