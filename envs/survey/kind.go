@@ -49,6 +49,9 @@ type Config struct {
 	// groupsErr is why it could not be read (Check reports it).
 	groups    *GroupShares
 	groupsErr error
+	// Info is OpinionQA's info.csv (format "opinionqa").
+	Info string `json:"info,omitempty"`
+	oqa  *OpinionQA
 }
 
 // QuestionConfig is #Question: options as [code, label] pairs.
@@ -111,6 +114,13 @@ func (c *Config) Defaults(s envs.Setting) {
 	if c.Format == "subpop" && c.groups == nil && c.groupsErr == nil {
 		c.groups, c.groupsErr = ReadGroupShares(c.path(s.Dir))
 	}
+	if c.Format == "opinionqa" && c.oqa == nil && c.groupsErr == nil {
+		if c.Info == "" {
+			c.groupsErr = fmt.Errorf("format \"opinionqa\" needs info: the wave's info.csv")
+		} else {
+			c.oqa, c.groupsErr = ReadOpinionQA(c.path(s.Dir), envs.DataPath(s.Dir, c.Info))
+		}
+	}
 	if c.Format == "shares" {
 		if c.Shares == nil {
 			c.Shares = &SharesConfig{}
@@ -134,6 +144,12 @@ const SubpopPseudoShare = 0.005
 // Alternatives are the option labels of the cell's question: for format
 // "subpop" the file's options that some group chose.
 func (c *Config) Alternatives() []string {
+	if c.Format == "opinionqa" {
+		if c.oqa == nil {
+			return nil
+		}
+		return c.oqa.Options[c.Question]
+	}
 	if c.Format == "subpop" {
 		if c.groups == nil {
 			return nil
@@ -150,14 +166,19 @@ func (c *Config) Alternatives() []string {
 // typeCodes are a type's codes; for format "subpop" the type's name when
 // it lists none (a type is one group).
 func (c *Config) typeCodes(t envs.Type, tc typeConfig) []any {
-	if len(tc.Codes) == 0 && c.Format == "subpop" {
+	if len(tc.Codes) == 0 && (c.Format == "subpop" || c.Format == "opinionqa") {
 		return []any{t.Name}
 	}
 	return tc.Codes
 }
 
 // DataFiles is the survey file.
-func (c *Config) DataFiles(dir string) []string { return []string{c.path(dir)} }
+func (c *Config) DataFiles(dir string) []string {
+	if c.Info != "" {
+		return []string{c.path(dir), envs.DataPath(dir, c.Info)}
+	}
+	return []string{c.path(dir)}
+}
 
 func (c *Config) path(dir string) string { return envs.DataPath(dir, c.File) }
 
@@ -187,6 +208,9 @@ func (c *Config) Check(s envs.Setting) []envs.Problem {
 			ps = append(ps, envs.Problemf("env.group", "format \"subpop\" has no group column: types are groups of env.attribute"))
 		}
 		return append(ps, c.checkSubpop()...)
+	}
+	if c.Format == "opinionqa" {
+		return append(ps, c.checkOpinionQA()...)
 	}
 	if c.Group == "" {
 		ps = append(ps, envs.Problemf("env.group", "format %q needs group: the column of each respondent's group code", c.Format))
@@ -247,6 +271,30 @@ func (c *Config) checkSubpop() []envs.Problem {
 	return append(ps, envs.CheckWeights("env.sampling", c.Sampling, labels)...)
 }
 
+// checkOpinionQA: both files read, the question is in info.csv with at
+// least two options, no group column or questions, sampling over the
+// options.
+func (c *Config) checkOpinionQA() []envs.Problem {
+	var ps []envs.Problem
+	if c.groupsErr != nil {
+		return append(ps, envs.Problemf("env.file", "%v", c.groupsErr))
+	}
+	if c.Group != "" {
+		ps = append(ps, envs.Problemf("env.group", "format \"opinionqa\" has no group column: types list the file's groups as codes"))
+	}
+	if len(c.Questions) > 0 {
+		ps = append(ps, envs.Problemf("env.questions", "format \"opinionqa\" takes each question's options from info.csv; remove questions"))
+	}
+	opts, ok := c.oqa.Options[c.Question]
+	if !ok {
+		return append(ps, envs.Problemf("env.question", "%s: no question %q in column key", c.oqa.Info, c.Question))
+	}
+	if len(opts) < 2 {
+		ps = append(ps, envs.Problemf("env.question", "%s:%d: question %s has %d options; it needs two", c.oqa.Info, c.oqa.InfoLine[c.Question], c.Question, len(opts)))
+	}
+	return append(ps, envs.CheckWeights("env.sampling", c.Sampling, opts)...)
+}
+
 // TruthParams are a survey cell's truth parameters: the rewards estimated
 // from the file, with the question and the weighted answer counts per type
 // they came from (so that a changed file changes the key).
@@ -259,7 +307,7 @@ type TruthParams struct {
 // Truth reads the survey file and estimates each type's rewards.
 func (c *Config) Truth(s envs.Setting) (any, error) {
 	q, ok := c.Questions[c.Question]
-	if !ok && c.Format != "subpop" {
+	if !ok && c.Format != "subpop" && c.Format != "opinionqa" {
 		return nil, fmt.Errorf("question %q is not in env.questions", c.Question)
 	}
 	src := Source{Path: c.path(s.Dir), Group: c.Group, Weight: c.Weight, Question: c.Question, Missing: c.Missing}
@@ -285,7 +333,15 @@ func (c *Config) Truth(s envs.Setting) (any, error) {
 	var counts *Counts
 	var err error
 	alts := q.Labels()
-	if c.Format == "subpop" {
+	if c.Format == "opinionqa" {
+		if c.groupsErr != nil {
+			return nil, c.groupsErr
+		}
+		counts, err = c.oqa.Counts(c.Question, src.Types)
+		if err == nil {
+			alts = counts.Options
+		}
+	} else if c.Format == "subpop" {
 		if c.groupsErr != nil {
 			return nil, c.groupsErr
 		}

@@ -3,6 +3,7 @@ package survey
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // SharesTolerance is how far a line's shares may sum from 1.
@@ -61,13 +63,36 @@ type GroupLine struct {
 // shares that do not sum to 1 within SharesTolerance or are negative,
 // options and shares of different lengths, a group named twice for one
 // question, and options that differ between lines of one question.
+//
+// A file is parsed once per process and content: planning a sweep over a
+// file's questions builds a configuration per cell, and each reads the
+// file; the parsed value is never modified after it is returned.
 func ReadGroupShares(path string) (*GroupShares, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading group shares: %w", err)
 	}
-	defer f.Close()
-	return readGroupShares(f, path)
+	key := path + "\x00" + fmt.Sprintf("%x", sha256.Sum256(b))
+	parsed.mu.Lock()
+	defer parsed.mu.Unlock()
+	if gs, ok := parsed.m[key]; ok {
+		return gs, nil
+	}
+	gs, err := readGroupShares(bytes.NewReader(b), path)
+	if err != nil {
+		return nil, err
+	}
+	if parsed.m == nil {
+		parsed.m = map[string]*GroupShares{}
+	}
+	parsed.m[key] = gs
+	return gs, nil
+}
+
+// parsed memoises ReadGroupShares by path and content (SHA-256).
+var parsed struct {
+	mu sync.Mutex
+	m  map[string]*GroupShares
 }
 
 func readGroupShares(in io.Reader, path string) (*GroupShares, error) {
