@@ -6,9 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
+	"hetalign/envs/survey"
 	"hetalign/runner/spec"
 )
 
@@ -94,5 +96,37 @@ func TestSubpopSurveyErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// specs/beyond/gss.cue analyses every question of its file with three or
+// more options that some group chose, and no other: the sweep's list
+// equals what the reader finds.
+func TestGSSQuestionList(t *testing.T) {
+	files := load(t, "../specs/beyond/gss.cue")
+	gs, err := survey.ReadGroupShares("../specs/beyond/data/gss2022/subpop_eval.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for k, q := range gs.Questions {
+		if len(q.Labels()) >= 3 {
+			want = append(want, k)
+		}
+	}
+	sort.Strings(want)
+	for _, x := range files[0].Experiments {
+		var got []string
+		for _, a := range x.Axes {
+			if a.Paths[0] == "env.question" {
+				for _, v := range a.Values {
+					got = append(got, fmt.Sprint(v[0]))
+				}
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: questions %v, want the %d with ≥ 3 chosen options %v", x.Name, got, len(want), want)
+		}
 	}
 }
