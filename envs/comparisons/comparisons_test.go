@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/optimize"
 
+	"hetalign/envs"
 	"hetalign/envs/analytic"
 )
 
@@ -386,5 +387,64 @@ func TestDropUnmatched(t *testing.T) {
 	}
 	if s := c.Shares(); math.Abs(s[0]-2.0/3) > 1e-15 || math.Abs(s[1]-1.0/3) > 1e-15 {
 		t.Errorf("shares %v, want 2/3, 1/3", s)
+	}
+}
+
+// Consensus data on observed comparisons (for the consistent loss) are the
+// fitted types' exact consensus statistics, Pr(y ≻ y' | all agree) =
+// σ(Σ_u Δr_u) under BT, not the rows: recomputed here from the rewards.
+func TestConsensusFromFittedTypes(t *testing.T) {
+	c, err := Read(genderSource("cemschoice.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rewards [][]float64
+	for u := range c.Types {
+		th, err := FitBT(c.Wins(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewards = append(rewards, th)
+	}
+	n := len(c.Items)
+	uni := make([]float64, n)
+	for i := range uni {
+		uni[i] = 1 / float64(n)
+	}
+	e := &analytic.Env{Alternatives: c.Items, Population: envs.Population{Names: c.Types, Weights: c.Shares()},
+		Rewards: rewards, Sampling: uni, Reference: uni, Beta: 1, Preference: envs.Preference{Temperature: 1}}
+	tr, err := e.ComputeTruth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := analytic.Single(tr)
+	w.Observed = &analytic.Observed{Annotators: len(c.Annotators), Rows: c.Rows}
+	codec, err := envs.World("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := codec.Sample(w, envs.DataSpec{Regime: analytic.Consensus}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	won := got.(*analytic.Data).Prompts[0].Won
+	// Won[a][b] ∝ D(a)D(b)·σ(Σ_u (r_u(a) − r_u(b))): compare the ratio
+	// Won[a][b]/Won[b][a] = exp(Σ_u Δr_u).
+	for a := range n {
+		for b := range n {
+			if a == b {
+				continue
+			}
+			var d float64
+			for u := range rewards {
+				d += rewards[u][a] - rewards[u][b]
+			}
+			if r := won[a][b] / won[b][a]; math.Abs(math.Log(r)-d) > 1e-9 {
+				t.Errorf("Won[%d][%d]/Won[%d][%d] = %v, want exp(%v)", a, b, b, a, r, d)
+			}
+		}
+	}
+	if _, err := codec.Sample(w, envs.DataSpec{Regime: analytic.Full}, 0); err == nil {
+		t.Error("full data from observed rows: no error")
 	}
 }
