@@ -113,6 +113,9 @@ func init() {
 		{"flip_q", Truth, Vector, "the sampling distribution that achieves flip_tv", "truth"},
 		{"top_flip_tv", Truth, Number, "smallest TV distance from uniform D that changes NBC's top choice; none when no D can", "truth"},
 		{"flip_pairs", Truth, Text, "every NBC-ordered pair 'a>b' with the smallest TV that reverses it (or 'never'), smallest first", "truth"},
+		{"nbc_top_agrees", Truth, Number, "1 when NBC (uniform D) and r̄ have the same top alternative (ties: the same set of maximisers), else 0", "truth"},
+		{"flip_within_da", Truth, Number, "1 when some D within TV 0.2 of uniform (the paper's D_a, Section 4.3) reverses an NBC-ordered pair (flip_tv ≤ 0.2), else 0", "truth"},
+		{"top_flip_within_da", Truth, Number, "1 when some D within TV 0.2 of uniform (the paper's D_a) changes NBC's top choice (top_flip_tv ≤ 0.2), else 0", "truth"},
 		{"can_flip", Truth, Number, "1 when some D with full support reverses an NBC-ordered pair, else 0", "truth"},
 		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0", "truth"},
 		{"test_pairs", Truth, Number, "sequence env: test pairs with r̄(y1) ≠ r̄(y2)", "truth"},
@@ -404,7 +407,13 @@ func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 				agree, total = agree+a, total+tot
 			}
 			out[n] = indicator(agree == total)
-		case "flip_tv", "flip_pair", "flip_pairs", "flip_q", "top_flip_tv", "can_flip", "top_can_flip":
+		case "nbc_top_agrees":
+			if !single {
+				out[n] = NA()
+				continue
+			}
+			out[n] = indicator(Top(t.Alternatives, avg) == Top(t.Alternatives, nbcv))
+		case "flip_tv", "flip_pair", "flip_pairs", "flip_q", "top_flip_tv", "can_flip", "top_can_flip", "flip_within_da", "top_flip_within_da":
 			if !single {
 				out[n] = NA() // the LP of App. E is per question (one prompt)
 				continue
@@ -452,11 +461,20 @@ func ComputeTruth(w *analytic.World, names []string) (map[string]Value, error) {
 				out[n] = indicator(s.Min.Feasible)
 			case "top_can_flip":
 				out[n] = indicator(s.Top.Feasible)
+			case "flip_within_da":
+				out[n] = indicator(s.Min.Feasible && s.Min.TV <= DaTV)
+			case "top_flip_within_da":
+				out[n] = indicator(s.Top.Feasible && s.Top.TV <= DaTV)
 			}
 		}
 	}
 	return out, nil
 }
+
+// DaTV is the TV distance from uniform of the paper's altered sampling
+// distribution D_a (Section 4.3: "a slightly altered distribution D_a
+// with 0.2 total variation distance").
+const DaTV = 0.2
 
 func flipTV(f analytic.Flip) Value {
 	if !f.Feasible {

@@ -41,7 +41,9 @@ func init() {
 		},
 		Sample: func(world any, d envs.DataSpec, seed uint64) (any, error) {
 			w := world.(*World)
-			if w.Observed != nil {
+			// Observed comparisons give the regimes a row can: one
+			// annotator's label. Consensus data come from the fitted types.
+			if w.Observed != nil && d.Regime != Consensus {
 				if len(w.Prompts) != 1 {
 					return nil, fmt.Errorf("observed comparisons need a world of one prompt, not %d", len(w.Prompts))
 				}

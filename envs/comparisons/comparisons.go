@@ -35,6 +35,9 @@ type Source struct {
 	Items []string
 	// Types define the user types by conditions on covariate columns.
 	Types []Type
+	// DropUnmatched leaves out the annotators no type claims (e.g. a
+	// missing covariate) instead of failing; Comparisons.Dropped lists them.
+	DropUnmatched bool
 }
 
 // Type is a user type: the annotators whose covariates meet every
@@ -101,6 +104,9 @@ type Comparisons struct {
 	// TypeOf[k] is annotator k's type.
 	TypeOf []int
 	Rows   []analytic.ObservedRow
+	// Dropped lists the annotators left out because no type claims them
+	// (Source.DropUnmatched).
+	Dropped []string
 }
 
 // Read reads src.Path.
@@ -286,7 +292,12 @@ func read(in io.Reader, src Source) (*Comparisons, error) {
 		}
 		out.TypeOf[k] = match
 	}
-	if len(none) > 0 {
+	if len(none) > 0 && src.DropUnmatched {
+		out.dropUnmatched(none)
+		if len(out.Annotators) == 0 {
+			return nil, fmt.Errorf("%s: no annotator matches a type", src.Path)
+		}
+	} else if len(none) > 0 {
 		sample := none
 		if len(sample) > 10 {
 			sample = append(slices.Clone(sample[:10]), "…")
@@ -410,4 +421,30 @@ func (e *ZermeloError) Error() string {
 		return fmt.Sprintf("no maximum-likelihood Davidson fit: items %v never beat nor tie an item outside that set (the comparison graph is not strongly connected)", e.Items)
 	}
 	return fmt.Sprintf("no maximum-likelihood Bradley–Terry fit: items %v never beat an item outside that set (the comparison graph is not strongly connected)", e.Items)
+}
+
+// dropUnmatched removes the annotators whose TypeOf is −1 and their rows,
+// renumbering the others in order.
+func (c *Comparisons) dropUnmatched(ids []string) {
+	c.Dropped = ids
+	newIndex := make([]int32, len(c.Annotators))
+	var anns []string
+	var typeOf []int
+	for k, id := range c.Annotators {
+		if c.TypeOf[k] < 0 {
+			newIndex[k] = -1
+			continue
+		}
+		newIndex[k] = int32(len(anns))
+		anns = append(anns, id)
+		typeOf = append(typeOf, c.TypeOf[k])
+	}
+	rows := c.Rows[:0]
+	for _, r := range c.Rows {
+		if k := newIndex[r.Annotator]; k >= 0 {
+			r.Annotator = k
+			rows = append(rows, r)
+		}
+	}
+	c.Annotators, c.TypeOf, c.Rows = anns, typeOf, rows
 }

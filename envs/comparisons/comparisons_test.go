@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/optimize"
 
+	"hetalign/envs"
 	"hetalign/envs/analytic"
 )
 
@@ -371,5 +372,104 @@ func TestReadBOM(t *testing.T) {
 	}
 	if len(bom.Rows) != len(plain.Rows) || len(bom.Annotators) != 1 || bom.Annotators[0] != "1" {
 		t.Errorf("with a BOM: %d rows, annotators %q; without: %d rows", len(bom.Rows), bom.Annotators, len(plain.Rows))
+	}
+}
+
+// Annotators no type claims (a blank covariate) are an error by default
+// and left out with DropUnmatched: the others are renumbered in order,
+// their rows kept, the weights their shares.
+func TestDropUnmatched(t *testing.T) {
+	body := "subject,gender,a,b,outcome\n" +
+		"1,f,X,Y,1\n1,f,Y,Z,-1\n1,f,X,Z,1\n" +
+		"2,,X,Y,-1\n2,,Y,Z,1\n" +
+		"3,m,X,Y,-1\n3,m,Y,Z,1\n3,m,X,Z,-1\n" +
+		"4,f,X,Y,1\n4,f,Y,Z,1\n"
+	p := filepath.Join(t.TempDir(), "f.csv")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := Source{Path: p, Annotator: "subject", A: "a", B: "b", Outcome: "outcome", First: []string{"1"},
+		Second: []string{"-1"}, Tie: []string{"0"}, Items: []string{"X", "Y", "Z"},
+		Types: []Type{{Name: "f", Where: []Condition{{Column: "gender", Values: []string{"f"}}}},
+			{Name: "m", Where: []Condition{{Column: "gender", Values: []string{"m"}}}}}}
+	if _, err := Read(src); err == nil || !strings.Contains(err.Error(), "1 annotator(s) match no type (2)") {
+		t.Fatalf("without DropUnmatched: %v", err)
+	}
+	src.DropUnmatched = true
+	c, err := Read(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Annotators, ",") != "1,3,4" || strings.Join(c.Dropped, ",") != "2" || len(c.Rows) != 8 {
+		t.Fatalf("annotators %v, dropped %v, %d rows", c.Annotators, c.Dropped, len(c.Rows))
+	}
+	wantAnn := []int32{0, 0, 0, 1, 1, 1, 2, 2}
+	wantType := []int32{0, 0, 0, 1, 1, 1, 0, 0}
+	for i, r := range c.Rows {
+		if r.Annotator != wantAnn[i] || r.Type != wantType[i] {
+			t.Errorf("row %d: annotator %d type %d, want %d %d", i, r.Annotator, r.Type, wantAnn[i], wantType[i])
+		}
+	}
+	if s := c.Shares(); math.Abs(s[0]-2.0/3) > 1e-15 || math.Abs(s[1]-1.0/3) > 1e-15 {
+		t.Errorf("shares %v, want 2/3, 1/3", s)
+	}
+}
+
+// Consensus data on observed comparisons (for the consistent loss) are the
+// fitted types' exact consensus statistics, Pr(y ≻ y' | all agree) =
+// σ(Σ_u Δr_u) under BT, not the rows: recomputed here from the rewards.
+func TestConsensusFromFittedTypes(t *testing.T) {
+	c, err := Read(genderSource("cemschoice.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rewards [][]float64
+	for u := range c.Types {
+		th, err := FitBT(c.Wins(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewards = append(rewards, th)
+	}
+	n := len(c.Items)
+	uni := make([]float64, n)
+	for i := range uni {
+		uni[i] = 1 / float64(n)
+	}
+	e := &analytic.Env{Alternatives: c.Items, Population: envs.Population{Names: c.Types, Weights: c.Shares()},
+		Rewards: rewards, Sampling: uni, Reference: uni, Beta: 1, Preference: envs.Preference{Temperature: 1}}
+	tr, err := e.ComputeTruth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := analytic.Single(tr)
+	w.Observed = &analytic.Observed{Annotators: len(c.Annotators), Rows: c.Rows}
+	codec, err := envs.World("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := codec.Sample(w, envs.DataSpec{Regime: analytic.Consensus}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	won := got.(*analytic.Data).Prompts[0].Won
+	// Won[a][b] ∝ D(a)D(b)·σ(Σ_u (r_u(a) − r_u(b))): compare the ratio
+	// Won[a][b]/Won[b][a] = exp(Σ_u Δr_u).
+	for a := range n {
+		for b := range n {
+			if a == b {
+				continue
+			}
+			var d float64
+			for u := range rewards {
+				d += rewards[u][a] - rewards[u][b]
+			}
+			if r := won[a][b] / won[b][a]; math.Abs(math.Log(r)-d) > 1e-9 {
+				t.Errorf("Won[%d][%d]/Won[%d][%d] = %v, want exp(%v)", a, b, b, a, r, d)
+			}
+		}
+	}
+	if _, err := codec.Sample(w, envs.DataSpec{Regime: analytic.Full}, 0); err == nil {
+		t.Error("full data from observed rows: no error")
 	}
 }

@@ -18,7 +18,7 @@ func init() {
 		Doc:     "real paired comparisons with annotator covariates (a long file, one row per annotator and pair): types by conditions on covariates, per-type Bradley–Terry maximum-likelihood rewards (Eq. 8), type weights the types' shares of annotators; datasets are the rows (pairs: 0 every row, pairs: N a bootstrap of annotators by seed)",
 		CUE:     kindCUE,
 		CUEFile: "hetalign/envs/comparisons/kind.cue",
-		Regimes: []string{analytic.Anonymous, analytic.Typed, envs.Annotated},
+		Regimes: []string{analytic.Anonymous, analytic.Typed, envs.Annotated, analytic.Consensus},
 		Metrics: analytic.WorldMetrics,
 		New:     func() envs.Config { return new(Config) },
 		Build:   Build,
@@ -36,6 +36,7 @@ type Config struct {
 	Outcome   string             `json:"outcome,omitempty"`
 	Codes     *CodesConfig       `json:"codes,omitempty"`
 	Ties      string             `json:"ties,omitempty"`
+	Unmatched string             `json:"unmatched,omitempty"`
 	Items     []string           `json:"items"`
 	Sampling  map[string]float64 `json:"sampling,omitempty"`
 }
@@ -129,6 +130,9 @@ func (c *Config) CheckData(d envs.DataSpec) []envs.Problem {
 	if d.Per != 0 {
 		ps = append(ps, envs.Problemf("per", "the annotators of a comparisons env label what the file says they labelled: leave per out"))
 	}
+	if d.Regime == analytic.Consensus && d.Pairs != 0 {
+		ps = append(ps, envs.Problemf("pairs", "consensus data on a comparisons env are the fitted types' exact statistics (a row holds one annotator's label): leave pairs out"))
+	}
 	return ps
 }
 
@@ -190,7 +194,7 @@ type TruthParams struct {
 // under "half" and "davidson".
 func (c *Config) Truth(s envs.Setting) (any, error) {
 	src := Source{Path: c.path(s.Dir), Annotator: c.Annotator, A: c.A, B: c.B, Outcome: c.Outcome,
-		DropTies: c.Ties == "drop", Items: c.Items}
+		DropTies: c.Ties == "drop", Items: c.Items, DropUnmatched: c.Unmatched == "drop"}
 	for _, l := range []struct {
 		dst *[]string
 		v   []any

@@ -63,15 +63,16 @@ func init() {
 
 // EnvConfig is the sequence environment's env value.
 type EnvConfig struct {
-	Kind    string        `json:"kind"`
-	Beta    float64       `json:"beta"`
-	Corpus  string        `json:"corpus,omitempty"`
-	Length  int           `json:"length"`
-	Prompts int           `json:"prompts"`
-	Test    float64       `json:"test,omitempty"`
-	Prompt  *PromptConfig `json:"prompt,omitempty"`
-	Cut     int           `json:"cut,omitempty"`
-	Grid    int           `json:"grid,omitempty"`
+	Kind      string        `json:"kind"`
+	Beta      float64       `json:"beta"`
+	Corpus    string        `json:"corpus,omitempty"`
+	Dialogues string        `json:"dialogues,omitempty"`
+	Length    int           `json:"length"`
+	Prompts   int           `json:"prompts"`
+	Test      float64       `json:"test,omitempty"`
+	Prompt    *PromptConfig `json:"prompt,omitempty"`
+	Cut       int           `json:"cut,omitempty"`
+	Grid      int           `json:"grid,omitempty"`
 }
 
 // PromptConfig bounds prompt lengths in tokens.
@@ -166,8 +167,11 @@ func (c *EnvConfig) Check(s envs.Setting) []envs.Problem {
 // the corpus (its path, and its SHA-256 so that a changed file changes the
 // key), L, the cut, and each type's length reward.
 type Params struct {
-	Corpus    string         `json:"corpus"`
-	Digest    string         `json:"digest"`
+	Corpus string `json:"corpus"`
+	Digest string `json:"digest"`
+	// Dialogues: Corpus is a file of dialogues (EnvConfig.Dialogues), not
+	// a text to cut.
+	Dialogues bool           `json:"dialogues,omitempty"`
 	Length    int            `json:"length"`
 	Prompts   int            `json:"prompts"`
 	Test      float64        `json:"test"`
@@ -205,6 +209,32 @@ func (c *EnvConfig) Truth(s envs.Setting) (any, error) {
 		sp.Rewards = append(sp.Rewards, LengthReward{Shape: l.Shape, Rate: l.Rate, Divisor: l.Divisor, Cap: l.Cap,
 			Center: l.Center, Width: l.Width, Slope: l.Slope, Intercept: l.Intercept}.Defaults())
 	}
+	if c.Dialogues != "" {
+		path, err := corpusPath(c.Dialogues, s.Dir)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("env.dialogues: %w", err)
+		}
+		ds, _, err := ReadDialogues(raw, path)
+		if err != nil {
+			return nil, err
+		}
+		fit := 0
+		for _, d := range ds {
+			if d.Fits(c.Length) {
+				fit++
+			}
+		}
+		if fit < c.Prompts {
+			return nil, fmt.Errorf("env.dialogues %s: %d dialogues fit L = %d (prompt + longer response ≤ L bytes); env.prompts asks for %d", path, fit, c.Length, c.Prompts)
+		}
+		sp.Corpus, sp.Digest, sp.Dialogues = path, Digest(raw), true
+		return &TruthParams{TruthBase: envs.TruthBase{Env: c.Kind, Types: pop.Names, Weights: pop.Weights, Model: s.Model,
+			Temperature: s.Temperature}, Sequence: sp}, nil
+	}
 	path, err := corpusPath(c.Corpus, s.Dir)
 	if err != nil {
 		return nil, err
@@ -239,9 +269,17 @@ func build(params []byte) (any, error) {
 	if d := Digest(text); d != s.Digest {
 		return nil, fmt.Errorf("corpus %s changed since planning (SHA-256 %s…, planned %s…): plan again", s.Corpus, d[:12], s.Digest[:12])
 	}
-	return New(Config{Text: text, L: s.Length, Prompts: s.Prompts, Test: s.Test,
+	c := Config{Text: text, L: s.Length, Prompts: s.Prompts, Test: s.Test,
 		PromptMin: s.PromptMin, PromptMax: s.PromptMax, Seed: uint64(s.Cut), Names: p.Types, Weights: p.Weights,
-		Rewards: s.Rewards, Temperature: p.Temperature, Grid: s.Grid})
+		Rewards: s.Rewards, Temperature: p.Temperature, Grid: s.Grid}
+	if s.Dialogues {
+		ds, _, err := ReadDialogues(text, s.Corpus)
+		if err != nil {
+			return nil, err
+		}
+		return NewFromDialogues(c, ds)
+	}
+	return New(c)
 }
 
 // goroot is the Go toolchain's root: $GOROOT, the one this binary was

@@ -176,14 +176,37 @@ func Digest(text []byte) string {
 // responses of lengths uniform in [1, L − p], each at its own uniform
 // offset. Prompts are then split into train and test by a seeded shuffle.
 func New(c Config) (*World, error) {
-	if c.L < 4 {
-		return nil, fmt.Errorf("sequence length %d is too short (need ≥ 4)", c.L)
-	}
 	if c.PromptMin < 1 || c.PromptMax < c.PromptMin || c.PromptMax > c.L-1 {
 		return nil, fmt.Errorf("prompt lengths [%d, %d] must lie in [1, L − 1 = %d]", c.PromptMin, c.PromptMax, c.L-1)
 	}
 	if len(c.Text) < 2*c.L {
 		return nil, fmt.Errorf("corpus has %d bytes, fewer than 2L = %d", len(c.Text), 2*c.L)
+	}
+	w, err := c.world()
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
+	span := func(n int) Span {
+		return Span{Off: int32(rng.IntN(len(c.Text) - n + 1)), Len: int32(n)}
+	}
+	for range c.Prompts {
+		p := c.PromptMin + rng.IntN(c.PromptMax-c.PromptMin+1)
+		it := Item{Prompt: span(p)}
+		for k := range it.Resp {
+			it.Resp[k] = span(1 + rng.IntN(c.L-p))
+		}
+		w.Items = append(w.Items, it)
+	}
+	w.split(c, rng)
+	return w, nil
+}
+
+// world checks c and builds a World without items: the rewards per
+// length and their average.
+func (c Config) world() (*World, error) {
+	if c.L < 4 {
+		return nil, fmt.Errorf("sequence length %d is too short (need ≥ 4)", c.L)
 	}
 	nTest := int(math.Round(c.Test * float64(c.Prompts)))
 	if c.Prompts < 2 || nTest < 1 || nTest >= c.Prompts {
@@ -216,19 +239,14 @@ func New(c Config) (*World, error) {
 			w.Avg[x] += w.Weights[u] * v
 		}
 	}
-	rng := rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
-	span := func(n int) Span {
-		return Span{Off: int32(rng.IntN(len(c.Text) - n + 1)), Len: int32(n)}
-	}
-	for range c.Prompts {
-		p := c.PromptMin + rng.IntN(c.PromptMax-c.PromptMin+1)
-		it := Item{Prompt: span(p)}
-		for k := range it.Resp {
-			it.Resp[k] = span(1 + rng.IntN(c.L-p))
-		}
-		w.Items = append(w.Items, it)
-	}
-	perm := rng.Perm(c.Prompts)
+	return w, nil
+}
+
+// split holds out a Test fraction of the items, by a seeded shuffle, and
+// sets the length views' grid.
+func (w *World) split(c Config, rng *rand.Rand) {
+	nTest := int(math.Round(c.Test * float64(len(w.Items))))
+	perm := rng.Perm(len(w.Items))
 	for i, k := range perm {
 		if i < nTest {
 			w.Test = append(w.Test, int32(k))
@@ -239,7 +257,6 @@ func New(c Config) (*World, error) {
 	sort.Slice(w.Test, func(a, b int) bool { return w.Test[a] < w.Test[b] })
 	sort.Slice(w.Train, func(a, b int) bool { return w.Train[a] < w.Train[b] })
 	w.GridX = GridX(c.PromptMin+1, c.L, c.Grid)
-	return w, nil
 }
 
 // DefaultCorpus is the corpus used when a spec names none: a Project
