@@ -1,0 +1,46 @@
+package metrics
+
+// MonotonicityRaise is how much the monotonicity check raises one type's
+// reward of one alternative: one standard deviation of the random env's
+// standard normal rewards.
+const MonotonicityRaise = 1.0
+
+func init() {
+	RegisterAxiom(Axiom{
+		Name:            "monotonicity",
+		Doc:             "monotonicity: raising one type's reward of a (by 1) never lowers π(a) nor a's rank (the number of alternatives strictly above it); tried for every alternative and type",
+		MinAlternatives: 2,
+		Check: func(c *Case) (Verdict, error) {
+			if !c.CanRefit() {
+				return notApplicable(), nil
+			}
+			t := c.Truth
+			for y := range t.Alternatives {
+				for u := range t.Types {
+					c2, err := c.Fit(WithReward(t, u, y, MonotonicityRaise))
+					if err != nil {
+						return Verdict{}, err
+					}
+					if c2.Policy[y] < c.Policy[y]-massTol {
+						return violated("raising r(%s; %s) by %g lowers π(%s) from %.4g to %.4g", t.Alternatives[y], t.Types[u], MonotonicityRaise, t.Alternatives[y], c.Policy[y], c2.Policy[y]), nil
+					}
+					if r, r2 := above(c.Theta, y), above(c2.Theta, y); r2 > r {
+						return violated("raising r(%s; %s) by %g moves %s from %d to %d alternatives above it", t.Alternatives[y], t.Types[u], MonotonicityRaise, t.Alternatives[y], r, r2), nil
+					}
+				}
+			}
+			return holds(), nil
+		},
+	})
+}
+
+// above counts the alternatives strictly above y in θ.
+func above(theta []float64, y int) int {
+	n := 0
+	for b := range theta {
+		if b != y && cmpTheta(theta, b, y) == 1 {
+			n++
+		}
+	}
+	return n
+}
