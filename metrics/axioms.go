@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -84,13 +85,21 @@ func (c *Case) Fit(t *analytic.Truth) (*Case, error) {
 	}
 	m, err := c.refit(truthKey(t), analytic.Single(t))
 	if err != nil {
-		return nil, err
+		return nil, &RefitError{Err: err}
 	}
 	if len(m.Policy) != 1 || len(m.Policy[0]) != len(t.Alternatives) {
 		return nil, fmt.Errorf("refit on %d alternatives returned a policy of the wrong shape", len(t.Alternatives))
 	}
 	return &Case{Truth: t, Policy: m.Policy[0], Theta: m.LogRatio[0], refit: c.refit}, nil
 }
+
+// RefitError is a method's failure to fit a variation (a loss with no
+// finite or unique minimiser there, as apo-zero's on an exact clone): the
+// axiom is then none on that population rather than a failed step.
+type RefitError struct{ Err error }
+
+func (e *RefitError) Error() string { return "refit: " + e.Err.Error() }
+func (e *RefitError) Unwrap() error { return e.Err }
 
 // truthKey identifies a derived population by everything a fit can read.
 func truthKey(t *analytic.Truth) string {
@@ -192,6 +201,9 @@ func EvaluateAxiom(a Axiom, w *analytic.World, m *Trained, refit Refit) (map[str
 	}
 	c := &Case{Truth: w.Prompts[0], Policy: m.Policy[0], Theta: m.LogRatio[0], refit: refit}
 	v, err := a.Check(c)
+	if re := (*RefitError)(nil); errors.As(err, &re) {
+		return out, nil // the method has no optimum on a variation: none
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -258,10 +270,16 @@ func shrink(a Axiom, c *Case, v Verdict) (*Case, Verdict, error) {
 		}
 		for _, t2 := range cands {
 			c2, err := c.Fit(t2)
+			if re := (*RefitError)(nil); errors.As(err, &re) {
+				continue // no optimum on the smaller population: keep looking
+			}
 			if err != nil {
 				return nil, Verdict{}, err
 			}
 			v2, err := a.Check(c2)
+			if re := (*RefitError)(nil); errors.As(err, &re) {
+				continue
+			}
 			if err != nil {
 				return nil, Verdict{}, err
 			}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -248,5 +249,22 @@ func TestVariations(t *testing.T) {
 	}
 	if tr.Alternatives[2] != "c" || len(tr.Rewards[0]) != 3 {
 		t.Fatal("a variation changed the original")
+	}
+}
+
+// A method with no optimum on a variation leaves the axiom none on that
+// population instead of failing the evaluation.
+func TestAxiomRefitFailureIsNone(t *testing.T) {
+	tr := handPop(t, iiaPop, []float64{0.6, 0.4}, 0.01)
+	a, _ := axiomOf("axiom_iia")
+	fail := func(_ string, w *analytic.World) (*Trained, error) {
+		return nil, fmt.Errorf("no finite minimiser")
+	}
+	out, err := EvaluateAxiom(a, analytic.Single(tr), trainedOf(borda(tr), tr.Reference), fail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := out["axiom_iia"]; !v.None {
+		t.Fatalf("axiom_iia = %+v, want none", v)
 	}
 }
