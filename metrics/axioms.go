@@ -131,8 +131,20 @@ func RegisterAxiom(a Axiom) {
 		}
 	}
 	axioms = append(axioms, a)
+	if baseRegistered {
+		registerAxiomInfos(a)
+	}
+}
+
+// baseRegistered is set once metrics.go's init has registered the base
+// metrics: the axiom files' inits run before it (file order), and their
+// metrics are listed after the base ones.
+var baseRegistered bool
+
+// registerAxiomInfos registers an axiom's metrics.
+func registerAxiomInfos(a Axiom) {
 	Register(Info{"axiom_" + a.Name, Method, Number, a.Doc + " (1 holds, 0 violated, none: does not apply); one-prompt worlds", NeedsRefit})
-	Register(Info{"axiom_" + a.Name + "_witness", Method, Text, "the population violating axiom_" + a.Name + ", shrunk to the fewest alternatives and types that still violate it: 'aN tM | rewards …; weights …; policy …; what fails' (none when it holds)", NeedsRefit})
+	Register(Info{"axiom_" + a.Name + "_witness", Method, Text, "the population violating axiom_" + a.Name + ", shrunk to the fewest alternatives and types that still violate it: 'aN tM | rewards …; policy …; what fails' (none when it holds)", NeedsRefit})
 	for _, e := range a.Extra {
 		Register(e)
 	}

@@ -128,6 +128,10 @@ func init() {
 	} {
 		Register(m)
 	}
+	baseRegistered = true
+	for _, a := range axioms {
+		registerAxiomInfos(a)
+	}
 }
 
 // Lookup finds a metric by name.
