@@ -131,6 +131,10 @@ func init() {
 	} {
 		Register(m)
 	}
+	baseRegistered = true
+	for _, a := range axioms {
+		registerAxiomInfos(a)
+	}
 }
 
 // Lookup finds a metric by name.
@@ -494,6 +498,13 @@ func indicator(b bool) Value {
 // to π* are prior-weighted means over prompts; agreement pools the pairs of
 // every prompt; vectors follow the World's view.
 func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Value, error) {
+	return ComputeMethodRefit(w, m, names, nil)
+}
+
+// ComputeMethodRefit is ComputeMethod with the method's exact fit on
+// variations of the world, for the axiom metrics (axioms.go); refit nil
+// leaves the axioms that vary the population none.
+func ComputeMethodRefit(w *analytic.World, m *Trained, names []string, refit Refit) (map[string]Value, error) {
 	if len(m.Policy) != len(w.Prompts) || len(m.LogRatio) != len(w.Prompts) {
 		return nil, fmt.Errorf("policy for %d prompts, world has %d", len(m.Policy), len(w.Prompts))
 	}
@@ -613,6 +624,9 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 		case "type_recovery", "log_likelihood", "latent_types":
 			out[n] = LatentMetric(n, m.Latent)
 		}
+	}
+	if err := computeAxioms(w, m, names, refit, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -829,6 +843,12 @@ func RankingString(names []string, v []float64) string {
 // output bytes): truth metrics alone, or a method's against the truth.
 // Names that do not apply to the world are left out.
 func Evaluate(world any, trained []byte, names []string) (map[string]Value, error) {
+	return EvaluateRefit(world, trained, names, nil)
+}
+
+// EvaluateRefit is Evaluate with the method's exact fit on variations of
+// a World of finite alternatives (nil: none), which the axiom metrics use.
+func EvaluateRefit(world any, trained []byte, names []string, refit Refit) (map[string]Value, error) {
 	switch w := world.(type) {
 	case *analytic.World:
 		if trained == nil {
@@ -838,7 +858,7 @@ func Evaluate(world any, trained []byte, names []string) (map[string]Value, erro
 		if err := json.Unmarshal(trained, &m); err != nil {
 			return nil, fmt.Errorf("reading trained policy: %w", err)
 		}
-		return ComputeMethod(w, &m, names)
+		return ComputeMethodRefit(w, &m, names, refit)
 	case *sequence.World:
 		if trained == nil {
 			return ComputeSequenceTruth(w, names)

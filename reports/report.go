@@ -304,15 +304,22 @@ func buildTable(xl ExperimentLayout, tl TableLayout, recs []Record, index map[st
 }
 
 // meanCell is the mean of a cell's numbers over the values of tl.Mean
-// (none values and text left out); none when no value is a number.
+// (none values and text left out); none when no value is a number. A
+// metric whose values are texts gets the least of them in byte order (an
+// axiom's witnesses start with their size, "a3 t2 | …", so the least is
+// the smallest witness).
 func meanCell(xl ExperimentLayout, tl TableLayout, assign map[string]string, recs []Record, index map[string]int) Cell {
 	var sum float64
 	var n, failed int
+	least, texts := "", false
 	for _, v := range axisValues(xl, tl, tl.Mean) {
 		assign[tl.Mean] = v
 		c := lookup(xl, tl, assign, recs, index)
 		if c.failed() {
 			failed++
+		}
+		if !c.Value.None && c.Value.Shape == metrics.Text && (!texts || c.Value.Text < least) {
+			least, texts = c.Value.Text, true
 		}
 		if c.Value.None || c.Value.Shape != metrics.Number {
 			continue
@@ -321,6 +328,9 @@ func meanCell(xl ExperimentLayout, tl TableLayout, assign map[string]string, rec
 		n++
 	}
 	delete(assign, tl.Mean)
+	if n == 0 && failed == 0 && texts {
+		return Cell{Value: metrics.Str(least), Text: least}
+	}
 	if n == 0 && failed == 0 {
 		return Cell{Value: metrics.NA(), Text: "–"}
 	}

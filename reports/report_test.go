@@ -337,3 +337,33 @@ func TestMeanOverAxisAndNoRecords(t *testing.T) {
 		}
 	}
 }
+
+// A table over a mean axis of a text metric shows the least text in byte
+// order (an axiom's smallest witness, "a2 …" before "a3 …"), none when
+// every value is none: seed 0 holds "a3 t2 | x" for m1 and nothing for m2,
+// seed 1 "a2 t5 | y" for m1.
+func TestMeanOfTextIsLeast(t *testing.T) {
+	l := Layout{Name: "r", Experiments: []ExperimentLayout{{
+		Name: "x", Axes: []Axis{{Name: "seed", Values: []string{"0", "1"}}}, Alternatives: []string{"a", "b"}, Methods: []string{"m1", "m2"},
+		Tables: []TableLayout{{Name: "w", Title: "witness", Rows: "method", Columns: "metric", Cells: []string{"axiom_iia_witness"}, Mean: "seed"}},
+	}}}
+	var evals [][]byte
+	for s, texts := range [][2]metrics.Value{{metrics.Str("a3 t2 | x"), metrics.NA()}, {metrics.Str("a2 t5 | y"), metrics.NA()}} {
+		for m := range 2 {
+			b, _ := json.Marshal(map[string]metrics.Value{"axiom_iia_witness": texts[m]})
+			l.Experiments[0].Cells = append(l.Experiments[0].Cells, CellRef{Axes: map[string]string{"seed": []string{"0", "1"}[s]}, Method: []string{"m1", "m2"}[m], Input: len(evals)})
+			evals = append(evals, b)
+		}
+	}
+	r, err := Build(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := r.Experiments[0].Tables[0].Rows
+	if got := rows[0].Cells[0].Text; got != "a2 t5 | y" {
+		t.Errorf("m1: %q, want the least witness %q", got, "a2 t5 | y")
+	}
+	if got := rows[1].Cells[0]; !got.Value.None {
+		t.Errorf("m2: %+v, want none", got)
+	}
+}

@@ -520,7 +520,16 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			if len(methodMetrics) == 0 {
 				continue
 			}
-			ev, err := g.add(steps.Eval, steps.EvalParams{Metrics: methodMetrics, Env: world}, []*Step{truth, tr}, []string{"truth", "train"}, false,
+			ep := steps.EvalParams{Metrics: methodMetrics, Env: world}
+			if refitted(methodMetrics) && world == "" && !sgd && (!kind.NeedsData() || cfg.Data[m.Data].Pairs == 0 && cfg.Data[m.Data].Annotators == 0) {
+				// Axiom metrics fit the method again, exactly, on variations
+				// of the world: they need its parameters and data regime.
+				ep.Refit = tp
+				if kind.NeedsData() {
+					ep.Regime = cfg.Data[m.Data].Regime
+				}
+			}
+			ev, err := g.add(steps.Eval, ep, []*Step{truth, tr}, []string{"truth", "train"}, false,
 				fmt.Sprintf("eval %s %s", mn, at), at+"/eval/"+mn)
 			if err != nil {
 				return err
@@ -529,6 +538,17 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 		}
 	}
 	return nil
+}
+
+// refitted reports whether a metric among names fits the method again on
+// variations of the world (metrics.NeedsRefit).
+func refitted(names []string) bool {
+	for _, n := range names {
+		if m, _ := metrics.Lookup(n); m.Needs == metrics.NeedsRefit {
+			return true
+		}
+	}
+	return false
 }
 
 // address is a claim's cell address as the report step reads it.

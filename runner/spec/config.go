@@ -274,6 +274,9 @@ func (t TableConfig) Cells() []string {
 func (c *Config) applyDefaults() error {
 	if c.Metrics == nil {
 		for _, m := range metrics.All() {
+			if m.Needs == metrics.NeedsRefit {
+				continue // the axiom metrics refit the method: only when named
+			}
 			c.Metrics = append(c.Metrics, m.Name)
 		}
 	}

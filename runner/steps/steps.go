@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"hetalign/envs"
+	"hetalign/envs/analytic"
 	"hetalign/envs/sequence"
 	"hetalign/methods"
 	"hetalign/methods/neural"
@@ -75,6 +76,12 @@ type EvalParams struct {
 	Metrics []string `json:"metrics"`
 	// Env as in DatasetParams.
 	Env string `json:"env,omitempty"`
+	// Refit, set when a metric fits the method again on variations of the
+	// world (the axiom metrics), is the evaluated method's train-step
+	// parameters; each variation's data is the exact population dataset of
+	// Regime ("" for methods without data).
+	Refit  json.RawMessage `json:"refit,omitempty"`
+	Regime string          `json:"regime,omitempty"`
 }
 
 // Options carry what a step needs besides its parameters.
@@ -170,7 +177,7 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fmt.Errorf("eval params: %w", err)
 		}
-		w, _, err := truthInput(inputs)
+		w, codec, err := truthInput(inputs)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +185,11 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if len(inputs) > 1 {
 			trained = inputs[1]
 		}
-		vals, err := metrics.Evaluate(w, trained, p.Metrics)
+		var refit metrics.Refit
+		if len(p.Refit) > 0 {
+			refit = refitter(p, codec, seed, opts)
+		}
+		vals, err := metrics.EvaluateRefit(w, trained, p.Metrics, refit)
 		if err != nil {
 			return nil, err
 		}
@@ -195,6 +206,32 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		return r.Marshal()
 	}
 	return nil, fmt.Errorf("unknown step kind %q", kind)
+}
+
+// refitter fits the evaluated method again, exactly, on a world derived
+// from the step's truth: the data is that world's exact population dataset
+// of the method's regime, sampled by the world's codec as a dataset step
+// with no pairs would.
+func refitter(p EvalParams, codec envs.WorldCodec, seed uint64, opts Options) metrics.Refit {
+	return func(_ string, w *analytic.World) (*metrics.Trained, error) {
+		var data any
+		if p.Regime != "" {
+			d, err := codec.Sample(w, envs.DataSpec{Regime: p.Regime}, seed)
+			if err != nil {
+				return nil, fmt.Errorf("refit data: %w", err)
+			}
+			data = d
+		}
+		out, err := methods.Train(p.Refit, w, data, nil, seed, opts.backend)
+		if err != nil {
+			return nil, fmt.Errorf("refit: %w", err)
+		}
+		m, ok := out.(*metrics.Trained)
+		if !ok {
+			return nil, fmt.Errorf("refit returned %T, not a policy", out)
+		}
+		return m, nil
+	}
 }
 
 // truthInput decodes the first input, a truth step's output, with its

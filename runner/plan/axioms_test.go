@@ -1,0 +1,61 @@
+package plan
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hetalign/runner/spec"
+	"hetalign/runner/steps"
+)
+
+// An eval step gets its method's train parameters and data regime when the
+// spec names an axiom metric and the method fits exactly on exact data
+// (oracle: no data; dpo: population data), and not for sampled data
+// (ipo on 500 pairs) nor when no axiom metric is named (the base spec:
+// its eval keys stay what they were).
+func TestEvalRefitOnlyForAxioms(t *testing.T) {
+	src := strings.Replace(specSrc, "TAU", "1", 1)
+	src = strings.Replace(src, "\tseeds: [0, 1, 2]", "\tseeds: [0]\n\tmetrics: [\"tv\", \"axiom_iia\"]", 1)
+	p := filepath.Join(t.TempDir(), "s.cue")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := spec.Load([]string{p}, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(files, Options{Code: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]any{"oracle": {true, ""}, "dpo": {true, "anonymous"}, "ipo": {false, ""}}
+	seen := 0
+	for _, s := range g.Steps {
+		if s.Kind != steps.Eval || len(s.InputNames) < 2 {
+			continue
+		}
+		var ep steps.EvalParams
+		if err := json.Unmarshal(s.Params, &ep); err != nil {
+			t.Fatal(err)
+		}
+		for m, w := range want {
+			if strings.Contains(s.Label, "eval "+m+" ") {
+				seen++
+				if got := [2]any{len(ep.Refit) > 0, ep.Regime}; got != w {
+					t.Errorf("%s: refit, regime = %v, want %v", s.Label, got, w)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no method eval steps")
+	}
+	for _, s := range build(t, "1", "c").Steps {
+		if s.Kind == steps.Eval && strings.Contains(string(s.Params), "refit") {
+			t.Errorf("%s refits without an axiom metric: %s", s.Label, s.Params)
+		}
+	}
+}
