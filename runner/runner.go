@@ -134,10 +134,12 @@ func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error
 	key := plan.CacheKey(files, po)
 	if st != nil {
 		if b, ok := st.Plan(key); ok {
-			if g, err := plan.Unmarshal(b, files, po); err == nil {
+			g, err := plan.Unmarshal(b, files, po)
+			if err == nil {
 				opts.Log.Debug().Str("plan", key[:12]).Msg("plan read from cache")
 				return g, nil
 			}
+			opts.Log.Warn().Msgf("%v (plan %s in %s); discarding it and planning again from the spec", err, key[:12], st.Root())
 		}
 	}
 	g, err := plan.Build(files, po)
@@ -245,6 +247,9 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	onReport := func(s *plan.Step, o *rexec.Outcome) {
 		r := reportOf[s.Index]
 		failed, err := finishReport(r, o, g, st, opts, start, tr)
+		if errors.Is(err, store.ErrUnreachable) {
+			return // said once, below
+		}
 		if err != nil {
 			errMu.Lock()
 			errs = append(errs, err)
@@ -279,7 +284,10 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	}
 	sort.Strings(res.Reports)
 	sort.Strings(res.FailedClaims)
-	if res.Failed > 0 {
+	if err := st.Unreachable(); err != nil {
+		// One message for the store, not one per step it failed.
+		errs = append(errs, err)
+	} else if res.Failed > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
 	}
 	if err := ctx.Err(); err != nil {
@@ -359,7 +367,7 @@ func (res *Result) tally(s *plan.Step, o *rexec.Outcome) {
 		res.Interrupted++
 	case o.Err != nil:
 		res.Failed++
-		if !errors.Is(o.Err, rexec.ErrInputFailed) {
+		if !errors.Is(o.Err, rexec.ErrInputFailed) && !errors.Is(o.Err, store.ErrUnreachable) {
 			res.Failures = append(res.Failures, s.Label+": "+o.Err.Error())
 		}
 	case o.Cached:

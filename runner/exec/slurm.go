@@ -189,6 +189,16 @@ func (d *driver) run(ctx context.Context) []*Outcome {
 	lastProgress := time.Now()
 	squeueDown := false
 	for {
+		if err := d.st.Unreachable(); err != nil {
+			// The store stopped answering: what is submitted goes on (a
+			// rerun adopts it); nothing more is submitted.
+			for i := range d.out {
+				if d.out[i] == nil {
+					d.finish(i, &Outcome{Err: err})
+				}
+			}
+			return d.out
+		}
 		alive, qerr := d.squeue()
 		switch {
 		case qerr != nil && !squeueDown:
