@@ -246,10 +246,12 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	// Each report is written (and printed) as soon as its step is done.
 	onReport := func(s *plan.Step, o *rexec.Outcome) {
 		r := reportOf[s.Index]
-		failed, err := finishReport(r, o, g, st, opts, start, tr)
-		if errors.Is(err, store.ErrUnreachable) {
-			return // said once, below
+		if st.Unreachable() != nil {
+			// Its steps failed for the store (said once, below): keep
+			// the last report rather than write one of failures.
+			return
 		}
+		failed, err := finishReport(r, o, g, st, opts, start, tr)
 		if err != nil {
 			errMu.Lock()
 			errs = append(errs, err)
@@ -276,6 +278,9 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		// if that run had the same plan, its index is already right. The
 		// index only explains reruns: failing to write it (a read-only
 		// cache) costs nothing else.
+		if st.Unreachable() != nil {
+			break
+		}
 		if res.Computed > 0 || res.Failed > 0 || !indexCurrent(st, r, g) {
 			if err := saveIndex(st, g, r, outs); err != nil {
 				opts.Log.Warn().Err(err).Str("report", r.File.Name).Msg("could not record the run in the cache's index")
@@ -363,11 +368,13 @@ func Step(ctx context.Context, cache string, keys []string, opts StepOptions) er
 // an input failed), cached, not needed or computed.
 func (res *Result) tally(s *plan.Step, o *rexec.Outcome) {
 	switch {
+	case o.Err != nil && errors.Is(o.Err, store.ErrUnreachable):
+		res.Failed++ // said once for the store, not per step
 	case o.Err != nil && (errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded)):
 		res.Interrupted++
 	case o.Err != nil:
 		res.Failed++
-		if !errors.Is(o.Err, rexec.ErrInputFailed) && !errors.Is(o.Err, store.ErrUnreachable) {
+		if !errors.Is(o.Err, rexec.ErrInputFailed) {
 			res.Failures = append(res.Failures, s.Label+": "+o.Err.Error())
 		}
 	case o.Cached:

@@ -52,12 +52,15 @@ func rootCause(err error) string {
 	if errors.As(err, &op) {
 		return op.Error()
 	}
+	var te *timeoutError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
 	if errors.Is(err, context.DeadlineExceeded) || gcerrors.Code(err) == gcerrors.DeadlineExceeded {
-		var te *timeoutError
-		if errors.As(err, &te) {
-			return te.Error()
-		}
 		return "no answer before the deadline"
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the server closed the connection without an answer"
 	}
 	return err.Error()
 }
@@ -72,7 +75,6 @@ func (e *timeoutError) Error() string {
 	return fmt.Sprintf("%s %s: no answer within %v (the store's timeout)", e.op, e.key, e.d)
 }
 
-func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // health counts consecutive transport failures of a store's backend and
 // trips once they reach MaxStoreErrors.
@@ -89,7 +91,7 @@ type health struct {
 // not an answer about the object (absent, present, permission denied).
 func transport(err error) bool {
 	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreachable) || errors.Is(err, io.EOF) {
+		errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreachable) {
 		return false
 	}
 	switch gcerrors.Code(err) {

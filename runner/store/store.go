@@ -470,7 +470,7 @@ func (s *Store) Index(id string) ([]byte, bool) {
 func (s *Store) readSealed(k, what, then string) ([]byte, bool) {
 	b, _, err := readAll(s.be, k)
 	if err != nil {
-		if !notExist(err) {
+		if !notExist(err) && !errors.Is(err, ErrUnreachable) {
 			s.warnf("%s: could not read it: %v; %s", what, err, then)
 		}
 		return nil, false

@@ -5,9 +5,12 @@
 package storetest
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
@@ -26,11 +29,20 @@ const Bucket = "hetalign"
 // be parallel (t.Setenv).
 func S3(t testing.TB) string {
 	t.Helper()
+	return s3(t, nil)
+}
+
+func s3(t testing.TB, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
 	mem := s3mem.New()
 	if err := mem.CreateBucket(Bucket); err != nil {
 		t.Fatalf("creating bucket %s: %v", Bucket, err)
 	}
-	srv := httptest.NewServer(gofakes3.New(mem).Server())
+	var h http.Handler = gofakes3.New(mem).Server()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ACCESS_KEY_ID", "hetalign-test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "hetalign-test-secret")
@@ -56,4 +68,81 @@ func URLs(t testing.TB) map[string]string {
 		"file": "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), "cache")),
 		"s3":   S3(t),
 	}
+}
+
+// Fault makes the S3 server of S3Faulty misbehave on demand, as a sick
+// real one does: Down drops every connection (a killed server: the client
+// sees its connection reset), Hang holds every request unanswered (a
+// stopped server, kill -STOP) until Up, and Up serves again.
+type Fault struct {
+	mu      sync.Mutex
+	mode    int   // 0 up, 1 down, 2 hang
+	after   int64 // the mode applies from this request on (counted from 1)
+	n       atomic.Int64
+	release chan struct{}
+}
+
+const (
+	faultUp = iota
+	faultDown
+	faultHang
+)
+
+// Down makes the server drop the connection of every request after the
+// next n.
+func (f *Fault) Down(n int64) { f.set(faultDown, n) }
+
+// Hang makes the server hold every request after the next n, unanswered,
+// until Up.
+func (f *Fault) Hang(n int64) { f.set(faultHang, n) }
+
+// Up makes the server answer again (and releases held requests, whose
+// connections are dropped).
+func (f *Fault) Up() { f.set(faultUp, 0) }
+
+// Requests is how many requests the server has received.
+func (f *Fault) Requests() int64 { return f.n.Load() }
+
+func (f *Fault) set(mode int, n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mode == faultHang && mode != faultHang {
+		close(f.release)
+	}
+	if mode == faultHang && f.mode != faultHang {
+		f.release = make(chan struct{})
+	}
+	f.mode, f.after = mode, f.n.Load()+n
+}
+
+func (f *Fault) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := f.n.Add(1)
+		f.mu.Lock()
+		mode, after, release := f.mode, f.after, f.release
+		f.mu.Unlock()
+		if mode != faultUp && n > after {
+			if mode == faultHang {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// S3Faulty is S3 with a Fault in front of the server.
+func S3Faulty(t testing.TB) (string, *Fault) {
+	t.Helper()
+	f := &Fault{}
+	return s3(t, f.wrap), f
 }
