@@ -75,7 +75,6 @@ func (e *timeoutError) Error() string {
 	return fmt.Sprintf("%s %s: no answer within %v (the store's timeout)", e.op, e.key, e.d)
 }
 
-
 // health counts consecutive transport failures of a store's backend and
 // trips once they reach MaxStoreErrors.
 type health struct {
