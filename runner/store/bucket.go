@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -158,6 +159,12 @@ func (k *bucketBackend) wrap(op, key string, err error) error {
 			err = fs.ErrExist
 		}
 	}
+	var hs interface{ HTTPStatusCode() int }
+	if errors.As(err, &hs) && hs.HTTPStatusCode() == http.StatusConflict {
+		// S3's ConditionalRequestConflict: another conditional write of
+		// the object is in progress; try again.
+		err = &conflictError{err}
+	}
 	return &fs.PathError{Op: op, Path: k.where(key), Err: err}
 }
 
@@ -287,3 +294,13 @@ func (k *bucketBackend) list(prefix string, fn func(objInfo) error) error {
 		}
 	}
 }
+
+// errConflict marks a write that conflicted with a concurrent one (HTTP
+// 409): retryable, and no sign of a sick store.
+var errConflict = errors.New("conflicting concurrent write")
+
+type conflictError struct{ err error }
+
+func (e *conflictError) Error() string        { return e.err.Error() }
+func (e *conflictError) Unwrap() error        { return e.err }
+func (e *conflictError) Is(target error) bool { return target == errConflict }

@@ -133,6 +133,10 @@ type Lease struct {
 	Expires time.Time `json:"expires"`
 }
 
+// maxConflicts is how many times TryLease retries a create that
+// conflicted with a concurrent one (HTTP 409).
+const maxConflicts = 6
+
 func leaseKey(key string) string { return "leases/" + key[:2] + "/" + key + ".json" }
 
 // TryLease takes the lease of key for owner until now+ttl. It returns
@@ -149,10 +153,19 @@ func (s *Store) TryLease(key, owner string, ttl time.Duration) (held *Lease, ok 
 	if err != nil {
 		return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
 	}
+	conflicts := 0
 	for try := 0; try < 3; try++ {
 		err := s.be.create(k, b)
 		if err == nil {
 			return l, true, nil
+		}
+		if errors.Is(err, errConflict) && conflicts < maxConflicts {
+			// Another writer's create is in flight (S3's 409): wait a
+			// little and try again, as S3 asks.
+			time.Sleep(time.Duration(5<<conflicts) * time.Millisecond)
+			conflicts++
+			try--
+			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, false, fmt.Errorf("taking lease %s in %s: %w", key[:12], s.loc, err)

@@ -90,7 +90,7 @@ type health struct {
 // not an answer about the object (absent, present, permission denied).
 func transport(err error) bool {
 	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreachable) {
+		errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreachable) || errors.Is(err, errConflict) {
 		return false
 	}
 	switch gcerrors.Code(err) {

@@ -284,3 +284,24 @@ func TestGCRemovesExpiredLeases(t *testing.T) {
 		}
 	})
 }
+
+// A lease create answered 409 (a concurrent conditional write in
+// progress) is retried, not taken as a store that cannot hold leases.
+func TestLeaseConflictRetried(t *testing.T) {
+	url, fault := storetest.S3Faulty(t)
+	st, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fault.Conflict(2)
+	if _, ok, err := st.TryLease(key("c"), "me", time.Minute); !ok || err != nil {
+		t.Fatalf("TryLease after two 409s: %v %v", ok, err)
+	}
+	if l := st.LeaseOf(key("c")); l == nil || l.Owner != "me" {
+		t.Errorf("lease: %+v", l)
+	}
+	if st.Unreachable() != nil {
+		t.Error("409s counted against the store's health")
+	}
+}

@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,9 +79,15 @@ type Fault struct {
 	mu      sync.Mutex
 	mode    int   // 0 up, 1 down, 2 hang
 	after   int64 // the mode applies from this request on (counted from 1)
-	n       atomic.Int64
-	release chan struct{}
+	n         atomic.Int64
+	release   chan struct{}
+	conflicts atomic.Int64 // PUTs still to answer 409
 }
+
+// Conflict makes the server answer the next n PUT requests with 409
+// ConditionalRequestConflict, as S3 does while another conditional write
+// of the object is in progress.
+func (f *Fault) Conflict(n int64) { f.conflicts.Store(n) }
 
 const (
 	faultUp = iota
@@ -118,6 +125,13 @@ func (f *Fault) set(mode int, n int64) {
 func (f *Fault) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := f.n.Add(1)
+		if r.Method == http.MethodPut && f.conflicts.Add(-1) >= 0 {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ConditionalRequestConflict</Code>`+
+				`<Message>A conflicting conditional operation is currently in progress against this resource. Try again.</Message></Error>`)
+			return
+		}
 		f.mu.Lock()
 		mode, after, release := f.mode, f.after, f.release
 		f.mu.Unlock()
