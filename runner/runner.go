@@ -8,10 +8,12 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -295,11 +298,32 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	} else if res.Failed > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
 	}
+	if err := diskFull(errors.Join(errs...), res.Failures); err != nil {
+		errs = append(errs, err) // last: the line a user reads
+	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("interrupted after %d of %d steps (%d not started); finished steps are cached: rerun to resume",
 			res.Steps-res.Interrupted, res.Steps, res.Interrupted))
 	}
 	return res, errors.Join(errs...)
+}
+
+// diskFull says that a disk is full when err, or a step's failure, is
+// ENOSPC, naming the file that could not be written; nil otherwise.
+func diskFull(err error, failures []string) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("the disk holding %s is full (no space left on device); free space and rerun: finished steps are stored", pe.Path)
+		}
+		return errors.New("a disk is full (no space left on device); free space and rerun: finished steps are stored")
+	}
+	for _, f := range failures {
+		if strings.Contains(f, syscall.ENOSPC.Error()) {
+			return fmt.Errorf("a disk is full (no space left on device): %s; free space and rerun: finished steps are stored", f)
+		}
+	}
+	return nil
 }
 
 // stepOptions are the options of steps.Run for the GoMLX backend
@@ -628,8 +652,19 @@ func removeStale(dir string, files map[string][]byte) error {
 	return nil
 }
 
+// writeFileAtomic writes b to path through a temporary file renamed into
+// place. The file is created with mode 0666 less the umask (0644 under
+// the usual 022), as the cache's files are, not os.CreateTemp's 0600: a
+// report is for the group to read.
 func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	var tmp *os.File
+	var err error
+	for try := 0; try < 10; try++ {
+		tmp, err = os.OpenFile(filepath.Join(filepath.Dir(path), ".tmp-"+rand.Text()), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -1,7 +1,10 @@
 // Package storetest gives tests the locations of every kind of store
 // runner/store opens: a directory, mem://, file:// and an S3-compatible
-// server started in-process on 127.0.0.1 (github.com/johannesboyne/gofakes3
-// with an in-memory backend), reached through gocloud's real s3blob driver.
+// server on 127.0.0.1, reached through gocloud's real s3blob driver: by
+// default github.com/johannesboyne/gofakes3 with an in-memory backend, in
+// process; built with the tag s3real, a real, separately written S3
+// server, versitygw (a tool dependency in go.mod) with its posix backend,
+// started as its own process per test (Versity).
 package storetest
 
 import (
@@ -13,9 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // Bucket is the name of the bucket S3 creates.
@@ -35,24 +35,33 @@ func S3(t testing.TB) string {
 
 func s3(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	mem := s3mem.New()
-	if err := mem.CreateBucket(Bucket); err != nil {
-		t.Fatalf("creating bucket %s: %v", Bucket, err)
-	}
-	var h http.Handler = gofakes3.New(mem).Server()
+	h := server(t)
 	if wrap != nil {
 		h = wrap(h)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "hetalign-test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "hetalign-test-secret")
+	Credentials(t)
+	return "s3://" + Bucket + "?endpoint=" + srv.URL + "&use_path_style=true&region=us-east-1"
+}
+
+// Credentials sets the static test credentials in the environment and
+// keeps the AWS SDK away from the user's configuration files and the EC2
+// metadata service (t.Setenv: the test must not be parallel).
+func Credentials(t testing.TB) {
+	t.Setenv("AWS_ACCESS_KEY_ID", AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretKey)
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(os.DevNull, "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(os.DevNull, "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return "s3://" + Bucket + "?endpoint=" + srv.URL + "&use_path_style=true&region=us-east-1"
 }
+
+// The static credentials of the test servers.
+const (
+	AccessKey = "hetalign-test"
+	SecretKey = "hetalign-test-secret"
+)
 
 // Kinds names the stores URLs returns, in a fixed order for table tests.
 func Kinds() []string { return []string{"dir", "mem", "file", "s3"} }
@@ -76,9 +85,9 @@ func URLs(t testing.TB) map[string]string {
 // sees its connection reset), Hang holds every request unanswered (a
 // stopped server, kill -STOP) until Up, and Up serves again.
 type Fault struct {
-	mu      sync.Mutex
-	mode    int   // 0 up, 1 down, 2 hang
-	after   int64 // the mode applies from this request on (counted from 1)
+	mu        sync.Mutex
+	mode      int   // 0 up, 1 down, 2 hang
+	after     int64 // the mode applies from this request on (counted from 1)
 	n         atomic.Int64
 	release   chan struct{}
 	conflicts atomic.Int64 // PUTs still to answer 409
