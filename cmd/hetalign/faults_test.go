@@ -293,8 +293,3 @@ func TestFaultStoreHangs(t *testing.T) {
 		t.Errorf("last line %q does not say the store stopped answering", last)
 	}
 }
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
-}

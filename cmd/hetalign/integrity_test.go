@@ -215,3 +215,9 @@ func testEditedIndex(t *testing.T, cache string) {
 		t.Errorf("cache verify after the rerun: exit %d\n%s", code, o)
 	}
 }
+
+// lastLine is the last line of s: what a user reads first.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
