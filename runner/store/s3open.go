@@ -27,9 +27,22 @@ import (
 // s3ForcePathStyle), disable_https, request_checksum_calculation,
 // response_checksum_validation (default when_required: S3-compatible
 // servers often send no checksum), and prefix (handled by the URL mux).
+// A URL with any other parameter is opened by gocloud's s3blob opener as
+// it is (its SDK log then not silenced).
 type s3Opener struct{}
 
 func (s3Opener) OpenBucketURL(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
+	for param := range u.Query() {
+		switch param {
+		case "region", "endpoint", "profile", "anonymous", "use_path_style", "s3ForcePathStyle", "disable_https",
+			"request_checksum_calculation", "response_checksum_validation":
+		default:
+			// A parameter this opener does not know (ssetype, kmskeyid,
+			// role, fips, …): gocloud's own opener handles it, or says
+			// it is unknown.
+			return blob.DefaultURLMux().OpenBucketURL(ctx, u)
+		}
+	}
 	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	var s3opts []func(*s3.Options)
 	endpoint := ""
