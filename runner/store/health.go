@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"gocloud.dev/gcerrors"
@@ -87,10 +88,12 @@ type health struct {
 }
 
 // transport reports whether err is a failure of the store's transport —
-// not an answer about the object (absent, present, permission denied).
+// not an answer about the object (absent, present, permission denied), nor
+// a full or read-only disk under a file:// bucket (said as such).
 func transport(err error) bool {
 	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreachable) || errors.Is(err, errConflict) {
+		errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreachable) || errors.Is(err, errConflict) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) {
 		return false
 	}
 	switch gcerrors.Code(err) {
