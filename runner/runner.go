@@ -8,10 +8,12 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -138,10 +141,12 @@ func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error
 	key := plan.CacheKey(files, po)
 	if st != nil {
 		if b, ok := st.Plan(key); ok {
-			if g, err := plan.Unmarshal(b, files, po); err == nil {
+			g, err := plan.Unmarshal(b, files, po)
+			if err == nil {
 				opts.Log.Debug().Str("plan", key[:12]).Msg("plan read from cache")
 				return g, nil
 			}
+			opts.Log.Warn().Msgf("%v (plan %s in %s); discarding it and planning again from the spec", err, key[:12], st.Root())
 		}
 	}
 	g, err := plan.Build(files, po)
@@ -249,6 +254,11 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 	// Each report is written (and printed) as soon as its step is done.
 	onReport := func(s *plan.Step, o *rexec.Outcome) {
 		r := reportOf[s.Index]
+		if st.Unreachable() != nil {
+			// Its steps failed for the store (said once, below): keep
+			// the last report rather than write one of failures.
+			return
+		}
 		failed, err := finishReport(r, o, g, st, opts, start, tr)
 		if err != nil {
 			errMu.Lock()
@@ -276,6 +286,9 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 		// if that run had the same plan, its index is already right. The
 		// index only explains reruns: failing to write it (a read-only
 		// cache) costs nothing else.
+		if st.Unreachable() != nil {
+			break
+		}
 		if res.Computed > 0 || res.Failed > 0 || !indexCurrent(st, r, g) {
 			if err := saveIndex(st, g, r, outs); err != nil {
 				opts.Log.Warn().Err(err).Str("report", r.File.Name).Msg("could not record the run in the cache's index")
@@ -290,14 +303,38 @@ func Run(ctx context.Context, files []*spec.File, opts Options) (*Result, error)
 			opts.Log.Warn().Err(err).Msg("could not write the index of the reports")
 		}
 	}
-	if res.Failed > 0 {
+	if err := st.Unreachable(); err != nil {
+		// One message for the store, not one per step it failed.
+		errs = append(errs, err)
+	} else if res.Failed > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d steps failed", res.Failed, res.Steps))
+	}
+	if err := diskFull(errors.Join(errs...), res.Failures); err != nil {
+		errs = append(errs, err) // last: the line a user reads
 	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("interrupted: %d of %d steps did not finish; finished steps are cached: a rerun computes the %d steps left",
 			res.Interrupted, res.Steps, res.Interrupted+res.Failed))
 	}
 	return res, errors.Join(errs...)
+}
+
+// diskFull says that a disk is full when err, or a step's failure, is
+// ENOSPC, naming the file that could not be written; nil otherwise.
+func diskFull(err error, failures []string) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("the disk holding %s is full (no space left on device); free space and rerun: finished steps are stored", pe.Path)
+		}
+		return errors.New("a disk is full (no space left on device); free space and rerun: finished steps are stored")
+	}
+	for _, f := range failures {
+		if strings.Contains(f, syscall.ENOSPC.Error()) {
+			return fmt.Errorf("a disk is full (no space left on device): %s; free space and rerun: finished steps are stored", f)
+		}
+	}
+	return nil
 }
 
 // stepOptions are the options of steps.Run for the GoMLX backend
@@ -366,6 +403,8 @@ func Step(ctx context.Context, cache string, keys []string, opts StepOptions) er
 // an input failed), cached, not needed or computed.
 func (res *Result) tally(s *plan.Step, o *rexec.Outcome) {
 	switch {
+	case o.Err != nil && errors.Is(o.Err, store.ErrUnreachable):
+		res.Failed++ // said once for the store, not per step
 	case o.Err != nil && rexec.Interrupted(o.Err):
 		res.Interrupted++
 	case o.Err != nil:
@@ -708,8 +747,19 @@ func removeStale(dir string, files map[string][]byte) error {
 	return nil
 }
 
+// writeFileAtomic writes b to path through a temporary file renamed into
+// place. The file is created with mode 0666 less the umask (0644 under
+// the usual 022), as the cache's files are, not os.CreateTemp's 0600: a
+// report is for the group to read.
 func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	var tmp *os.File
+	var err error
+	for try := 0; try < 10; try++ {
+		tmp, err = os.OpenFile(filepath.Join(filepath.Dir(path), ".tmp-"+rand.Text()), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -32,15 +32,22 @@ cleanup() {
 	# Cancel what is still queued or running and let slurmd reap it, then
 	# stop the daemons; a job step that outlived slurmd (reparented to
 	# init) is found by this cluster's SLURM_CONF in its environment.
-	if [[ -n ${SLURM_CONF:-} ]] && ((${#pids[@]} == 3)); then
+	if [[ -n ${SLURM_CONF:-} ]] && ((${#pids[@]} == 3)) && [[ ! -f $T/ctld.hold ]]; then
 		scancel --user "$(id -un)" 2>/dev/null || true
 		for _ in $(seq 50); do
 			[[ -z $(squeue -h 2>/dev/null) ]] && break
 			sleep 0.2
 		done
 	fi
+	touch "$T"/stop
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		kill "${pids[i]}" 2>/dev/null || true
+		# The controller's loop (pids[1]) first, then the controller.
+		if ((i == 1)) && [[ -f $T/slurmctld.pid ]]; then
+			ctld=$(cat "$T"/slurmctld.pid)
+			kill "$ctld" 2>/dev/null || true
+			pids+=("$ctld")
+		fi
 	done
 	for p in "${pids[@]}"; do
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -102,8 +109,18 @@ munged -F --force --socket="$T"/munge/munge.socket --key-file="$T"/munge/munge.k
 	>"$T"/munge/munged.out 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [[ -S $T/munge/munge.socket ]] && break; sleep 0.1; done
-slurmctld -D -f "$SLURM_CONF" >"$T"/slurmctld.out 2>&1 &
+# slurmctld runs under a loop that starts it again when it ends, unless
+# $T/ctld.hold exists (then it waits for the file to go): the controller
+# restart test (TestSlurmControllerRestart) stops it by the pid in
+# $T/slurmctld.pid, holds it down for 60 s and lets it come back.
+(
+	while [[ ! -f $T/stop ]]; do
+		if [[ -f $T/ctld.hold ]]; then sleep 0.2; continue; fi
+		slurmctld -D -f "$SLURM_CONF" >>"$T"/slurmctld.out 2>&1 || true
+	done
+) &
 pids+=($!)
+export HETALIGN_SLURMCTLD_DIR=$T
 slurmd -D -f "$SLURM_CONF" >"$T"/slurmd.out 2>&1 &
 pids+=($!)
 

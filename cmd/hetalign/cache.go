@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 
+	"hetalign/runner/plan"
 	"hetalign/runner/store"
 )
 
@@ -25,9 +27,10 @@ func runCache(args []string, stdout, stderr io.Writer) int {
 	st, err := store.Open(*cache)
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign:", err)
-		return exitFailed
+		return exitInvalid
 	}
 	defer st.Close()
+	st.SetPlanCheck(plan.Check)
 	switch sub {
 	case "ls":
 		ms, err := st.List()
@@ -49,7 +52,7 @@ func runCache(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "hetalign:", err)
 			return exitFailed
 		}
-		fmt.Fprintf(stdout, "removed %d steps, %d blobs (%d bytes), %d temporary files\n", s.Manifests, s.Blobs, s.Bytes, s.Temps)
+		fmt.Fprintf(stdout, "removed %d steps, %d blobs (%d bytes), %d temporary files, %d expired leases\n", s.Manifests, s.Blobs, s.Bytes, s.Temps, s.Leases)
 	default:
 		fmt.Fprintf(stderr, "hetalign cache: unknown subcommand %q (want ls, verify or gc)\n", sub)
 		return exitInvalid
@@ -63,24 +66,44 @@ func runCache(args []string, stdout, stderr io.Writer) int {
 // consistent, 1 only when something is still broken.
 func verifyCache(st *store.Store, repair bool, stdout, stderr io.Writer) int {
 	probs, err := st.Verify(repair)
+	var damaged, unread []store.Problem
 	for _, p := range probs {
+		if p.Unreadable {
+			unread = append(unread, p)
+			continue
+		}
+		damaged = append(damaged, p)
 		mark := ""
 		if p.Repaired {
 			mark = " (removed)"
 		}
 		fmt.Fprintf(stdout, "%s: %s%s\n", p.Path, p.Msg, mark)
 	}
+	for _, p := range unread {
+		fmt.Fprintf(stdout, "%s: %s\n", p.Path, p.Msg)
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "hetalign: %v; %s\n", err, store.RepairHint)
+		if errors.Is(err, store.ErrUnreachable) {
+			fmt.Fprintf(stderr, "hetalign: %v; nothing more was checked or removed\n", err)
+		} else {
+			fmt.Fprintf(stderr, "hetalign: %v; %s\n", err, store.RepairHint)
+		}
 		return exitFailed
 	}
-	if len(probs) == 0 {
+	if len(unread) > 0 {
+		defer fmt.Fprintf(stderr, "hetalign: %d objects of %s could not be read (not damage: nothing was removed for them); check the store and verify again\n",
+			len(unread), st.Root())
+	}
+	if len(damaged) == 0 {
+		if len(unread) > 0 {
+			return exitFailed
+		}
 		fmt.Fprintln(stdout, "cache is consistent")
 		return exitOK
 	}
 	if !repair {
 		fmt.Fprintf(stdout, "%d problems in %s; run `hetalign cache verify --repair` to remove the damaged entries (their steps rerun on the next run)\n",
-			len(probs), st.Root())
+			len(damaged), st.Root())
 		return exitFailed
 	}
 	left, err := st.Verify(false)
@@ -88,20 +111,29 @@ func verifyCache(st *store.Store, repair bool, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hetalign: after repair: %v\n", err)
 		return exitFailed
 	}
-	if len(left) > 0 {
+	var still []store.Problem
+	for _, p := range left {
+		if !p.Unreadable {
+			still = append(still, p)
+		}
+	}
+	if len(still) > 0 {
 		fixed := 0
-		for _, p := range probs {
+		for _, p := range damaged {
 			if p.Repaired {
 				fixed++
 			}
 		}
-		for _, p := range left {
+		for _, p := range still {
 			fmt.Fprintf(stdout, "still broken: %s: %s\n", p.Path, p.Msg)
 		}
 		fmt.Fprintf(stdout, "repaired %d of %d problems; %d remain in %s (remove them by hand, or remove the whole cache)\n",
-			fixed, len(probs), len(left), st.Root())
+			fixed, len(damaged), len(still), st.Root())
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "repaired %d problems: damaged entries removed, their steps will rerun; cache is consistent\n", len(probs))
+	fmt.Fprintf(stdout, "repaired %d problems: damaged entries removed, their steps will rerun; cache is consistent\n", len(damaged))
+	if len(unread) > 0 {
+		return exitFailed
+	}
 	return exitOK
 }

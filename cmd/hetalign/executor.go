@@ -290,7 +290,7 @@ flags:
 	err = runner.Step(ctx, *cache, keys, runner.StepOptions{Jobs: *jobs, Owner: owner, Log: log, Wrap: testHooks()})
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign step:", err)
-		return exitFailed
+		return exitStatus(err)
 	}
 	return exitOK
 }

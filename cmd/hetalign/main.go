@@ -309,7 +309,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		res, err := runner.Rebuild(files, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, "hetalign:", err)
-			return exitFailed
+			return exitStatus(err)
 		}
 		for _, c := range res.FailedClaims {
 			log.Warn().Msg("claim does not hold: " + c)
@@ -362,7 +362,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign:", err)
-		return exitFailed
+		return exitStatus(err)
 	}
 	if res != nil && len(res.FailedClaims) > 0 {
 		for _, c := range res.FailedClaims {
@@ -379,7 +379,7 @@ func checkClaims(files []*spec.File, opts runner.Options, stdout, stderr io.Writ
 	reps, err := runner.Check(files, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign:", err)
-		return exitFailed
+		return exitStatus(err)
 	}
 	n, failed := 0, 0
 	for _, r := range reps {

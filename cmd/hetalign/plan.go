@@ -17,7 +17,7 @@ func printPlan(files []*spec.File, opts runner.Options, quiet bool, stdout, stde
 	st, err := store.Open(opts.Cache)
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign:", err)
-		return exitFailed
+		return exitInvalid
 	}
 	defer st.Close()
 	g, err := runner.Plan(files, opts, st)

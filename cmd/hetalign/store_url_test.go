@@ -67,7 +67,7 @@ func TestCacheURLErrors(t *testing.T) {
 	for _, loc := range []string{"ftp://host/cache", "s3://hetalign?endpoint=http://127.0.0.1:1&use_path_style=true&region=us-east-1"} {
 		storetest.S3(t) // static credentials: keep the SDK off the user's
 		_, e, code := cli(t, "cache", "ls", "--cache", loc)
-		if code != exitFailed || !strings.Contains(e, "opening cache "+loc+": ") {
+		if code != exitInvalid || !strings.Contains(e, "opening cache "+loc+": ") {
 			t.Errorf("cache ls --cache %s: exit %d\n%s", loc, code, e)
 		}
 	}

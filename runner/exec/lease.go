@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,6 +26,10 @@ type leaser struct {
 	kinds    map[string]*kindTimes
 }
 
+// leaseWaitNote: a wait on another run's lease that may last longer than
+// this is logged, with the owner and until when.
+const leaseWaitNote = 3 * time.Second
+
 // leaseProbe is how many computations of a kind decide whether it is fast.
 const leaseProbe = 8
 
@@ -40,7 +45,9 @@ func (lz *leaser) need(s *plan.Step) bool {
 	if lz == nil {
 		return false
 	}
-	if lz.fast < 0 || s.GPU {
+	if lz.fast < 0 || s.GPU || lz.st.Unreachable() != nil {
+		// An unreachable store fails the lease at once, so the step does
+		// not start.
 		return true
 	}
 	lz.mu.Lock()
@@ -92,8 +99,13 @@ type heldLease struct {
 func (lz *leaser) acquire(ctx context.Context, key string, pause func(), resume func() error) (*store.Manifest, *heldLease, error) {
 	backoff := 5 * time.Millisecond
 	paused := false
+	takeovers := 0
 	for {
 		cur, ok, err := lz.st.TryLease(key, lz.owner, lz.ttl)
+		if errors.Is(err, store.ErrUnreachable) {
+			// The store stopped answering: start nothing more.
+			return nil, nil, err
+		}
 		if err != nil {
 			lz.warnOnce.Do(func() {
 				lz.log.Warn().Err(err).Msg("cannot take step leases: computing without them (another driver on this store may compute the same steps)")
@@ -120,11 +132,28 @@ func (lz *leaser) acquire(ctx context.Context, key string, pause func(), resume 
 			h.arm()
 			return nil, h, nil
 		}
+		// Held by a process of this host that is gone (a killed run):
+		// take the lease over now rather than when it expires.
+		if takeovers < 3 && ownerGone(cur.Owner) {
+			takeovers++
+			lz.log.Info().Str("step", key[:12]).Str("owner", cur.Owner).
+				Msg("taking over the lease of a step from a run that is gone (its process no longer exists)")
+			if err := lz.st.ReleaseLease(key, cur.Owner); err != nil {
+				lz.log.Warn().Err(err).Msg("breaking the lease of a gone run")
+			} else {
+				continue
+			}
+		}
 		// Held by another live owner: wait, without a slot, for its
 		// manifest or for the lease to expire.
 		if !paused {
 			pause()
 			paused = true
+			if until := time.Until(cur.Expires); until > leaseWaitNote {
+				lz.log.Info().Str("step", key[:12]).Str("owner", cur.Owner).Time("until", cur.Expires.Local()).
+					Str("at_most", until.Round(time.Second).String()).
+					Msg("waiting for a step that another run computes: for its result, or until its lease expires")
+			}
 		}
 		wait := backoff
 		if until := time.Until(cur.Expires); until > 0 && until < wait {

@@ -2,8 +2,6 @@ package exec
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -39,14 +37,23 @@ func (c *counting) fn(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byt
 // wideGraph is n independent steps read by one report step.
 func wideGraph(n int) *plan.Graph {
 	g := &plan.Graph{}
-	key := func(i int) string {
-		h := sha256.Sum256(fmt.Appendf(nil, "step %d", i))
-		return hex.EncodeToString(h[:])
+	key := func(kind string, params []byte, inputs []*plan.Step) string {
+		var keys []string
+		for _, in := range inputs {
+			keys = append(keys, in.Key)
+		}
+		k, err := store.StepKey(kind, params, keys, "test", "")
+		if err != nil {
+			panic(err)
+		}
+		return k
 	}
 	for i := range n {
-		g.Steps = append(g.Steps, &plan.Step{Index: i, Key: key(i), Kind: "eval", Label: fmt.Sprintf("s%d", i)})
+		p := fmt.Appendf(nil, "{\"i\":%d}", i)
+		g.Steps = append(g.Steps, &plan.Step{Index: i, Key: key("eval", p, nil), Kind: "eval", Label: fmt.Sprintf("s%d", i), Params: p, Code: "test"})
 	}
-	r := &plan.Step{Index: n, Key: key(-1), Kind: "report", Label: "report", Partial: true, Inputs: g.Steps}
+	r := &plan.Step{Index: n, Key: key("report", []byte("{}"), g.Steps), Kind: "report", Label: "report", Partial: true, Inputs: g.Steps,
+		Params: []byte("{}"), Code: "test"}
 	for range g.Steps {
 		r.InputNames = append(r.InputNames, "eval")
 	}

@@ -58,6 +58,35 @@ type SlurmConfig struct {
 	// 2 s); a task missing from squeue whose steps are not in the store
 	// after Grace (default 3 polls) has failed.
 	Poll, Grace time.Duration
+	// SubmitPatience is how long sbatch may keep failing because the
+	// controller does not answer (slurmctld restarting) before the steps
+	// waiting for submission fail (default 15 minutes). Such failures are
+	// retried with a growing backoff (up to a minute) and do not count
+	// as a step's tries.
+	SubmitPatience time.Duration
+	// Stale: a task that squeue lists as running but that shows no sign
+	// of life in the store for this long — none of its steps stored, no
+	// lease of its steps renewed (leases are renewed every third of their
+	// lifetime) — has ended (a controller restarted after losing it
+	// still lists it); default twice DefaultLeaseTTL.
+	Stale time.Duration
+	// StallWarn: when no step has finished for this long, the driver
+	// says so, with what it waits for (default 5 minutes).
+	StallWarn time.Duration
+}
+
+// controllerDown reports whether an sbatch failure says that the Slurm
+// controller could not be reached (a transient condition: it is
+// restarting), as opposed to a submission it refused.
+func controllerDown(msg string) bool {
+	for _, s := range []string{"Unable to contact slurm controller", "Socket timed out", "Connection refused",
+		"Slurm temporarily unable", "temporarily unavailable", "Zero Bytes were transmitted or received",
+		"Transport endpoint is not connected", "Connection timed out"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxArray is the most tasks in one sbatch array (Slurm's default
@@ -112,6 +141,15 @@ func (x Slurm) Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn F
 	if c.Grace <= 0 {
 		c.Grace = 3 * c.Poll
 	}
+	if c.SubmitPatience <= 0 {
+		c.SubmitPatience = 15 * time.Minute
+	}
+	if c.Stale <= 0 {
+		c.Stale = 2 * DefaultLeaseTTL
+	}
+	if c.StallWarn <= 0 {
+		c.StallWarn = 5 * time.Minute
+	}
 	if opts.ProgressEvery == 0 {
 		opts.ProgressEvery = 2 * time.Second
 	}
@@ -142,7 +180,7 @@ func (x Slurm) Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn F
 	h := sha256.Sum256([]byte(abs))
 	d := &driver{c: c, g: g, st: st, fn: fn, opts: opts, out: out, name: "hetalign-" + hex.EncodeToString(h[:4]),
 		state: make([]slurmState, n), task: make([]taskRef, n), tries: make([]int, n), gone: map[taskRef]time.Time{},
-		running: map[taskRef]bool{}, logs: map[string]string{}}
+		running: map[taskRef]bool{}, logs: map[string]string{}, sign: map[taskRef]time.Time{}, staleSaid: map[taskRef]bool{}}
 	return d.run(ctx)
 }
 
@@ -164,6 +202,48 @@ type driver struct {
 	running map[taskRef]bool      // tasks squeue shows running
 	logs    map[string]string     // job id → batch dir
 	started map[int]bool
+
+	sign      map[taskRef]time.Time // last sign of life of running tasks
+	staleSaid map[taskRef]bool
+	// Submission while the controller does not answer.
+	downSince, nextSubmit time.Time
+	backoff               time.Duration
+}
+
+// alive reports whether task t, which squeue lists in state, is alive:
+// a task listed as running must also show signs of life in the store (a
+// step of it stored, or a lease of its steps renewed) at least every
+// Stale; one that does not has ended, whatever squeue says.
+func (d *driver) alive(t taskRef, state string, now time.Time) bool {
+	if state != "RUNNING" {
+		return state != ""
+	}
+	last, ok := d.sign[t]
+	if !ok {
+		d.sign[t] = now
+		return true
+	}
+	if now.Sub(last) < d.c.Stale {
+		return true
+	}
+	// Look for a lease of its steps that it renews.
+	suffix := SlurmOwnerSuffix(t.job, strconv.Itoa(t.task))
+	for i, s := range d.g.Steps {
+		if d.state[i] != stSubmitted || d.task[i] != t {
+			continue
+		}
+		if l := d.st.LeaseOf(s.Key); l != nil && strings.HasSuffix(l.Owner, suffix) && l.Expires.After(now) &&
+			l.Expires.Sub(now) > DefaultLeaseTTL/2 {
+			d.sign[t] = now
+			return true
+		}
+	}
+	if !d.staleSaid[t] {
+		d.staleSaid[t] = true
+		d.opts.Log.Warn().Str("task", t.String()).Dur("silent", now.Sub(last).Round(time.Second)).
+			Msg("squeue lists the task as running, but it has shown no sign of life in the store (no step stored, no lease renewed): taking it as ended")
+	}
+	return false
 }
 
 func (d *driver) finish(i int, o *Outcome) {
@@ -188,7 +268,18 @@ func (d *driver) run(ctx context.Context) []*Outcome {
 	}
 	lastProgress := time.Now()
 	squeueDown := false
+	lastChange, lastStallWarn, lastDone := time.Now(), time.Now(), -1
 	for {
+		if err := d.st.Unreachable(); err != nil {
+			// The store stopped answering: what is submitted goes on (a
+			// rerun adopts it); nothing more is submitted.
+			for i := range d.out {
+				if d.out[i] == nil {
+					d.finish(i, &Outcome{Err: err})
+				}
+			}
+			return d.out
+		}
 		alive, qerr := d.squeue()
 		switch {
 		case qerr != nil && !squeueDown:
@@ -209,11 +300,12 @@ func (d *driver) run(ctx context.Context) []*Outcome {
 				if m, ok := d.st.Get(s.Key); ok {
 					d.markStarted(i)
 					d.finish(i, &Outcome{Manifest: m})
+					d.sign[d.task[i]] = time.Now()
 					continue
 				}
 			}
 			t := d.task[i]
-			if qerr != nil || alive[t] != "" {
+			if qerr != nil || d.alive(t, alive[t], time.Now()) {
 				if alive[t] == "RUNNING" {
 					d.markStarted(i)
 				}
@@ -272,8 +364,26 @@ func (d *driver) run(ctx context.Context) []*Outcome {
 				ready = append(ready, i)
 			}
 		}
-		if len(ready) > 0 {
-			if err := d.submit(ready); err != nil {
+		if len(ready) > 0 && !time.Now().Before(d.nextSubmit) {
+			err := d.submit(ready)
+			switch {
+			case err != nil && controllerDown(err.Error()) && (d.downSince.IsZero() || time.Since(d.downSince) < d.c.SubmitPatience):
+				// The controller is restarting: back off; the steps wait
+				// and their tries are not spent.
+				if d.downSince.IsZero() {
+					d.downSince = time.Now()
+					d.backoff = d.c.Poll
+					log.Warn().Err(err).Dur("patience", d.c.SubmitPatience).
+						Msg("the Slurm controller does not answer sbatch: retrying with backoff (the steps' tries are not spent)")
+				}
+				d.nextSubmit = time.Now().Add(d.backoff)
+				d.backoff = min(2*d.backoff, time.Minute)
+				err = nil
+			case err == nil && !d.downSince.IsZero():
+				log.Info().Dur("after", time.Since(d.downSince).Round(time.Second)).Msg("the Slurm controller accepts submissions again")
+				d.downSince = time.Time{}
+			}
+			if err != nil {
 				log.Warn().Err(err).Msg("submission failed")
 				for _, i := range ready {
 					if d.state[i] != stWaiting {
@@ -302,6 +412,15 @@ func (d *driver) run(ctx context.Context) []*Outcome {
 			default:
 				left++
 			}
+		}
+		if done != lastDone {
+			lastDone, lastChange = done, time.Now()
+		}
+		if time.Since(lastChange) >= d.c.StallWarn && time.Since(lastStallWarn) >= d.c.StallWarn {
+			lastStallWarn = time.Now()
+			log.Warn().Dur("for", time.Since(lastChange).Round(time.Second)).Int("queued", queued).Int("running", running).
+				Int("waiting", left-queued-running).Dur("stale_after", d.c.Stale).
+				Msg("no step has finished lately: still waiting for the Slurm tasks (a task squeue lists as running that shows no sign of life in the store for stale_after is taken as ended)")
 		}
 		if time.Since(lastProgress) >= d.opts.ProgressEvery || left == 0 {
 			log.Info().Int("queued", queued).Int("running", running).Int("done", done).Int("steps", len(g.Steps)).Msg("slurm")

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,10 @@ func TestMain(m *testing.M) {
 	case "sbatch":
 		os.Exit(fakeSbatch(os.Args[1:]))
 	case "squeue":
+		// FAKE_SQUEUE_LIST: lines to print ("1_0 RUNNING", …).
+		if l := os.Getenv("FAKE_SQUEUE_LIST"); l != "" {
+			fmt.Println(strings.ReplaceAll(l, ";", "\n"))
+		}
 		os.Exit(0)
 	case "hetalign":
 		os.Exit(fakeStep(os.Args[1:]))
@@ -54,6 +60,17 @@ func fakeSbatch(args []string) int {
 			script = args[i]
 		}
 	}
+	// FAKE_SBATCH_DOWN=N: the first N calls find the controller down.
+	if n, _ := strconv.Atoi(os.Getenv("FAKE_SBATCH_DOWN")); n > 0 {
+		p := filepath.Join(dir, "down")
+		b, _ := os.ReadFile(p)
+		k, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if k < n {
+			os.WriteFile(p, []byte(strconv.Itoa(k+1)), 0o644)
+			fmt.Fprintln(os.Stderr, "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)")
+			return 1
+		}
+	}
 	if os.Getenv("FAKE_SBATCH_REJECT_GPU") == "1" && strings.Contains(strings.Join(args, " "), "--gres") {
 		fmt.Fprintln(os.Stderr, "sbatch: error: Invalid generic resource (gres) specification")
 		return 1
@@ -69,7 +86,9 @@ func fakeSbatch(args []string) int {
 	job, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	job++
 	os.WriteFile(filepath.Join(dir, "jobs"), []byte(strconv.Itoa(job)), 0o644)
-	if os.Getenv("FAKE_SBATCH_RUN") != "0" {
+	// FAKE_SBATCH_LOSE=J: job J is accepted and never runs (a controller
+	// that lost it, while squeue may still list it).
+	if os.Getenv("FAKE_SBATCH_RUN") != "0" && os.Getenv("FAKE_SBATCH_LOSE") != strconv.Itoa(job) {
 		r, _, _ := strings.Cut(array, "%")
 		_, hi, _ := strings.Cut(r, "-")
 		n, _ := strconv.Atoi(hi)
@@ -189,6 +208,8 @@ func TestSlurmDriver(t *testing.T) {
 		run     bool   // sbatch runs the tasks
 		noGPU   bool   // sbatch rejects the arrays that ask for a GPU
 		anyErr  bool   // check counts the failures itself
+		env     map[string]string
+		logHas  []string // the driver's log contains these
 		check   func(t *testing.T, g *plan.Graph, outs []*Outcome, calls []string)
 		wantErr int
 	}{
@@ -217,6 +238,24 @@ func TestSlurmDriver(t *testing.T) {
 				}
 			}},
 		{name: "a task dies holding a lease", g: graph, run: true, die: "dataset pop s/x/seed=2", cfg: func(c *SlurmConfig) { c.Retries = 1 }},
+		// slurmctld restarting: sbatch fails four times saying it cannot
+		// reach the controller; with no retries at all every step still
+		// computes (those failures spend no tries), after a backoff.
+		{name: "controller restarting", g: graph, run: true, cfg: func(c *SlurmConfig) { c.Retries = 0 },
+			env:    map[string]string{"FAKE_SBATCH_DOWN": "4"},
+			logHas: []string{"the Slurm controller does not answer sbatch", "accepts submissions again"}},
+		// A restarted controller lists a task as running that it lost:
+		// the task shows no sign of life in the store, so after Stale it
+		// is taken as ended and its steps resubmitted; nothing progresses
+		// meanwhile, which the driver says after StallWarn.
+		{name: "squeue lists a lost task as running", g: graph, run: true,
+			cfg: func(c *SlurmConfig) {
+				c.Retries = 1
+				c.Stale = 300 * time.Millisecond
+				c.StallWarn = 100 * time.Millisecond
+			},
+			env:    map[string]string{"FAKE_SBATCH_LOSE": "1", "FAKE_SQUEUE_LIST": "1_0 RUNNING;1_1 RUNNING;1_2 RUNNING;1_3 RUNNING"},
+			logHas: []string{"no sign of life in the store", "no step has finished lately"}},
 		{name: "GPU steps in their own arrays", g: gpuGraph, run: true, cfg: func(c *SlurmConfig) { c.GPUs = 2 },
 			check: func(t *testing.T, g *plan.Graph, outs []*Outcome, calls []string) {
 				gpu := 0
@@ -306,8 +345,17 @@ func TestSlurmDriver(t *testing.T) {
 			if tc.noGPU {
 				t.Setenv("FAKE_SBATCH_REJECT_GPU", "1")
 			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var log strings.Builder
 			c := &counting{}
-			outs := Slurm{Config: cfg}.Execute(context.Background(), g, st, c.fn, Options{Log: zerolog.Nop()})
+			outs := Slurm{Config: cfg}.Execute(context.Background(), g, st, c.fn, Options{Log: zerolog.New(&syncWriter{w: &log})})
+			for _, want := range tc.logHas {
+				if !strings.Contains(log.String(), want) {
+					t.Errorf("the driver's log lacks %q:\n%s", want, log.String())
+				}
+			}
 			nerr := 0
 			for i, o := range outs {
 				if o.Err != nil {
@@ -410,4 +458,16 @@ func BenchmarkSlurmSubmit10k(b *testing.B) {
 	b.ReportMetric(planT.Seconds()/float64(b.N), "plan-s/op")
 	b.ReportMetric(submitT.Seconds()/float64(b.N), "submit-s/op")
 	b.ReportMetric(float64(ready), "steps")
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -128,7 +128,7 @@ func safeStored(ctx context.Context, fn StoredFunc, d *store.StepDesc, inputs []
 // compute it elsewhere. compute is the run's GoMLX backend configuration.
 func Desc(s *plan.Step, compute string) *store.StepDesc {
 	d := &store.StepDesc{Key: s.Key, Kind: s.Kind, Label: s.Label, Params: s.Params, Seed: s.Seed,
-		InputNames: s.InputNames, GPU: s.GPU, Compute: compute}
+		InputNames: s.InputNames, GPU: s.GPU, Compute: compute, Code: s.Code, Backend: s.Backend}
 	for _, in := range s.Inputs {
 		d.Inputs = append(d.Inputs, in.Key)
 	}

@@ -17,7 +17,6 @@ package plan
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -30,6 +29,7 @@ import (
 	"hetalign/reports"
 	"hetalign/runner/spec"
 	"hetalign/runner/steps"
+	"hetalign/runner/store"
 )
 
 // Options fix what is common to every key.
@@ -111,6 +111,11 @@ type Step struct {
 	Partial bool
 	// Roles are the places the step fills: "<report>/<experiment>/<cell>/<role>".
 	Roles []string
+	// Code is the identity of the code that computes the step, and
+	// Backend the compute backend for steps that compute on GoMLX (""
+	// otherwise): with Kind, Params and the inputs' keys, the material of
+	// Key (store.StepKey).
+	Code, Backend string
 
 	material [32]byte // hash of kind, params and inputs' material: seeds
 }
@@ -131,6 +136,7 @@ type Graph struct {
 	byKey    map[string]*Step
 	progress *progress                  // while building
 	canon    map[string]json.RawMessage // while building: see canonical
+	codes    map[string]string          // distinct code identities (intern)
 }
 
 // progress throttles Options.Progress.
@@ -189,30 +195,25 @@ func (g *Graph) add(kind string, params any, inputs []*Step, names []string, com
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s params: %w", kind, err)
 	}
-	doc := struct {
-		Kind    string          `json:"kind"`
-		Params  json.RawMessage `json:"params"`
-		Inputs  []string        `json:"inputs"`
-		Code    string          `json:"code"`
-		Backend string          `json:"backend,omitempty"`
-	}{Kind: kind, Params: p, Code: g.Options.Code}
+	code := g.Options.Code
 	if g.Options.CodeFor != nil {
-		if doc.Code, err = g.Options.CodeFor(kind, p); err != nil {
+		if code, err = g.Options.CodeFor(kind, p); err != nil {
 			return nil, fmt.Errorf("code identity of a %s step: %w", kind, err)
 		}
 	}
+	code = g.intern(code)
+	var keys []string
 	for _, in := range inputs {
-		doc.Inputs = append(doc.Inputs, in.Key)
+		keys = append(keys, in.Key)
 	}
+	backend := ""
 	if compute {
-		doc.Backend = g.Options.Backend
+		backend = g.Options.Backend
 	}
-	b, err := json.Marshal(doc)
+	key, err := store.StepKey(kind, p, keys, code, backend)
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.Sum256(b)
-	key := hex.EncodeToString(h[:])
 	if s, ok := g.byKey[key]; ok {
 		s.Roles = append(s.Roles, role)
 		return s, nil
@@ -220,19 +221,39 @@ func (g *Graph) add(kind string, params any, inputs []*Step, names []string, com
 	// The seed comes from the same description without the code and the
 	// backend (inputs enter through their own such hashes), so a new build
 	// draws the same random numbers for the same experiment.
+	material := seedMaterial(kind, p, inputs)
+	s := &Step{Index: len(g.Steps), Key: key, Kind: kind, Label: label, Params: p,
+		Inputs: inputs, InputNames: names, Seed: binary.BigEndian.Uint64(material[:8]), Roles: []string{role},
+		GPU: compute && g.Options.GPU, Code: code, Backend: backend, material: material}
+	g.byKey[key] = s
+	g.Steps = append(g.Steps, s)
+	return s, nil
+}
+
+// seedMaterial hashes a step's kind and params with its inputs' material:
+// the first 8 bytes seed the step's random numbers.
+func seedMaterial(kind string, params json.RawMessage, inputs []*Step) [32]byte {
 	m := sha256.New()
-	fmt.Fprintf(m, "seed\x00%s\x00%s", kind, p)
+	fmt.Fprintf(m, "seed\x00%s\x00%s", kind, params)
 	for _, in := range inputs {
 		m.Write(in.material[:])
 	}
 	var material [32]byte
 	copy(material[:], m.Sum(nil))
-	s := &Step{Index: len(g.Steps), Key: key, Kind: kind, Label: label, Params: p,
-		Inputs: inputs, InputNames: names, Seed: binary.BigEndian.Uint64(material[:8]), Roles: []string{role},
-		GPU: compute && g.Options.GPU, material: material}
-	g.byKey[key] = s
-	g.Steps = append(g.Steps, s)
-	return s, nil
+	return material
+}
+
+// intern returns one shared copy of the code identity c: a graph has a
+// few distinct ones and many steps.
+func (g *Graph) intern(c string) string {
+	if g.codes == nil {
+		g.codes = map[string]string{}
+	}
+	if x, ok := g.codes[c]; ok {
+		return x
+	}
+	g.codes[c] = c
+	return c
 }
 
 // canonical is Canonical, remembering the small parameters it has seen

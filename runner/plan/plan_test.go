@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -430,5 +431,67 @@ func TestReferenceSteps(t *testing.T) {
 	}
 	if dpo.Inputs[2] != cons.Inputs[2] {
 		t.Error("dpo and cons of one seed do not share their reference step")
+	}
+}
+
+// A stored plan is verified on its own: every key is recomputed from its
+// step's kind, params, inputs and code, every seed from its material; an
+// edit of any of them (the JSON still well formed) is an error, never a
+// graph.
+func TestCheckRecomputesKeys(t *testing.T) {
+	g := build(t, "1", "code")
+	b, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(b); err != nil {
+		t.Fatalf("intact plan: %v", err)
+	}
+	s := g.Steps[len(g.Steps)/2]
+	var sg storedGraph
+	for _, tc := range []struct {
+		name string
+		edit func(sg *storedGraph)
+		want string
+	}{
+		{"params", func(sg *storedGraph) {
+			p := sg.Steps[s.Index].Params
+			sg.Steps[s.Index].Params = append(append([]byte{}, p[:len(p)-1]...), []byte(`,"x":1}`)...)
+		}, "not to its key"},
+		{"code", func(sg *storedGraph) { sg.Codes[sg.Steps[s.Index].Code] += "x" }, "not to its key"},
+		{"input", func(sg *storedGraph) {
+			for i, st := range sg.Steps {
+				if len(st.Inputs) > 0 && st.Inputs[0] > 0 {
+					sg.Steps[i].Inputs[0]--
+					return
+				}
+			}
+		}, "not to its key"},
+		{"seed", func(sg *storedGraph) { sg.Steps[s.Index].Seed++ }, "seed"},
+		{"kind", func(sg *storedGraph) {
+			if sg.Steps[s.Index].Kind == steps.Train {
+				sg.Steps[s.Index].Kind = steps.Eval
+			} else {
+				sg.Steps[s.Index].Kind = steps.Train
+			}
+		}, "not to its key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sg = storedGraph{}
+			if err := json.Unmarshal(b, &sg); err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(&sg)
+			e, err := json.Marshal(sg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Check(e); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Check: %v, want %q", err, tc.want)
+			}
+			if _, err := Unmarshal(e, []*spec.File{g.Reports[0].File}, g.Options); err == nil {
+				t.Error("Unmarshal accepted the edited plan")
+			}
+		})
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
@@ -34,9 +36,32 @@ const openTimeout = 30 * time.Second
 // pass, so there create writes a temporary file next to its target and
 // hard-links it into place, which fails atomically when the target exists.
 type bucketBackend struct {
-	b    *blob.Bucket
-	base string // the bucket's URL without its query, for messages
-	dir  string // a file:// bucket's directory (with its prefix), else ""
+	b       *blob.Bucket
+	base    string        // the bucket's URL without its query, for messages
+	dir     string        // a file:// bucket's directory (with its prefix), else ""
+	timeout time.Duration // each operation's deadline (see deadline)
+}
+
+// DefaultTimeout is the deadline of one bucket operation unless the URL
+// sets timeout=DURATION; an operation that moves bytes gets one more
+// second per MiB.
+const DefaultTimeout = 30 * time.Second
+
+// ctx returns the context of one operation on n bytes: its deadline is
+// the bucket's timeout plus a second per MiB.
+func (k *bucketBackend) ctx(n int64) (context.Context, context.CancelFunc, time.Duration) {
+	d := k.timeout + time.Duration(n>>20)*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	return ctx, cancel, d
+}
+
+// timedOut replaces err by a timeoutError naming op, key and d when ctx's
+// deadline passed.
+func timedOut(ctx context.Context, err error, op, key string, d time.Duration) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &timeoutError{op: op, key: key, d: d}
+	}
+	return err
 }
 
 // isURL reports whether loc is a URL (scheme://…) rather than a directory.
@@ -77,17 +102,32 @@ func openBucket(loc string) (*bucketBackend, error) {
 		}
 		u.RawQuery = q.Encode()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	timeout := DefaultTimeout
+	q := u.Query()
+	if v := q.Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("timeout=%s: want a positive duration such as 30s", v)
+		}
+		timeout = d
+		q.Del("timeout")
+		u.RawQuery = q.Encode()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(openTimeout, max(timeout, 5*time.Second)))
 	defer cancel()
-	b, err := blob.OpenBucket(ctx, u.String())
+	b, err := urlMux.OpenBucket(ctx, u.String())
 	if err != nil {
 		return nil, err
 	}
+	where := "bucket " + u.Host
+	if ep := u.Query().Get("endpoint"); ep != "" {
+		where += " at " + ep
+	}
 	ok, err := b.IsAccessible(ctx)
 	if err != nil {
-		err = fmt.Errorf("listing the bucket: %w", err)
+		err = fmt.Errorf("listing %s: %s", where, rootCause(err))
 	} else if !ok {
-		err = errors.New("the bucket does not exist")
+		err = fmt.Errorf("%s does not exist", where)
 	}
 	if err != nil {
 		b.Close()
@@ -97,7 +137,7 @@ func openBucket(loc string) (*bucketBackend, error) {
 	if p := strings.Trim(u.Query().Get("prefix"), "/"); p != "" {
 		base += "/" + p
 	}
-	k := &bucketBackend{b: b, base: base}
+	k := &bucketBackend{b: b, base: base, timeout: timeout}
 	if u.Scheme == fileblob.Scheme {
 		k.dir = filepath.Join(filepath.FromSlash(u.Path), filepath.FromSlash(u.Query().Get("prefix")))
 	}
@@ -119,6 +159,12 @@ func (k *bucketBackend) wrap(op, key string, err error) error {
 			err = fs.ErrExist
 		}
 	}
+	var hs interface{ HTTPStatusCode() int }
+	if errors.As(err, &hs) && hs.HTTPStatusCode() == http.StatusConflict {
+		// S3's ConditionalRequestConflict: another conditional write of
+		// the object is in progress; try again.
+		err = &conflictError{err}
+	}
 	return &fs.PathError{Op: op, Path: k.where(key), Err: err}
 }
 
@@ -127,26 +173,65 @@ func (k *bucketBackend) where(key string) string { return k.base + "/" + key }
 func (k *bucketBackend) close() error { return k.b.Close() }
 
 func (k *bucketBackend) open(key string) (io.ReadCloser, objInfo, error) {
-	r, err := k.b.NewReader(context.Background(), key, nil)
+	// The reader keeps its context for the body: a timer cancels it when
+	// the deadline passes, first for the answer, then for the body by its
+	// size.
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &timedReader{cancel: cancel, where: k.where(key), d: k.timeout}
+	tr.t = time.AfterFunc(k.timeout, func() { tr.fired.Store(true); cancel() })
+	r, err := k.b.NewReader(ctx, key, nil)
 	if err != nil {
+		tr.t.Stop()
+		cancel()
+		if tr.fired.Load() {
+			err = &timeoutError{op: "reading", key: tr.where, d: tr.d}
+		}
 		return nil, objInfo{}, k.wrap("open", key, err)
 	}
-	return r, objInfo{key: key, size: r.Size(), mod: r.ModTime()}, nil
+	tr.r = r
+	tr.d = k.timeout + time.Duration(r.Size()>>20)*time.Second
+	tr.t.Reset(tr.d)
+	return tr, objInfo{key: key, size: r.Size(), mod: r.ModTime()}, nil
+}
+
+// timedReader reads an object's body until its deadline.
+type timedReader struct {
+	r      *blob.Reader
+	cancel context.CancelFunc
+	t      *time.Timer
+	fired  atomic.Bool
+	d      time.Duration
+	where  string
+}
+
+func (tr *timedReader) Read(p []byte) (int, error) {
+	n, err := tr.r.Read(p)
+	if err != nil && err != io.EOF && tr.fired.Load() {
+		err = &timeoutError{op: "reading", key: tr.where, d: tr.d}
+	}
+	return n, err
+}
+
+func (tr *timedReader) Close() error {
+	tr.t.Stop()
+	err := tr.r.Close()
+	tr.cancel()
+	return err
 }
 
 func (k *bucketBackend) put(op, key string, data []byte, opts *blob.WriterOptions) error {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel, d := k.ctx(int64(len(data)))
 	defer cancel()
 	w, err := k.b.NewWriter(ctx, key, opts)
 	if err != nil {
-		return k.wrap(op, key, err)
+		return k.wrap(op, key, timedOut(ctx, err, "writing", k.where(key), d))
 	}
 	if _, err := w.Write(data); err != nil {
 		cancel() // aborts the write: Close does not commit it
 		w.Close()
-		return k.wrap(op, key, err)
+		return k.wrap(op, key, timedOut(ctx, err, "writing", k.where(key), d))
 	}
-	return k.wrap(op, key, w.Close())
+	return k.wrap(op, key, timedOut(ctx, w.Close(), "writing", k.where(key), d))
 }
 
 func (k *bucketBackend) write(key string, data []byte) error {
@@ -169,13 +254,17 @@ func (k *bucketBackend) create(key string, data []byte) error {
 }
 
 func (k *bucketBackend) remove(key string) error {
-	return k.wrap("remove", key, k.b.Delete(context.Background(), key))
+	ctx, cancel, d := k.ctx(0)
+	defer cancel()
+	return k.wrap("remove", key, timedOut(ctx, k.b.Delete(ctx, key), "removing", k.where(key), d))
 }
 
 func (k *bucketBackend) stat(key string) (objInfo, error) {
-	a, err := k.b.Attributes(context.Background(), key)
+	ctx, cancel, d := k.ctx(0)
+	defer cancel()
+	a, err := k.b.Attributes(ctx, key)
 	if err != nil {
-		return objInfo{}, k.wrap("stat", key, err)
+		return objInfo{}, k.wrap("stat", key, timedOut(ctx, err, "reading the attributes of", k.where(key), d))
 	}
 	return objInfo{key: key, size: a.Size, mod: a.ModTime}, nil
 }
@@ -187,12 +276,15 @@ func (k *bucketBackend) touch(string, time.Time) error { return errors.ErrUnsupp
 func (k *bucketBackend) list(prefix string, fn func(objInfo) error) error {
 	it := k.b.List(&blob.ListOptions{Prefix: prefix})
 	for {
-		o, err := it.Next(context.Background())
+		// Each page has its own deadline.
+		ctx, cancel, d := k.ctx(0)
+		o, err := it.Next(ctx)
+		cancel()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return k.wrap("list", prefix, err)
+			return k.wrap("list", prefix, timedOut(ctx, err, "listing", k.where(prefix), d))
 		}
 		if o.IsDir {
 			continue
@@ -202,3 +294,13 @@ func (k *bucketBackend) list(prefix string, fn func(objInfo) error) error {
 		}
 	}
 }
+
+// errConflict marks a write that conflicted with a concurrent one (HTTP
+// 409): retryable, and no sign of a sick store.
+var errConflict = errors.New("conflicting concurrent write")
+
+type conflictError struct{ err error }
+
+func (e *conflictError) Error() string        { return e.err.Error() }
+func (e *conflictError) Unwrap() error        { return e.err }
+func (e *conflictError) Is(target error) bool { return target == errConflict }

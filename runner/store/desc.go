@@ -27,39 +27,93 @@ type StepDesc struct {
 	// configuration the step runs with ("" or "go" for pure Go).
 	GPU     bool   `json:"gpu,omitempty"`
 	Compute string `json:"compute,omitempty"`
+	// Code and Backend are the rest of the key's material (see StepKey):
+	// the identity of the code that computes the step, and the backend
+	// for steps that compute on GoMLX ("" for the others).
+	Code    string `json:"code"`
+	Backend string `json:"backend,omitempty"`
+}
+
+// check verifies that d is the description of key: its key material
+// (kind, params, inputs, code, backend) hashes to key.
+func (d *StepDesc) check(key string) error {
+	if d.Key != key {
+		return fmt.Errorf("it is %w: it names key %.12s", ErrCorrupt, d.Key)
+	}
+	if len(d.InputNames) != len(d.Inputs) {
+		return fmt.Errorf("it is %w: %d inputs but %d input names", ErrCorrupt, len(d.Inputs), len(d.InputNames))
+	}
+	for _, in := range d.Inputs {
+		if !validHex(in) {
+			return fmt.Errorf("it is %w: input %q is not a step key", ErrCorrupt, in)
+		}
+	}
+	got, err := StepKey(d.Kind, d.Params, d.Inputs, d.Code, d.Backend)
+	if err != nil {
+		return fmt.Errorf("it is %w: %v", ErrCorrupt, err)
+	}
+	if got != key {
+		return fmt.Errorf("it is %w: its kind, params, inputs and code hash to %.12s, not to its key", ErrCorrupt, got)
+	}
+	return nil
 }
 
 func descKey(key string) string { return "steps/" + key[:2] + "/" + key + ".json" }
 
-// PutStepDesc stores d under d.Key (overwriting an earlier description of
-// the same key, which holds the same content).
+// PutStepDesc stores d under d.Key, sealed with its checksum
+// (overwriting an earlier description of the same key, which holds the
+// same content, or repairs a damaged one). A description whose material
+// does not hash to its key is refused.
 func (s *Store) PutStepDesc(d *StepDesc) error {
 	if !validHex(d.Key) {
 		return fmt.Errorf("invalid step key %q", d.Key)
+	}
+	if err := d.check(d.Key); err != nil {
+		return fmt.Errorf("step description %s: %w", d.Key[:12], err)
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encoding step %s: %w", d.Key[:12], err)
 	}
-	if err := s.be.write(descKey(d.Key), b); err != nil {
+	if err := s.be.write(descKey(d.Key), seal(b)); err != nil {
 		return fmt.Errorf("writing step description %s: %w", d.Key[:12], err)
 	}
 	return nil
 }
 
 // StepDesc reads the description of key; an error wrapping fs.ErrNotExist
-// when there is none.
+// when there is none, and one wrapping ErrCorrupt when it fails its
+// checksum or its material does not hash to key (an edited description is
+// never computed under the original's key; the driver rewrites it when it
+// submits the step again).
 func (s *Store) StepDesc(key string) (*StepDesc, error) {
 	if !validHex(key) {
 		return nil, fmt.Errorf("invalid step key %q", key)
 	}
-	b, _, err := readAll(s.be, descKey(key))
+	k := descKey(key)
+	b, _, err := readAll(s.be, k)
 	if err != nil {
 		return nil, fmt.Errorf("reading step description %s: %w", key[:12], err)
 	}
+	d, err := parseDesc(key, b)
+	if err != nil {
+		return nil, fmt.Errorf("step description %s (%s): %w; the driver rewrites it when it submits the step again", key[:12], s.be.where(k), err)
+	}
+	return d, nil
+}
+
+// parseDesc unseals and decodes the description of key and checks it.
+func parseDesc(key string, b []byte) (*StepDesc, error) {
+	data, err := unseal(b)
+	if err != nil {
+		return nil, err
+	}
 	d := new(StepDesc)
-	if err := json.Unmarshal(b, d); err != nil || d.Key != key {
-		return nil, fmt.Errorf("step description %s is %w", key[:12], ErrCorrupt)
+	if err := json.Unmarshal(data, d); err != nil {
+		return nil, fmt.Errorf("it is %w: it does not decode (%v)", ErrCorrupt, err)
+	}
+	if err := d.check(key); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -79,6 +133,10 @@ type Lease struct {
 	Expires time.Time `json:"expires"`
 }
 
+// maxConflicts is how many times TryLease retries a create that
+// conflicted with a concurrent one (HTTP 409).
+const maxConflicts = 6
+
 func leaseKey(key string) string { return "leases/" + key[:2] + "/" + key + ".json" }
 
 // TryLease takes the lease of key for owner until now+ttl. It returns
@@ -95,10 +153,19 @@ func (s *Store) TryLease(key, owner string, ttl time.Duration) (held *Lease, ok 
 	if err != nil {
 		return nil, false, fmt.Errorf("taking lease %s: %w", key[:12], err)
 	}
+	conflicts := 0
 	for try := 0; try < 3; try++ {
 		err := s.be.create(k, b)
 		if err == nil {
 			return l, true, nil
+		}
+		if errors.Is(err, errConflict) && conflicts < maxConflicts {
+			// Another writer's create is in flight (S3's 409): wait a
+			// little and try again, as S3 asks.
+			time.Sleep(time.Duration(5<<conflicts) * time.Millisecond)
+			conflicts++
+			try--
+			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, false, fmt.Errorf("taking lease %s in %s: %w", key[:12], s.loc, err)

@@ -74,6 +74,9 @@ type Store struct {
 
 	mu   sync.Mutex // serialises calls of warn
 	warn func(msg string)
+
+	health    *health // a bucket's: see Unreachable
+	planCheck func(data []byte) error
 }
 
 // Manifest describes one cached step.
@@ -106,22 +109,34 @@ type Manifest struct {
 // under a prefix of the bucket. A bucket must exist and be reachable: Open
 // lists it.
 func Open(loc string) (*Store, error) {
-	var be backend
+	s := &Store{loc: loc, now: time.Now, warn: stderrWarn}
 	if isURL(loc) {
 		b, err := openBucket(loc)
 		if err != nil {
-			return nil, fmt.Errorf("opening cache %s: %w", loc, err)
+			return nil, &OpenError{Loc: loc, Err: err}
 		}
-		be = b
+		s.health = &health{loc: b.base, warn: s.warnf}
+		s.be = &guarded{backend: b, h: s.health}
 	} else {
 		d, err := openDir(loc)
 		if err != nil {
-			return nil, fmt.Errorf("opening cache %s: %w", loc, err)
+			return nil, &OpenError{Loc: loc, Err: err}
 		}
-		be = d
+		s.be = d
 	}
-	return &Store{loc: loc, be: be, now: time.Now, warn: stderrWarn}, nil
+	return s, nil
 }
+
+// OpenError is the failure to open a store: a bad location, or a bucket
+// that cannot be reached or listed.
+type OpenError struct {
+	Loc string
+	Err error
+}
+
+func (e *OpenError) Error() string { return fmt.Sprintf("opening cache %s: %v", e.Loc, e.Err) }
+
+func (e *OpenError) Unwrap() error { return e.Err }
 
 // Close releases the store's connection to its bucket (nothing for a
 // directory). The Store must not be used afterwards.
@@ -197,10 +212,16 @@ func (s *Store) PutBlob(data []byte) (string, error) {
 	} else if err != nil {
 		return "", fmt.Errorf("writing blob %s: %w", sum[:12], err)
 	}
-	if s.checkBlob(sum) == nil {
+	switch err := s.checkBlob(sum); {
+	case err == nil:
 		return sum, nil
+	case errors.Is(err, ErrCorrupt):
+		s.warnf("blob %s was corrupt; replacing it with the recomputed bytes", sum[:12])
+	case notExist(err): // removed since (gc): write it
+	default:
+		// Not read is not damaged: leave it alone.
+		return "", fmt.Errorf("writing blob %s: checking the blob already there: %w", sum[:12], err)
 	}
-	s.warnf("blob %s was corrupt; replacing it with the recomputed bytes", sum[:12])
 	if err := s.be.write(k, data); err != nil {
 		return "", fmt.Errorf("writing blob %s: %w", sum[:12], err)
 	}
@@ -312,8 +333,8 @@ func (s *Store) Get(key string) (m *Manifest, ok bool) {
 	k := manifestKey(key)
 	b, info, err := readAll(s.be, k)
 	if err != nil {
-		if !notExist(err) {
-			s.warnf("step %s: reading its manifest: %v; treating the step as not cached", key[:12], err)
+		if !notExist(err) && !errors.Is(err, ErrUnreachable) {
+			s.warnf("step %s: could not read its manifest: %v; treating the step as not cached", key[:12], err)
 		}
 		return nil, false
 	}
@@ -325,6 +346,13 @@ func (s *Store) Get(key string) (m *Manifest, ok bool) {
 	}
 	for _, n := range sortedNames(m.Outputs) {
 		if err := s.checkBlob(m.Outputs[n]); err != nil {
+			if !errors.Is(err, ErrCorrupt) && !notExist(err) {
+				// A transport failure: the entry may well be intact.
+				if !errors.Is(err, ErrUnreachable) {
+					s.warnf("step %s: could not read output %s: %v; treating the step as not cached", key[:12], n, err)
+				}
+				return nil, false
+			}
 			what := m.Kind
 			if m.Label != "" {
 				what += ": " + m.Label
@@ -397,38 +425,62 @@ func (s *Store) Put(key, kind, label string, outputs map[string][]byte, seconds 
 	return m, nil
 }
 
-// PutPlan stores a planned graph under its plan cache key.
+// PutPlan stores a planned graph under its plan cache key, sealed with
+// its checksum.
 func (s *Store) PutPlan(key string, data []byte) error {
 	if !validHex(key) {
 		return fmt.Errorf("invalid plan key %q", key)
 	}
-	if err := s.be.write(planKey(key), data); err != nil {
+	if err := s.be.write(planKey(key), seal(data)); err != nil {
 		return fmt.Errorf("writing plan %s: %w", key[:12], err)
 	}
 	return nil
 }
 
-// Plan reads a planned graph; ok is false when there is none.
+// Plan reads a planned graph; ok is false when there is none, or when it
+// does not match its checksum (with a warning: the caller plans again and
+// PutPlan replaces it) or cannot be read.
 func (s *Store) Plan(key string) ([]byte, bool) {
 	if !validHex(key) {
 		return nil, false
 	}
-	b, _, err := readAll(s.be, planKey(key))
-	return b, err == nil
+	return s.readSealed(planKey(key), "cached plan "+key[:12], "planning again from the spec")
 }
 
-// PutIndex stores an index document (the last run of an experiment).
+// PutIndex stores an index document (the last run of an experiment),
+// sealed with its checksum.
 func (s *Store) PutIndex(id string, data []byte) error {
-	if err := s.be.write(indexKey(id), data); err != nil {
+	if err := s.be.write(indexKey(id), seal(data)); err != nil {
 		return fmt.Errorf("writing index %s: %w", id, err)
 	}
 	return nil
 }
 
-// Index reads an index document; ok is false when there is none.
+// Index reads an index document; ok is false when there is none, or when
+// it does not match its checksum (with a warning: the next run rewrites
+// it) or cannot be read.
 func (s *Store) Index(id string) ([]byte, bool) {
-	b, _, err := readAll(s.be, indexKey(id))
-	return b, err == nil
+	return s.readSealed(indexKey(id), "index "+id, "ignoring it (the next run rewrites it)")
+}
+
+// readSealed reads the sealed object k and returns its data. A damaged
+// object is a miss with a warning naming it (what) and what happens
+// instead (then); a read that fails for another reason than absence is a
+// miss with a warning that does not call it damaged.
+func (s *Store) readSealed(k, what, then string) ([]byte, bool) {
+	b, _, err := readAll(s.be, k)
+	if err != nil {
+		if !notExist(err) && !errors.Is(err, ErrUnreachable) {
+			s.warnf("%s: could not read it: %v; %s", what, err, then)
+		}
+		return nil, false
+	}
+	data, err := unseal(b)
+	if err != nil {
+		s.warnf("%s (%s): %v; discarding it and %s", what, s.be.where(k), err, then)
+		return nil, false
+	}
+	return data, true
 }
 
 // entry is one manifest found by manifests, with its object's metadata.
@@ -495,16 +547,30 @@ type Problem struct {
 	Msg string
 	// Repaired is true when Verify(true) removed the file.
 	Repaired bool
+	// Unreadable is true when the object could not be read (a transport
+	// or permission error, not damage): Verify never removes it.
+	Unreadable bool
 
 	key string // the object's key in the store
 }
 
+// SetPlanCheck gives Verify a check of a cached plan's content (the plan
+// package's Check: every key recomputed from its step's description);
+// without one, Verify checks plans' checksums only.
+func (s *Store) SetPlanCheck(f func(data []byte) error) { s.planCheck = f }
+
 // Verify re-hashes every blob and checks that every manifest parses, is
 // named by its key, matches its checksum and points at present, intact
-// blobs. With repair it deletes what is broken so that the affected steps
-// rerun (a blob that fails its hash, then every manifest that points at a
-// damaged or missing blob); a Problem whose file could not be removed has
-// Repaired false and says why.
+// blobs; that every plan, step description and index matches its checksum;
+// that every step description's material hashes to its key, and (with
+// SetPlanCheck) every plan's steps to theirs. With repair it deletes what
+// is broken so that the affected steps rerun and plans are made again (a
+// blob that fails its hash, then every manifest that points at a damaged
+// or missing blob); a Problem whose file could not be removed has
+// Repaired false and says why. An object that could not be read is a
+// Problem with Unreadable set, never removed, nor is a manifest whose
+// blobs could not be read; when the store stops answering, Verify stops
+// with its error.
 func (s *Store) Verify(repair bool) ([]Problem, error) {
 	var probs []Problem
 	bad := func(key, format string, args ...any) {
@@ -518,44 +584,53 @@ func (s *Store) Verify(repair bool) ([]Problem, error) {
 		}
 		probs = append(probs, pr)
 	}
-	var blobs, manifests []string
-	err := s.be.list("cas/", func(o objInfo) error {
-		if !isTemp(o.key) {
-			blobs = append(blobs, o.key)
+	unreadable := func(key string, err error) error {
+		if errors.Is(err, ErrUnreachable) {
+			return err
 		}
+		probs = append(probs, Problem{Path: s.be.where(key), Msg: fmt.Sprintf("could not be read: %v (not removed: a read error is not damage)", err),
+			Unreadable: true, key: key})
 		return nil
-	})
-	if err != nil {
-		return probs, fmt.Errorf("verifying blobs in %s: %w", s.loc, err)
 	}
-	sort.Strings(blobs)
-	corrupt := map[string]bool{}
+	list := func(prefix string) ([]string, error) {
+		var keys []string
+		err := s.be.list(prefix, func(o objInfo) error {
+			if !isTemp(o.key) {
+				keys = append(keys, o.key)
+			}
+			return nil
+		})
+		sort.Strings(keys)
+		if err != nil {
+			return nil, fmt.Errorf("verifying %s in %s: %w", prefix, s.loc, err)
+		}
+		return keys, nil
+	}
+	blobs, err := list("cas/")
+	if err != nil {
+		return probs, err
+	}
+	corrupt := map[string]bool{} // damaged blobs
+	unknown := map[string]bool{} // blobs that could not be read
 	for _, k := range blobs {
 		name := path.Base(k)
-		b, _, err := readAll(s.be, k)
-		if notExist(err) { // removed since listed
-			continue
-		}
-		if err != nil {
+		err := s.checkObject(k, name)
+		switch {
+		case err == nil, notExist(err): // intact, or removed since listed
+		case errors.Is(err, ErrCorrupt):
 			corrupt[name] = true
-			bad(k, "blob is unreadable: %v", err)
-			continue
-		}
-		if got := Sum(b); got != name {
-			corrupt[name] = true
-			bad(k, "blob is %v: its content hashes to %s", ErrCorrupt, got[:12])
+			bad(k, "%v", err)
+		default:
+			unknown[name] = true
+			if err := unreadable(k, err); err != nil {
+				return probs, err
+			}
 		}
 	}
-	err = s.be.list("ac/", func(o objInfo) error {
-		if !isTemp(o.key) {
-			manifests = append(manifests, o.key)
-		}
-		return nil
-	})
+	manifests, err := list("ac/")
 	if err != nil {
-		return probs, fmt.Errorf("verifying manifests in %s: %w", s.loc, err)
+		return probs, err
 	}
-	sort.Strings(manifests)
 manifest:
 	for _, k := range manifests {
 		b, _, err := readAll(s.be, k)
@@ -563,7 +638,9 @@ manifest:
 			continue
 		}
 		if err != nil {
-			bad(k, "manifest is unreadable: %v", err)
+			if err := unreadable(k, err); err != nil {
+				return probs, err
+			}
 			continue
 		}
 		m, err := parseManifest(strings.TrimSuffix(path.Base(k), ".json"), b)
@@ -577,9 +654,57 @@ manifest:
 				bad(k, "output %s (blob %s) is %v", n, sum[:12], ErrCorrupt)
 				continue manifest
 			}
-			if _, err := s.be.stat(blobKey(sum)); err != nil {
+			if unknown[sum] {
+				continue manifest
+			}
+			if _, err := s.be.stat(blobKey(sum)); notExist(err) {
 				bad(k, "output %s (blob %s) is missing", n, sum[:12])
 				continue manifest
+			} else if err != nil {
+				if err := unreadable(blobKey(sum), err); err != nil {
+					return probs, err
+				}
+				continue manifest
+			}
+		}
+	}
+	// Plans, step descriptions and indexes: sealed with their checksum.
+	for _, prefix := range []string{"plans/", "steps/", "index/"} {
+		keys, err := list(prefix)
+		if err != nil {
+			return probs, err
+		}
+		for _, k := range keys {
+			b, _, err := readAll(s.be, k)
+			if notExist(err) {
+				continue
+			}
+			if err != nil {
+				if err := unreadable(k, err); err != nil {
+					return probs, err
+				}
+				continue
+			}
+			name := strings.TrimSuffix(path.Base(k), ".json")
+			switch prefix {
+			case "steps/":
+				if _, err := parseDesc(name, b); err != nil {
+					bad(k, "step description: %v", err)
+				}
+			case "plans/":
+				data, err := unseal(b)
+				if err == nil && s.planCheck != nil {
+					if cerr := s.planCheck(data); cerr != nil {
+						err = fmt.Errorf("it is %w: %v", ErrCorrupt, cerr)
+					}
+				}
+				if err != nil {
+					bad(k, "plan: %v", err)
+				}
+			default:
+				if _, err := unseal(b); err != nil {
+					bad(k, "index: %v", err)
+				}
 			}
 		}
 	}
@@ -593,11 +718,15 @@ type GCStats struct {
 	Manifests, Blobs, Temps int
 	// Bytes is the size of the removed blobs.
 	Bytes int64
+	// Leases counts the removed expired leases (of runs that ended
+	// without releasing them).
+	Leases int
 }
 
 // GC removes manifests unused for longer than maxAge (0 keeps them all),
-// then every blob no manifest references, and leftover temporary files
-// older than an hour (those of a killed run). A manifest's last use is
+// then every blob no manifest references, leftover temporary files older
+// than an hour (those of a killed run) and expired leases (of runs that
+// ended without releasing them). A manifest's last use is
 // its modification time: Get refreshes it at most once an hour, by
 // setting it in a directory and by rewriting the manifest in a bucket.
 func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
@@ -651,6 +780,29 @@ func (s *Store) GC(maxAge time.Duration) (GCStats, error) {
 	for _, t := range temps {
 		if now.Sub(t.mod) > time.Hour && s.be.remove(t.key) == nil {
 			st.Temps++
+		}
+	}
+	var leases []objInfo
+	if err := s.be.list("leases/", func(o objInfo) error {
+		if !isTemp(o.key) {
+			leases = append(leases, o)
+		}
+		return nil
+	}); err != nil {
+		return st, fmt.Errorf("collecting garbage in %s: %w", s.loc, err)
+	}
+	for _, o := range leases {
+		b, _, err := readAll(s.be, o.key)
+		if err != nil {
+			continue
+		}
+		var l Lease
+		expired := json.Unmarshal(b, &l) == nil && now.After(l.Expires)
+		// An unreadable lease is left for an hour (it may be half written
+		// by a directory's writer; a bucket's writes are atomic).
+		damaged := !expired && json.Unmarshal(b, &l) != nil && now.Sub(o.mod) > time.Hour
+		if (expired || damaged) && s.be.remove(o.key) == nil {
+			st.Leases++
 		}
 	}
 	return st, nil

@@ -347,7 +347,7 @@ func TestOpenErrors(t *testing.T) {
 	for _, tc := range []struct{ loc, want string }{
 		{"ftp://host/cache", "opening cache ftp://host/cache: unsupported scheme \"ftp\""},
 		{"s3://hetalign?endpoint=http://127.0.0.1:1&use_path_style=true&region=us-east-1", "opening cache s3://hetalign?endpoint=http://127.0.0.1:1"},
-		{"s3://nosuch?endpoint=ENDPOINT&use_path_style=true&region=us-east-1", "the bucket does not exist"},
+		{"s3://nosuch?endpoint=ENDPOINT&use_path_style=true&region=us-east-1", "does not exist"},
 		{"s3://hetalign?endpoint=ENDPOINT&use_path_style=true&region=us-east-1&nosuch=1", "unknown query parameter \"nosuch\""},
 		{"file:///dev/null/cache", "opening cache file:///dev/null/cache: "},
 		{"/dev/null/cache", "opening cache /dev/null/cache: "},
@@ -367,11 +367,26 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// testDesc is a step description whose key is its material's hash.
+func testDesc(t *testing.T, kind, params string, inputs ...string) *StepDesc {
+	t.Helper()
+	d := &StepDesc{Kind: kind, Params: []byte(params), Inputs: inputs, Code: "code-" + kind}
+	for range inputs {
+		d.InputNames = append(d.InputNames, "in")
+	}
+	k, err := StepKey(d.Kind, d.Params, d.Inputs, d.Code, d.Backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Key = k
+	return d
+}
+
 func TestStepDesc(t *testing.T) {
 	eachStore(t, func(t *testing.T, st *Store) {
-		k := key("d")
-		d := &StepDesc{Key: k, Kind: "train", Label: "l", Params: []byte(`{"a":1}`), Seed: 7,
-			Inputs: []string{key("in")}, InputNames: []string{"data"}, GPU: true, Compute: "cuda"}
+		d := testDesc(t, "train", `{"a":1}`, key("in"))
+		d.Label, d.Seed, d.GPU, d.Compute = "l", 7, true, "cuda"
+		k := d.Key
 		if err := st.PutStepDesc(d); err != nil {
 			t.Fatal(err)
 		}

@@ -31,9 +31,12 @@ func TestModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			k := key("m")
+			d := testDesc(t, "eval", "{}")
+			k := d.Key
 			st.Put(k, "eval", "", map[string][]byte{"out": []byte("x")}, 0)
-			st.PutStepDesc(&StepDesc{Key: k, Kind: "eval"})
+			if err := st.PutStepDesc(d); err != nil {
+				t.Fatal(err)
+			}
 			st.TryLease(k, "me", time.Minute)
 			st.PutIndex("id", []byte("{}"))
 			files := 0
