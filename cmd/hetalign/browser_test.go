@@ -235,10 +235,11 @@ func claimsOf(r *reports.Report) int {
 	return n
 }
 
-// columnValues reads the data-v numbers of column col (1-based cell index)
-// of the visible body rows of table id.
+// columnValues reads the numbers of column col (1-based cell index) of the
+// visible body rows of table id: a cell's data-v where its text rounds the
+// number, else its text.
 func columnValues(t *testing.T, b *browser, id string, col int) []float64 {
-	js := fmt.Sprintf(`Array.from(document.getElementById(%q).tBodies[0].rows).filter(r => !r.classList.contains("hidden")).map(r => r.cells[%d].getAttribute("data-v"))`, id, col)
+	js := fmt.Sprintf(`Array.from(document.getElementById(%q).tBodies[0].rows).filter(r => !r.classList.contains("hidden")).map(r => r.cells[%d].getAttribute("data-v") ?? r.cells[%d].querySelector(".v").textContent)`, id, col, col)
 	var out []float64
 	for _, s := range eval[[]string](t, b, js) {
 		x, err := strconv.ParseFloat(s, 64)

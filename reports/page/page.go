@@ -348,6 +348,8 @@ func row(r reports.Row, numeric []bool) rowView {
 			cv.Sort = strconv.FormatFloat(c.Value.Number, 'g', -1, 64)
 			if cv.Sort != c.Text {
 				cv.Title = cv.Sort
+			} else {
+				cv.Sort = "" // the script sorts by the text when it is the number
 			}
 		}
 		if c.Of > 0 && c.N < c.Of {

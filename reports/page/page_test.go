@@ -280,7 +280,7 @@ func TestPageMarkers(t *testing.T) {
 		"-12.5%", "the paper&#39;s rounding", "The paper states: it is below 1",
 		"&lt;script&gt;alert(1)&lt;/script&gt;",
 		// 1 and 3 padded to the two decimals of 0.25 and 1.42.
-		`<span class="v">1</span><span class="pad" aria-hidden="true">.00</span>`,
+		`<span class="v">1</span><i>.00</i>`,
 		`<span class="v">0.25</span><span class="partial"`,
 	} {
 		if !strings.Contains(s, want) {

@@ -22,8 +22,14 @@
   function key(td, num) {
     if (!td) return num ? -Infinity : "";
     if (num) {
+      // data-v holds the number where the text rounds it; else the text is it.
       var v = td.getAttribute("data-v");
-      return v === null || v === "" ? -Infinity : parseFloat(v);
+      if (v === null) {
+        var e = td.querySelector(".v");
+        v = e ? e.textContent : "";
+      }
+      var x = parseFloat(v);
+      return isNaN(x) ? -Infinity : x;
     }
     return td.textContent.trim();
   }
