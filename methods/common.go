@@ -2,6 +2,7 @@ package methods
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"math"
 
@@ -194,6 +195,10 @@ func exactFit(in *TabularInput, fit func(x int, ds *analytic.Dataset, ref []floa
 			return nil, fmt.Errorf("prompt %d has no data: draw more pairs", x)
 		}
 		res, err := fit(x, ds, w.Prompts[x].Reference)
+		var nm *tabular.NoMinimiserError
+		if errors.As(err, &nm) {
+			err = errors.New(nm.Describe(w.Prompts[x].Alternatives))
+		}
 		if err != nil {
 			if len(w.Prompts) > 1 {
 				return nil, fmt.Errorf("prompt %d: %w", x, err)

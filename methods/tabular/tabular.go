@@ -9,6 +9,7 @@
 package tabular
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -47,6 +48,10 @@ type Result struct {
 	GradNorm float64 `json:"grad_norm"`
 	// Iterations of Newton's method.
 	Iterations int `json:"iterations"`
+	// Certificate says how the fit knows its minimiser exists (CertL2,
+	// CertLP, CertRecession, CertSecond); a fit without one fails with a
+	// *NoMinimiserError instead.
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // pairLoss is ℓ(z) with z = s·(θ_a − θ_b) for a tuple in which a won,
@@ -257,9 +262,20 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("fitting %s: l2 must be ≥ 0, got %v", cfg.Kind, cfg.L2)
 	}
 	loss.l2 = cfg.L2
+	cert := CertL2
 	if cfg.L2 == 0 {
+		cert = CertRecession
 		if err := identifiable(loss.w, cfg.Kind != "ipo"); err != nil {
-			return nil, fmt.Errorf("fitting %s: %w (a positive l2 keeps it finite)", cfg.Kind, err)
+			var nm *NoMinimiserError
+			if errors.As(err, &nm) {
+				nm.Method, nm.N = cfg.Kind, n
+				return nil, nm.suggestL2(cfg.Beta, func(l2 float64) (*Result, error) {
+					c := cfg
+					c.L2 = l2
+					return Fit(ds, ref, c)
+				})
+			}
+			return nil, fmt.Errorf("fitting %s: %w", cfg.Kind, err)
 		}
 	}
 	theta, iters, gnorm, err := newton(loss, n)
@@ -275,45 +291,35 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 		theta[i] -= mean
 	}
 	return &Result{
-		Policy:     analytic.Tilt(ref, theta, 1),
-		LogRatio:   theta,
-		DataUsed:   used,
-		GradNorm:   gnorm,
-		Iterations: iters,
+		Policy:      analytic.Tilt(ref, theta, 1),
+		LogRatio:    theta,
+		DataUsed:    used,
+		GradNorm:    gnorm,
+		Iterations:  iters,
+		Certificate: cert,
 	}, nil
 }
 
-// identifiable checks that the loss has a finite minimiser (see Fit).
+// identifiable checks that the loss has a finite minimiser (see Fit): the
+// recession test of a convex Δ-only loss (recession) with the asymptotic
+// slopes of the logistic loss (0 as it wins, −1 as it loses) when
+// directed, and of a loss that grows both ways (IPO's square) otherwise.
+// It returns a *NoMinimiserError naming the alternatives that run off.
 func identifiable(w [][]float64, directed bool) error {
-	n := len(w)
-	reach := func(from int, edge func(a, b int) bool) []bool {
-		seen := make([]bool, n)
-		seen[from] = true
-		stack := []int{from}
-		for len(stack) > 0 {
-			a := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for b := range n {
-				if !seen[b] && a != b && edge(a, b) {
-					seen[b] = true
-					stack = append(stack, b)
-				}
-			}
-		}
-		return seen
+	up, down := 1.0, -1.0
+	if directed {
+		up = 0
 	}
-	fwd := func(a, b int) bool { return w[a][b] > 0 || !directed && w[b][a] > 0 }
-	bwd := func(a, b int) bool { return w[b][a] > 0 || !directed && w[a][b] > 0 }
-	f, g := reach(0, fwd), reach(0, bwd)
-	for i := range n {
-		if !f[i] || !g[i] {
-			if directed {
-				return fmt.Errorf("the loss has no finite minimiser: in the data, alternative %d never beats or is never beaten by a cycle through alternative 0 (some alternative always wins, always loses or never appears)", i)
-			}
-			return fmt.Errorf("the loss has no finite minimiser: alternative %d is never compared with alternative 0", i)
-		}
+	nm, _ := recession(w, up, down)
+	if nm == nil {
+		return nil
 	}
-	return nil
+	if directed {
+		nm.Cause = "in the data they are never beaten by the other alternatives, so the logistic loss falls as they rise"
+	} else {
+		nm.Cause = "in the data they are never compared with the other alternatives"
+	}
+	return nm
 }
 
 // newton minimises the convex loss over θ with θ[n−1] = 0 by Newton's
