@@ -225,6 +225,14 @@ func recession(w [][]float64, up, down float64) (err *NoMinimiserError, ok bool)
 // loss merely saturates (σ′ of a huge gap, ~1e-15) fails the eigenvalue
 // test. It returns "" when certified, else why not.
 func secondOrder(p rhoProblem, theta []float64, beta float64) string {
+	why, _ := secondOrderDir(p, theta, beta)
+	return why
+}
+
+// secondOrderDir is secondOrder that also returns, when the Hessian has a
+// negative eigenvalue (a saddle), its eigenvector in θ (θ[n−1] = 0): the
+// direction along which the loss falls away from the saddle.
+func secondOrderDir(p rhoProblem, theta []float64, beta float64) (string, []float64) {
 	n := len(theta)
 	m := n - 1
 	g := make([]float64, n)
@@ -245,28 +253,69 @@ func secondOrder(p rhoProblem, theta []float64, beta float64) string {
 		}
 	}
 	var eig mat.EigenSym
-	if !eig.Factorize(hr, false) {
-		return "the Hessian's eigenvalues could not be computed"
+	if !eig.Factorize(hr, true) {
+		return "the Hessian's eigenvalues could not be computed", nil
 	}
-	lmin := slices.Min(eig.Values(nil))
+	vals := eig.Values(nil)
+	k := 0
+	for i, v := range vals {
+		if v < vals[k] {
+			k = i
+		}
+	}
+	lmin := vals[k]
 	floor := 1e-7 * beta * beta * total
+	if lmin < -floor {
+		var vec mat.Dense
+		eig.VectorsTo(&vec)
+		dir := make([]float64, n)
+		for i := range m {
+			dir[i] = vec.At(i, k)
+		}
+		return fmt.Sprintf("a saddle point: the Hessian's smallest eigenvalue is %.3g", lmin), dir
+	}
 	if !(lmin >= floor) {
-		return fmt.Sprintf("the Hessian's smallest eigenvalue is %.3g, below %.3g: the loss is (nearly) flat there", lmin, floor)
+		return fmt.Sprintf("the Hessian's smallest eigenvalue is %.3g, below %.3g: the loss is (nearly) flat there", lmin, floor), nil
 	}
 	var chol mat.Cholesky
 	if !chol.Factorize(hr) {
-		return "the Hessian is not positive definite"
+		return "the Hessian is not positive definite", nil
 	}
 	var step mat.VecDense
 	if err := chol.SolveVecTo(&step, mat.NewVecDense(m, g[:m])); err != nil {
-		return "the Newton step could not be solved"
+		return "the Newton step could not be solved", nil
 	}
 	for i := range m {
 		if math.Abs(step.AtVec(i)) > 1e-7 {
-			return fmt.Sprintf("the Newton step is %.3g: not a stationary point", step.AtVec(i))
+			return fmt.Sprintf("the Newton step is %.3g: not a stationary point", step.AtVec(i)), nil
 		}
 	}
-	return ""
+	return "", nil
+}
+
+// escapeSaddle restarts the fit from θ ± t·dir (t = 0.1, 1 in units of
+// 1/β) along a direction of negative curvature and returns the certified
+// local minimiser of lowest loss, or nil when none certifies.
+func escapeSaddle(p rhoProblem, theta, dir []float64, beta float64) ([]float64, int, float64) {
+	var best []float64
+	var bestF float64
+	var iters int
+	var gnorm float64
+	for _, t := range []float64{0.1, -0.1, 1, -1} {
+		start := slices.Clone(theta)
+		for i := range start {
+			start[i] += t / beta * dir[i]
+		}
+		th, it, gn, err := fitRhoFrom(p, start)
+		iters += it
+		if err != nil || secondOrder(p, th, beta) != "" {
+			continue
+		}
+		if f := p.eval(th, nil, nil); best == nil || f < bestF {
+			best, bestF, gnorm = th, f, gn
+		}
+	}
+	return best, iters, gnorm
 }
 
 // driftDirection finds the direction the iterates run to: the largest gap

@@ -138,6 +138,16 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 	default:
 		p := rhoProblem{w: ds.Won, ref: ref, loss: loss, l2: l2}
 		theta, iters, gnorm, err = fitRho(p, beta)
+		if err == nil {
+			// A saddle (negative curvature) is left along its direction
+			// of descent, both ways, for the lower certified minimum.
+			if _, dir := secondOrderDir(p, theta, beta); dir != nil {
+				if th, it, gn := escapeSaddle(p, theta, dir, beta); th != nil {
+					theta, gnorm = th, gn
+					iters += it
+				}
+			}
+		}
 		if err == nil && cert == "" {
 			if why := secondOrder(p, theta, beta); why != "" {
 				if nm := driftDirection(p, theta, beta); nm != nil {
@@ -278,6 +288,13 @@ func fitRho(p rhoProblem, beta float64) ([]float64, int, float64, error) {
 	if r, err := Fit(ds, p.ref, Config{Kind: "dpo", Beta: beta, L2: p.l2}); err == nil {
 		start = r.LogRatio
 	}
+	return fitRhoFrom(p, start)
+}
+
+// fitRhoFrom is fitRho from a given start: L-BFGS, then the Newton
+// polish (from start when L-BFGS fails).
+func fitRhoFrom(p rhoProblem, start []float64) ([]float64, int, float64, error) {
+	n := len(start)
 	theta, _, iters, err := minimizeLBFGS(n, start, 1e-6,
 		func(theta, grad []float64) float64 { return p.eval(theta, grad, nil) },
 		func(theta, grad []float64) { p.eval(theta, grad, nil) })
