@@ -522,7 +522,7 @@ func address(c spec.CellConfig) reports.Address {
 
 // claimLayout turns a checked claim into the report step's parameters.
 func claimLayout(name string, c spec.ClaimConfig) (reports.ClaimLayout, error) {
-	cl := reports.ClaimLayout{Name: name, Says: c.Says, Paper: c.Paper, Every: c.Every, Sign: c.Sign}
+	cl := reports.ClaimLayout{Name: name, Says: c.Says, Paper: c.Paper, Source: c.Source, Every: c.Every, Sign: c.Sign}
 	if c.Cell != nil {
 		a := address(*c.Cell)
 		cl.Cell = &a

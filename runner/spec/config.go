@@ -156,6 +156,7 @@ func Label(v any) string {
 type ClaimConfig struct {
 	Says    string        `json:"says"`
 	Paper   string        `json:"paper,omitempty"`
+	Source  string        `json:"source,omitempty"`
 	Cell    *CellConfig   `json:"cell,omitempty"`
 	Every   string        `json:"every,omitempty"`
 	Equals  any           `json:"equals,omitempty"`
