@@ -208,6 +208,14 @@ func exactFit(in *TabularInput, fit func(x int, ds *analytic.Dataset, ref []floa
 		out.Policy = append(out.Policy, res.Policy)
 		out.LogRatio = append(out.LogRatio, res.LogRatio)
 		used += d.Mass[x] * res.DataUsed
+		if res.Optima != nil && !res.Optima.Unique() {
+			if out.NotUnique == nil {
+				out.NotUnique = make([]string, len(d.Prompts))
+				out.NotUniqueTop = make([]string, len(d.Prompts))
+			}
+			out.NotUnique[x] = res.Optima.Shared(w.Prompts[x].Alternatives)
+			out.NotUniqueTop[x] = res.Optima.Top(w.Prompts[x].Alternatives)
+		}
 	}
 	out.DataUsed = &used
 	return out, nil

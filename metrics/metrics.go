@@ -233,6 +233,34 @@ type Trained struct {
 	// Sigma[x][y] is the spread σ(y | x) a distributional method learned
 	// (dpl's mean–variance model); nil for the others.
 	Sigma [][]float64 `json:"sigma,omitempty"`
+	// NotUnique[x], when not empty, says that prompt x's loss has several
+	// optima that order the alternatives differently, and what every
+	// optimum shares ("med > long, med > short; long ? short"): the
+	// metrics top and ranking then report "not unique: " and that, not
+	// the order of the one optimum returned. nil: unique (or unchecked).
+	NotUnique []string `json:"not_unique,omitempty"`
+	// NotUniqueTop[x] is the alternative every optimum of prompt x ranks
+	// first, "" when they differ (set with NotUnique).
+	NotUniqueTop []string `json:"not_unique_top,omitempty"`
+}
+
+// notUnique is the top/ranking text of a fit with several optima: what
+// they share (one prompt) or at how many prompts they differ; "" when
+// the fit's order is unique.
+func (m *Trained) notUnique() string {
+	k, last := 0, ""
+	for _, s := range m.NotUnique {
+		if s != "" {
+			k, last = k+1, s
+		}
+	}
+	switch {
+	case k == 0:
+		return ""
+	case len(m.Policy) == 1:
+		return "not unique: " + last
+	}
+	return fmt.Sprintf("not unique at %d of %d prompts", k, len(m.Policy))
 }
 
 // Latent describes inferred annotator types: their shares Alpha, each
@@ -504,10 +532,21 @@ func ComputeMethod(w *analytic.World, m *Trained, names []string) (map[string]Va
 			out[n] = Vec(lr)
 		case "top":
 			out[n] = Str(Top(w.Labels, pol))
+			if nu := m.notUnique(); nu != "" {
+				if len(m.Policy) == 1 && len(m.NotUniqueTop) == 1 && m.NotUniqueTop[0] != "" {
+					// every optimum has the same top: a finding
+					out[n] = Str(m.NotUniqueTop[0])
+				} else {
+					out[n] = Str(nu)
+				}
+			}
 		case "argmax":
 			out[n] = argmax(w.Labels, pol)
 		case "ranking":
 			out[n] = Str(RankingString(w.Labels, lr))
+			if nu := m.notUnique(); nu != "" {
+				out[n] = Str(nu)
+			}
 		case "tv":
 			out[n] = Num(mean(func(x int) float64 { return TV(m.Policy[x], w.Prompts[x].PiStar) }))
 		case "kl":

@@ -89,6 +89,9 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 		gnorm float64
 		err   error
 		cert  string
+		// optima: the optimal set, where it may hold several points
+		// (nil: unique, the loss being strictly convex in Δ).
+		optima *Optima
 	)
 	if l2 > 0 {
 		cert = CertL2
@@ -103,8 +106,12 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 			return nil, fmt.Errorf("fitting %v: the hinge loss is fitted as an LP, which has no room for the quadratic prior l2 = %v", loss, l2)
 		}
 		hb, margin := h.Margin()
-		theta, _, err = hingeFlow(ds.Won, hb, margin)
+		var flow [][]float64
+		theta, flow, err = hingeFlow(ds.Won, hb, margin)
 		cert = CertLP
+		if err == nil {
+			optima = hingeFace(ds.Won, flow, hb, margin)
+		}
 	case loss.DeltaOnly() && loss.Convex():
 		if cert == "" {
 			up, down := slopes(loss, beta)
@@ -157,6 +164,9 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 			}
 			cert = CertSecond
 		}
+		if err == nil && n <= MultiStartMax {
+			theta, optima = multiStart(p, theta, beta)
+		}
 	}
 	if err != nil {
 		if l2 == 0 && loss.Smooth() {
@@ -181,7 +191,7 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 	for i := range theta {
 		theta[i] -= mean
 	}
-	return &Result{Policy: analytic.Tilt(ref, theta, 1), LogRatio: theta, DataUsed: 1, GradNorm: gnorm, Iterations: iters, Certificate: cert}, nil
+	return &Result{Policy: analytic.Tilt(ref, theta, 1), LogRatio: theta, DataUsed: 1, GradNorm: gnorm, Iterations: iters, Certificate: cert, Optima: optima}, nil
 }
 
 // rhoProblem is F(θ) for a loss of the log-ratios ρ(θ) = θ − log Z(θ).

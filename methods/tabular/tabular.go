@@ -52,6 +52,12 @@ type Result struct {
 	// CertLP, CertRecession, CertSecond); a fit without one fails with a
 	// *NoMinimiserError instead.
 	Certificate string `json:"certificate,omitempty"`
+	// Optima, for losses that can have several optima (non-convex losses:
+	// several starts; the hinge LP: its optimal face), says which pairs
+	// every optimum orders alike; nil where the optimum is unique by
+	// strict convexity, or was not searched (more than MultiStartMax
+	// alternatives, non-convex).
+	Optima *Optima `json:"optima,omitempty"`
 }
 
 // pairLoss is ℓ(z) with z = s·(θ_a − θ_b) for a tuple in which a won,
