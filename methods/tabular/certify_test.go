@@ -207,3 +207,21 @@ func TestEveryLossCertifiesOrErrors(t *testing.T) {
 		t.Errorf("the populations exercise only one outcome: %d certified, %d failed", certified, failed)
 	}
 }
+
+// BenchmarkFitLossDiscopop times a non-convex exact fit on a
+// 5-alternative population (as in specs/beyond/aggregation.cue): the fit
+// from DPO's solution, its certificate and the search for other optima.
+func BenchmarkFitLossDiscopop(b *testing.B) {
+	e5 := env(b, [][]float64{{1, -2, 0.5, 3, 0}, {-1, 2, 1, -0.5, 0.3}}, []float64{0.3, 0.7}, nil, 1)
+	ds, err := e5.PopulationDataset(analytic.Anonymous)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := []float64{0.2, 0.2, 0.2, 0.2, 0.2}
+	l := lossCase{"discopop", 1, 0.05}.build(b)
+	for b.Loop() {
+		if _, err := FitLoss(ds, ref, l, 1, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -193,16 +193,17 @@ func hingeFace(w, flow [][]float64, beta, margin float64) *Optima {
 // non-convex fit searches for other optima (multiStart).
 const MultiStartMax = 12
 
-// multiStart refits a non-convex loss from further starts and keeps the
-// certified local minima: θ = 0 and −θ̂ (θ̂ the fit, from DPO's
-// solution), then, repeatedly (at most 5 rounds), the best point so far
-// with each pair of alternatives swapped, until no swap finds a lower
-// loss (a symmetry of the data maps optima to mirror images). Every start
-// is built from the data alone, the same way whatever the order of the
-// alternatives, so the search permutes with them. It returns the minimum
-// of lowest loss, with the Optima of those within 1e-10 (relative) of it:
-// several global minima (mirror images, as discopop's on the mediocrity
-// example) make the order not unique.
+// multiStart looks for other optima of a non-convex loss by symmetry: it
+// swaps each pair of alternatives in the fit θ̂ and, where the swapped
+// point's loss is within 1e-3 (relative) of the fit's (a mirror image,
+// exactly equal when the data are symmetric in the pair), refits from
+// it, keeping the certified local minima; when one is lower it starts
+// again from it (at most 3 rounds). Every start is built from the data
+// alone, the same way whatever the order of the alternatives, so the
+// search permutes with them. It returns the minimum of lowest loss, with
+// the Optima of those within 1e-10 (relative) of it: several global
+// minima (mirror images, as discopop's on the mediocrity example) make
+// the order not unique.
 func multiStart(p rhoProblem, theta []float64, beta float64) ([]float64, *Optima) {
 	n := len(theta)
 	type opt struct {
@@ -219,12 +220,6 @@ func multiStart(p rhoProblem, theta []float64, beta float64) ([]float64, *Optima
 		}
 		opts = append(opts, opt{th, p.eval(th, nil, nil)})
 	}
-	neg := slices.Clone(theta)
-	for i := range neg {
-		neg[i] = -neg[i]
-	}
-	try(make([]float64, n))
-	try(neg)
 	lowest := func() int {
 		best := 0
 		for i, o := range opts {
@@ -235,13 +230,16 @@ func multiStart(p rhoProblem, theta []float64, beta float64) ([]float64, *Optima
 		return best
 	}
 	best := lowest()
-	for range 5 {
+	for range 3 {
 		top := slices.Clone(opts[best].th)
+		f0 := opts[best].f
 		for a := range n {
 			for b := a + 1; b < n; b++ {
 				s := slices.Clone(top)
 				s[a], s[b] = s[b], s[a]
-				try(s)
+				if p.eval(s, nil, nil) <= f0+1e-3*math.Max(1, math.Abs(f0)) {
+					try(s)
+				}
 			}
 		}
 		next := lowest()
@@ -260,5 +258,5 @@ func multiStart(p rhoProblem, theta []float64, beta float64) ([]float64, *Optima
 			glob = append(glob, c)
 		}
 	}
-	return opts[best].th, &Optima{Order: orderOf(glob), How: fmt.Sprintf("%d starts: DPO's solution, θ = 0, its negative and swaps of pairs of alternatives in the best point", tries+1)}
+	return opts[best].th, &Optima{Order: orderOf(glob), How: fmt.Sprintf("%d starts: DPO's solution and %d swaps of two alternatives in the best point", tries+1, tries)}
 }
