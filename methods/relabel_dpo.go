@@ -21,7 +21,7 @@ var relabelCUE string
 func init() {
 	Register(Kind{
 		Name:    "relabel-dpo",
-		Doc:     "one Bradley–Terry reward model per type, averaged with the types' shares, relabels the pairs; DPO on the result (end of Section 6)",
+		Doc:     "one Bradley–Terry reward model per type, averaged with the types' weights (their shares of annotators, as π* weighs them), relabels the pairs; DPO on the result (end of Section 6)",
 		Regimes: []string{analytic.Typed},
 		CUE:     relabelCUE, CUEFile: "hetalign/methods/relabel_dpo.cue",
 		New: func() Params { return new(RelabelDPO) },
@@ -54,8 +54,8 @@ func (p *RelabelDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 		}
 		return sgdFit(in, &p.SGDConfig, pairs, neural.Loss{Kind: "dpo", Scale: 1, Beta: *p.Beta}, 1, nil)
 	}
-	cfg := tabular.Config{Kind: "relabel-dpo", Beta: *p.Beta, L2: p.L2}
-	return exactFit(in, func(_ int, ds *analytic.Dataset, ref []float64) (*tabular.Result, error) {
+	return exactFit(in, func(x int, ds *analytic.Dataset, ref []float64) (*tabular.Result, error) {
+		cfg := tabular.Config{Kind: "relabel-dpo", Beta: *p.Beta, L2: p.L2, TypeWeights: in.World.Prompts[x].Weights}
 		return tabular.Fit(ds, ref, cfg)
 	})
 }
@@ -63,7 +63,8 @@ func (p *RelabelDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 // relabelSGD is relabelled DPO's first half by SGD: one reward model per
 // type (the policy network trained with the BT loss, β = 1, on that type's
 // labels; its logits are the rewards, the softmax normaliser cancelling in
-// differences), averaged with the types' shares of the data, then every
+// differences), averaged with the types' weights (shares of annotators,
+// tabular.Config.TypeWeights), then every
 // pair labelled again with σ(r̄(a) − r̄(b)). It returns the relabelled pair
 // statistics per prompt for DPO.
 func (p *RelabelDPO) relabelSGD(in *TabularInput) ([][][]float64, error) {
@@ -101,12 +102,13 @@ func (p *RelabelDPO) relabelSGD(in *TabularInput) ([][][]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reward model of type %s: %w", w.Prompts[0].Types[u], err)
 		}
+		wu := w.Prompts[0].Weights[u]
 		for x := range avg {
 			for y := range avg[x] {
-				avg[x][y] += share * math.Log(res.Policy[x][y])
+				avg[x][y] += wu * math.Log(res.Policy[x][y])
 			}
 		}
-		total += share
+		total += wu
 	}
 	out := make([][][]float64, nX)
 	for x, ds := range d.Prompts {

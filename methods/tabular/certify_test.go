@@ -225,3 +225,73 @@ func BenchmarkFitLossDiscopop(b *testing.B) {
 		}
 	}
 }
+
+// A type's weight is its share of annotators, not of rows (issue 24): when
+// type A's annotators label three times as many pairs per head as B's,
+// relabelled DPO with the types' weights still lands on π* (τ = 1, β = 1:
+// π* ∝ π_ref·e^{r̄}, computed here from the rewards), while weighting by
+// rows lands elsewhere.
+func TestRelabelWeighsTypesByAnnotators(t *testing.T) {
+	e := env(t, twoTypes, []float64{1, 1}, nil, 1)
+	ds, err := e.PopulationDataset(analytic.Typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A labels 3× as many rows: rescale its rows, renormalise.
+	for a := range ds.ByType[0] {
+		for b := range ds.ByType[0][a] {
+			ds.ByType[0][a][b] *= 3
+		}
+	}
+	var tot float64
+	for u := range ds.ByType {
+		for a := range ds.ByType[u] {
+			for b := range ds.ByType[u][a] {
+				tot += ds.ByType[u][a][b]
+			}
+		}
+	}
+	for a := range ds.Won {
+		for b := range ds.Won[a] {
+			ds.Won[a][b] = 0
+			for u := range ds.ByType {
+				ds.ByType[u][a][b] /= tot / 1
+			}
+		}
+	}
+	for u := range ds.ByType {
+		for a := range ds.Won {
+			for b := range ds.Won[a] {
+				ds.Won[a][b] += ds.ByType[u][a][b]
+			}
+		}
+	}
+	ref := []float64{1. / 3, 1. / 3, 1. / 3}
+	pistar := make([]float64, 3)
+	var z float64
+	for y := range pistar {
+		pistar[y] = ref[y] * math.Exp((twoTypes[0][y]+twoTypes[1][y])/2)
+		z += pistar[y]
+	}
+	tv := func(p []float64) float64 {
+		var d float64
+		for y := range p {
+			d += math.Abs(p[y]-pistar[y]/z) / 2
+		}
+		return d
+	}
+	byAnnotators, err := Fit(ds, ref, Config{Kind: "relabel-dpo", Beta: 1, TypeWeights: []float64{0.5, 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRows, err := Fit(ds, ref, Config{Kind: "relabel-dpo", Beta: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tv(byAnnotators.Policy); d > 1e-9 {
+		t.Errorf("weighted by annotators: TV %v from π*", d)
+	}
+	if d := tv(byRows.Policy); d < 1e-3 {
+		t.Errorf("weighted by rows: TV %v from π*, want the row shares' bias", d)
+	}
+}

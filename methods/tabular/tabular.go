@@ -33,6 +33,12 @@ type Config struct {
 	// on the log-ratios that keeps the minimiser finite on sparse samples
 	// (0, the default, is the plain maximum-likelihood policy).
 	L2 float64
+	// TypeWeights, for relabel-dpo, are the types' weights w_u in the
+	// average reward r̄ = Σ_u w_u r_u: their shares of annotators (the
+	// population), as the truth's π* uses them. nil: the types' shares of
+	// the rows, which differ from the annotator shares when annotators
+	// label different numbers of pairs.
+	TypeWeights []float64
 }
 
 // Result is a fitted tabular policy.
@@ -163,10 +169,18 @@ func (l pairLoss) eval(theta []float64, grad []float64, hess *mat.SymDense) floa
 // relabel implements relabelled DPO (end of Section 6): fit one
 // Bradley–Terry reward model per type on its own labels (the exact
 // tabular MLE, r̂_u = r_u/τ up to a constant in the infinite-data limit),
-// average them with the types' shares of the data, and label every pair
-// again with the averaged reward's probabilities σ(r̂(a) − r̂(b)) (soft
-// labels, the expectation of sampled ones). DPO then trains on the result.
-func relabel(ds *analytic.Dataset, l2 float64) (*analytic.Dataset, error) {
+// average them, r̄ = Σ_u w_u r̂_u / Σ_u w_u over the types with labels, and
+// label every pair again with the averaged reward's probabilities
+// σ(r̄(a) − r̄(b)) (soft labels, the expectation of sampled ones). DPO then
+// trains on the result.
+//
+// A type's weight w_u is its share of annotators (weights, the
+// population's weights as π* = π_ref·e^{r̄/β}/Z of Eq. 10 uses them), not
+// its share of the rows: an annotator's say in r̄ does not grow with the
+// number of pairs they label. With every type labelling every pair
+// equally often, as Eq. 20's consistent loss assumes, the two agree.
+// weights nil falls back to the shares of the rows.
+func relabel(ds *analytic.Dataset, l2 float64, weights []float64) (*analytic.Dataset, error) {
 	if ds.ByType == nil {
 		return nil, fmt.Errorf("relabel-dpo: dataset of regime %q does not record types (needs %q)", ds.Regime, analytic.Typed)
 	}
@@ -188,10 +202,20 @@ func relabel(ds *analytic.Dataset, l2 float64) (*analytic.Dataset, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reward model of type %d: %w", u, err)
 		}
-		for y := range avg {
-			avg[y] += share * r.LogRatio[y]
+		wu := share
+		if weights != nil {
+			if len(weights) != len(ds.ByType) {
+				return nil, fmt.Errorf("relabel-dpo: %d type weights for %d types", len(weights), len(ds.ByType))
+			}
+			wu = weights[u]
 		}
-		total += share
+		for y := range avg {
+			avg[y] += wu * r.LogRatio[y]
+		}
+		total += wu
+	}
+	if !(total > 0) {
+		return nil, fmt.Errorf("relabel-dpo: no type with labels and a positive weight")
 	}
 	out := &analytic.Dataset{Regime: "relabelled", Tuples: ds.Tuples, Won: square(n)}
 	for a := range n {
@@ -254,7 +278,7 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("dataset has %d alternatives, reference policy %d", len(ds.Won), n)
 	}
 	if cfg.Kind == "relabel-dpo" {
-		rd, err := relabel(ds, cfg.L2)
+		rd, err := relabel(ds, cfg.L2, cfg.TypeWeights)
 		if err != nil {
 			return nil, err
 		}
