@@ -117,6 +117,7 @@ func init() {
 		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0", "truth"},
 		{"test_pairs", Truth, Number, "sequence env: test pairs with r̄(y1) ≠ r̄(y2)", "truth"},
 		{"majority_agreement", Truth, Number, "sequence env: fraction of test pairs where Σ_u w_u σ(Δr_u) − ½ has the sign of Δr̄", "truth"},
+		{"consensus_cost", Truth, Number, "sequence env: mean cost of a consensus label over the training prompts in annotator judgments, |U|·mean 1/P(all agree) (an anonymous label costs 1)", "truth"},
 		{"ties", Method, Number, "sequence env: fraction of test pairs the model scores equally", "scores"},
 		{"score_profile", Method, Vector, "sequence env: mean model score of test sequences by length, centred", "scores"},
 		{"final_loss", Method, Number, "sequence env: mean training loss over the last 10% of steps", "scores"},

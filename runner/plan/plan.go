@@ -467,8 +467,8 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			inputs, names := []*Step{truth}, []string{"truth"}
 			if kind.NeedsData() {
 				d := cfg.Data[m.Data]
-				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs, Annotators: d.Annotators, Per: d.Per, Env: world}
-				if d.Pairs > 0 || d.Annotators > 0 {
+				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs, Annotators: d.Annotators, Per: d.Per, Judgments: d.Judgments, Env: world}
+				if d.Pairs > 0 || d.Annotators > 0 || d.Judgments > 0 {
 					s := seed
 					dp.Seed = &s
 				}

@@ -167,6 +167,8 @@ func TestVetErrors(t *testing.T) {
 experiments: x: {`, "partiton", "field not allowed"},
 		{"executor cpus below 1", `experiments: x: {`, `executor: slurm: {cpus: 0}
 experiments: x: {`, "0}", "out of bound >=1"},
+		{"judgments on an analytic env", `data: anon: {regime: "anonymous"}`, `data: anon: {regime: "anonymous", judgments: 100}`,
+			`judgments: 100`, "judgments (a budget of annotator judgments) is the sequence env's"},
 		{"em-dpo on anonymous data", `		oracle: {kind: "oracle"}`, `		oracle: {kind: "em-dpo", data: "anon", k: 2}`, `data: "anon", k`,
 			`needs data of regime annotated, but dataset "anon" has regime "anonymous"`},
 	}
@@ -284,6 +286,7 @@ func TestVetSequenceErrors(t *testing.T) {
 		{"width not a multiple of heads", `width: 8, heads: 2`, `width: 9, heads: 2`, `model: {kind: "transformer", width: 9`, "width 9 is not a multiple of heads 2"},
 		{"consistent reward on anonymous data", `kind: "reward", data: "anon"`, `kind: "consistent-reward", data: "anon"`, `data: "anon", model`, `needs data of regime consensus`},
 		{"prompt longer than L", `length: 16, prompts: 100`, `length: 16, prompts: 100, prompt: max: 20`, `prompt: max`, "must be ordered and below length 16"},
+		{"pairs and judgments", `anon: {regime: "anonymous", pairs: 80}`, `anon: {regime: "anonymous", pairs: 80, judgments: 100}`, `judgments: 100`, "by pairs or by judgments, not both"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { checkMutation(t, validSequence, tc.from, tc.to, tc.marker, tc.message) })
