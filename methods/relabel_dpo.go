@@ -54,8 +54,8 @@ func (p *RelabelDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 		}
 		return sgdFit(in, &p.SGDConfig, pairs, neural.Loss{Kind: "dpo", Scale: 1, Beta: *p.Beta}, 1, nil)
 	}
-	return exactFit(in, func(x int, ds *analytic.Dataset, ref []float64) (*tabular.Result, error) {
-		cfg := tabular.Config{Kind: "relabel-dpo", Beta: *p.Beta, L2: p.L2, TypeWeights: in.World.Prompts[x].Weights}
+	cfg := tabular.Config{Kind: "relabel-dpo", Beta: *p.Beta, L2: p.L2}
+	return exactFit(in, func(_ int, ds *analytic.Dataset, ref []float64) (*tabular.Result, error) {
 		return tabular.Fit(ds, ref, cfg)
 	})
 }
@@ -63,8 +63,9 @@ func (p *RelabelDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 // relabelSGD is relabelled DPO's first half by SGD: one reward model per
 // type (the policy network trained with the BT loss, β = 1, on that type's
 // labels; its logits are the rewards, the softmax normaliser cancelling in
-// differences), averaged with the types' weights (shares of annotators,
-// tabular.Config.TypeWeights), then every
+// differences), averaged with the types' shares of the annotators
+// (analytic.Dataset.TypeShares; of the tuples where each has its own
+// annotator), then every
 // pair labelled again with σ(r̄(a) − r̄(b)). It returns the relabelled pair
 // statistics per prompt for DPO.
 func (p *RelabelDPO) relabelSGD(in *TabularInput) ([][][]float64, error) {
@@ -102,7 +103,12 @@ func (p *RelabelDPO) relabelSGD(in *TabularInput) ([][][]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reward model of type %s: %w", w.Prompts[0].Types[u], err)
 		}
-		wu := w.Prompts[0].Weights[u]
+		// the type's share of annotators where the data know it (observed
+		// comparisons: one prompt), else of the tuples
+		wu := share
+		if ts := d.Prompts[0].TypeShares; len(d.Prompts) == 1 && len(ts) == nTypes {
+			wu = ts[u]
+		}
 		for x := range avg {
 			for y := range avg[x] {
 				avg[x][y] += wu * math.Log(res.Policy[x][y])

@@ -280,11 +280,12 @@ func TestRelabelWeighsTypesByAnnotators(t *testing.T) {
 		}
 		return d
 	}
-	byAnnotators, err := Fit(ds, ref, Config{Kind: "relabel-dpo", Beta: 1, TypeWeights: []float64{0.5, 0.5}})
+	byRows, err := Fit(ds, ref, Config{Kind: "relabel-dpo", Beta: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	byRows, err := Fit(ds, ref, Config{Kind: "relabel-dpo", Beta: 1})
+	ds.TypeShares = []float64{0.5, 0.5} // one annotator per type
+	byAnnotators, err := Fit(ds, ref, Config{Kind: "relabel-dpo", Beta: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,10 +34,9 @@ type Config struct {
 	// (0, the default, is the plain maximum-likelihood policy).
 	L2 float64
 	// TypeWeights, for relabel-dpo, are the types' weights w_u in the
-	// average reward r̄ = Σ_u w_u r_u: their shares of annotators (the
-	// population), as the truth's π* uses them. nil: the types' shares of
-	// the rows, which differ from the annotator shares when annotators
-	// label different numbers of pairs.
+	// average reward r̄ = Σ_u w_u r_u. nil: the types' shares of the
+	// annotators behind the data (Dataset.TypeShares), or, where every
+	// tuple has its own annotator, of the tuples.
 	TypeWeights []float64
 }
 
@@ -174,12 +173,12 @@ func (l pairLoss) eval(theta []float64, grad []float64, hess *mat.SymDense) floa
 // σ(r̄(a) − r̄(b)) (soft labels, the expectation of sampled ones). DPO then
 // trains on the result.
 //
-// A type's weight w_u is its share of annotators (weights, the
-// population's weights as π* = π_ref·e^{r̄/β}/Z of Eq. 10 uses them), not
-// its share of the rows: an annotator's say in r̄ does not grow with the
-// number of pairs they label. With every type labelling every pair
-// equally often, as Eq. 20's consistent loss assumes, the two agree.
-// weights nil falls back to the shares of the rows.
+// A type's weight w_u is its share of annotators (weights: the data's
+// Dataset.TypeShares, as the truth's π* = π_ref·e^{r̄/β}/Z of Eq. 10
+// weighs the population), not its share of the rows: an annotator's say
+// in r̄ does not grow with the number of pairs they label. With every
+// annotator labelling equally many pairs, as Eq. 20's consistent loss
+// assumes, the two agree; weights nil takes the shares of the rows.
 func relabel(ds *analytic.Dataset, l2 float64, weights []float64) (*analytic.Dataset, error) {
 	if ds.ByType == nil {
 		return nil, fmt.Errorf("relabel-dpo: dataset of regime %q does not record types (needs %q)", ds.Regime, analytic.Typed)
@@ -278,7 +277,11 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("dataset has %d alternatives, reference policy %d", len(ds.Won), n)
 	}
 	if cfg.Kind == "relabel-dpo" {
-		rd, err := relabel(ds, cfg.L2, cfg.TypeWeights)
+		w := cfg.TypeWeights
+		if w == nil {
+			w = ds.TypeShares
+		}
+		rd, err := relabel(ds, cfg.L2, w)
 		if err != nil {
 			return nil, err
 		}
