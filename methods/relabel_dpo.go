@@ -21,7 +21,7 @@ var relabelCUE string
 func init() {
 	Register(Kind{
 		Name:    "relabel-dpo",
-		Doc:     "one Bradley–Terry reward model per type, averaged with the types' weights (their shares of annotators, as π* weighs them), relabels the pairs; DPO on the result (end of Section 6)",
+		Doc:     "one Bradley–Terry reward model per type, averaged with the types' shares, relabels the pairs; DPO on the result (end of Section 6)",
 		Regimes: []string{analytic.Typed},
 		CUE:     relabelCUE, CUEFile: "hetalign/methods/relabel_dpo.cue",
 		New: func() Params { return new(RelabelDPO) },
