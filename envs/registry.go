@@ -319,6 +319,9 @@ type DataSpec struct {
 	Pairs      int    `json:"pairs"`
 	Annotators int    `json:"annotators,omitempty"`
 	Per        int    `json:"per,omitempty"`
+	// Judgments, when > 0, sizes a sampled dataset by its cost in
+	// annotator judgments instead of Pairs (sequence env only).
+	Judgments int `json:"judgments,omitempty"`
 }
 
 // Annotated is the regime whose labels keep their annotator's id.

@@ -2,6 +2,7 @@ package methods
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"math"
 
@@ -194,6 +195,10 @@ func exactFit(in *TabularInput, fit func(x int, ds *analytic.Dataset, ref []floa
 			return nil, fmt.Errorf("prompt %d has no data: draw more pairs", x)
 		}
 		res, err := fit(x, ds, w.Prompts[x].Reference)
+		var nm *tabular.NoMinimiserError
+		if errors.As(err, &nm) {
+			err = errors.New(nm.Describe(w.Prompts[x].Alternatives))
+		}
 		if err != nil {
 			if len(w.Prompts) > 1 {
 				return nil, fmt.Errorf("prompt %d: %w", x, err)
@@ -203,6 +208,14 @@ func exactFit(in *TabularInput, fit func(x int, ds *analytic.Dataset, ref []floa
 		out.Policy = append(out.Policy, res.Policy)
 		out.LogRatio = append(out.LogRatio, res.LogRatio)
 		used += d.Mass[x] * res.DataUsed
+		if res.Optima != nil && !res.Optima.Unique() {
+			if out.NotUnique == nil {
+				out.NotUnique = make([]string, len(d.Prompts))
+				out.NotUniqueTop = make([]string, len(d.Prompts))
+			}
+			out.NotUnique[x] = res.Optima.Shared(w.Prompts[x].Alternatives)
+			out.NotUniqueTop[x] = res.Optima.Top(w.Prompts[x].Alternatives)
+		}
 	}
 	out.DataUsed = &used
 	return out, nil

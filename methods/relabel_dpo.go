@@ -63,7 +63,9 @@ func (p *RelabelDPO) FitTabular(in *TabularInput) (*metrics.Trained, error) {
 // relabelSGD is relabelled DPO's first half by SGD: one reward model per
 // type (the policy network trained with the BT loss, β = 1, on that type's
 // labels; its logits are the rewards, the softmax normaliser cancelling in
-// differences), averaged with the types' shares of the data, then every
+// differences), averaged with the types' shares of the annotators
+// (analytic.Dataset.TypeShares; of the tuples where each has its own
+// annotator), then every
 // pair labelled again with σ(r̄(a) − r̄(b)). It returns the relabelled pair
 // statistics per prompt for DPO.
 func (p *RelabelDPO) relabelSGD(in *TabularInput) ([][][]float64, error) {
@@ -101,12 +103,18 @@ func (p *RelabelDPO) relabelSGD(in *TabularInput) ([][][]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reward model of type %s: %w", w.Prompts[0].Types[u], err)
 		}
+		// the type's share of annotators where the data know it (observed
+		// comparisons: one prompt), else of the tuples
+		wu := share
+		if ts := d.Prompts[0].TypeShares; len(d.Prompts) == 1 && len(ts) == nTypes {
+			wu = ts[u]
+		}
 		for x := range avg {
 			for y := range avg[x] {
-				avg[x][y] += share * math.Log(res.Policy[x][y])
+				avg[x][y] += wu * math.Log(res.Policy[x][y])
 			}
 		}
-		total += share
+		total += wu
 	}
 	out := make([][][]float64, nX)
 	for x, ds := range d.Prompts {

@@ -120,6 +120,7 @@ func init() {
 		{"top_can_flip", Truth, Number, "1 when some D with full support changes NBC's top choice, else 0", "truth"},
 		{"test_pairs", Truth, Number, "sequence env: test pairs with r̄(y1) ≠ r̄(y2)", "truth"},
 		{"majority_agreement", Truth, Number, "sequence env: fraction of test pairs where Σ_u w_u σ(Δr_u) − ½ has the sign of Δr̄", "truth"},
+		{"consensus_cost", Truth, Number, "sequence env: mean cost of a consensus label over the training prompts in annotator judgments, |U|·mean 1/P(all agree) (an anonymous label costs 1)", "truth"},
 		{"ties", Method, Number, "sequence env: fraction of test pairs the model scores equally", "scores"},
 		{"score_profile", Method, Vector, "sequence env: mean model score of test sequences by length, centred", "scores"},
 		{"final_loss", Method, Number, "sequence env: mean training loss over the last 10% of steps", "scores"},
@@ -240,6 +241,34 @@ type Trained struct {
 	// Sigma[x][y] is the spread σ(y | x) a distributional method learned
 	// (dpl's mean–variance model); nil for the others.
 	Sigma [][]float64 `json:"sigma,omitempty"`
+	// NotUnique[x], when not empty, says that prompt x's loss has several
+	// optima that order the alternatives differently, and what every
+	// optimum shares ("med > long, med > short; long ? short"): the
+	// metrics top and ranking then report "not unique: " and that, not
+	// the order of the one optimum returned. nil: unique (or unchecked).
+	NotUnique []string `json:"not_unique,omitempty"`
+	// NotUniqueTop[x] is the alternative every optimum of prompt x ranks
+	// first, "" when they differ (set with NotUnique).
+	NotUniqueTop []string `json:"not_unique_top,omitempty"`
+}
+
+// notUnique is the top/ranking text of a fit with several optima: what
+// they share (one prompt) or at how many prompts they differ; "" when
+// the fit's order is unique.
+func (m *Trained) notUnique() string {
+	k, last := 0, ""
+	for _, s := range m.NotUnique {
+		if s != "" {
+			k, last = k+1, s
+		}
+	}
+	switch {
+	case k == 0:
+		return ""
+	case len(m.Policy) == 1:
+		return "not unique: " + last
+	}
+	return fmt.Sprintf("not unique at %d of %d prompts", k, len(m.Policy))
 }
 
 // Latent describes inferred annotator types: their shares Alpha, each
@@ -533,10 +562,21 @@ func ComputeMethodRefit(w *analytic.World, m *Trained, names []string, refit Ref
 			out[n] = Vec(lr)
 		case "top":
 			out[n] = Str(Top(w.Labels, pol))
+			if nu := m.notUnique(); nu != "" {
+				if len(m.Policy) == 1 && len(m.NotUniqueTop) == 1 && m.NotUniqueTop[0] != "" {
+					// every optimum has the same top: a finding
+					out[n] = Str(m.NotUniqueTop[0])
+				} else {
+					out[n] = Str(nu)
+				}
+			}
 		case "argmax":
 			out[n] = argmax(w.Labels, pol)
 		case "ranking":
 			out[n] = Str(RankingString(w.Labels, lr))
+			if nu := m.notUnique(); nu != "" {
+				out[n] = Str(nu)
+			}
 		case "tv":
 			out[n] = Num(mean(func(x int) float64 { return TV(m.Policy[x], w.Prompts[x].PiStar) }))
 		case "kl":

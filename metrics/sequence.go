@@ -77,6 +77,8 @@ func ComputeSequenceTruth(w *sequence.World, names []string) (map[string]Value, 
 			out[n] = Num(float64(decided))
 		case "majority_agreement":
 			out[n] = ratio(majority, decided)
+		case "consensus_cost":
+			out[n] = Num(w.ConsensusCost())
 		}
 	}
 	return out, nil

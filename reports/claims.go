@@ -67,6 +67,10 @@ type ClaimLayout struct {
 	// states where we measure otherwise.
 	Says  string `json:"says"`
 	Paper string `json:"paper,omitempty"`
+	// Source says where the claim's threshold or tolerance comes from
+	// (the paper's rounding, the seeds' standard error, a theorem, a
+	// solver tolerance).
+	Source string `json:"source,omitempty"`
 	// Relation is one of RelEquals … RelOrder.
 	Relation string `json:"relation"`
 	// Cell is the claim's subject (every relation but order).
@@ -98,11 +102,32 @@ type Claim struct {
 	Holds bool   `json:"holds"`
 	// Failing lists the rows where a claim over every row fails.
 	Failing []string `json:"failing,omitempty"`
-	// Margin is how far the subject is from failing, relative to the
-	// threshold (negative: failing); Source names where the threshold
-	// comes from.
+	// Margin is the relative margin: how far the subject is from failing,
+	// relative to the threshold (negative when the claim fails; the
+	// smallest over the rows of a claim over every row). approx:
+	// (tolerance − |a − b|)/tolerance; less, greater: the gap in the
+	// claim's direction over |threshold| (over |a| when the threshold is
+	// 0); order: the smallest such gap between neighbours. nil where no
+	// number measures it: equality of texts or numbers, sign, an approx
+	// with tolerance 0, a cell that is not a number.
 	Margin *float64 `json:"margin,omitempty"`
-	Source string   `json:"source,omitempty"`
+	// Source says where the threshold or tolerance comes from (the
+	// paper's rounding, the seeds' standard error, a theorem, a solver
+	// tolerance), as the spec states it.
+	Source string `json:"source,omitempty"`
+}
+
+// relMargin is gap (positive when the claim holds) relative to the
+// threshold: gap/|threshold|, or gap/|subject| when the threshold is 0
+// (0 when both are).
+func relMargin(gap, threshold, subject float64) float64 {
+	switch {
+	case threshold != 0:
+		return gap / math.Abs(threshold)
+	case subject != 0:
+		return gap / math.Abs(subject)
+	}
+	return 0
 }
 
 // Term is one side of a comparison: a cell (its address) or a literal.
@@ -183,7 +208,7 @@ func (r *Report) Lookup(xn string, a Address) (Cell, error) {
 // address that names no cell is an error; a comparison that cannot be
 // made (a cell that is not a number, or failed) does not hold.
 func (r *Report) Evaluate(xn string, c ClaimLayout) (Claim, error) {
-	out := Claim{Name: c.Name, Says: c.Says, Paper: c.Paper, Holds: true}
+	out := Claim{Name: c.Name, Says: c.Says, Paper: c.Paper, Source: c.Source, Holds: true}
 	rows := []string{""}
 	if c.Every != "" {
 		first := c.Cell
@@ -204,9 +229,12 @@ func (r *Report) Evaluate(xn string, c ClaimLayout) (Claim, error) {
 	}
 	var statements []string
 	for _, row := range rows {
-		terms, stmt, holds, err := r.evalRow(xn, c, row)
+		terms, stmt, holds, margin, err := r.evalRow(xn, c, row)
 		if err != nil {
 			return out, fmt.Errorf("claim %s: %w", c.Name, err)
+		}
+		if margin != nil && (out.Margin == nil || *margin < *out.Margin) {
+			out.Margin = margin
 		}
 		out.Terms = append(out.Terms, terms...)
 		statements = append(statements, stmt)
@@ -223,7 +251,7 @@ func (r *Report) Evaluate(xn string, c ClaimLayout) (Claim, error) {
 
 // evalRow evaluates the claim once, with row filling addresses that
 // leave the row empty.
-func (r *Report) evalRow(xn string, c ClaimLayout, row string) ([]Term, string, bool, error) {
+func (r *Report) evalRow(xn string, c ClaimLayout, row string) ([]Term, string, bool, *float64, error) {
 	cell := func(a Address) (Term, error) {
 		if a.Row == "" {
 			if row == "" {
@@ -245,54 +273,62 @@ func (r *Report) evalRow(xn string, c ClaimLayout, row string) ([]Term, string, 
 	}
 	if c.Relation == RelOrder {
 		if len(c.Order) < 2 {
-			return nil, "", false, fmt.Errorf("order needs at least two cells")
+			return nil, "", false, nil, fmt.Errorf("order needs at least two cells")
 		}
 		var terms []Term
 		var parts []string
 		holds := true
+		var margin *float64
 		for i, a := range c.Order {
 			t, err := cell(a)
 			if err != nil {
-				return nil, "", false, err
+				return nil, "", false, nil, err
 			}
 			if !isNumber(t.Value) || i > 0 && !(isNumber(terms[i-1].Value) && terms[i-1].Value.Number > t.Value.Number) {
 				holds = false
 			}
+			if i > 0 && isNumber(t.Value) && isNumber(terms[i-1].Value) {
+				if m := relMargin(terms[i-1].Value.Number-t.Value.Number, t.Value.Number, terms[i-1].Value.Number); margin == nil || m < *margin {
+					margin = &m
+				}
+			}
 			terms = append(terms, t)
 			parts = append(parts, show(t))
 		}
-		return terms, strings.Join(parts, " > "), holds, nil
+		return terms, strings.Join(parts, " > "), holds, margin, nil
 	}
 	if c.Cell == nil {
-		return nil, "", false, fmt.Errorf("%s needs a cell", c.Relation)
+		return nil, "", false, nil, fmt.Errorf("%s needs a cell", c.Relation)
 	}
 	a, err := cell(*c.Cell)
 	if err != nil {
-		return nil, "", false, err
+		return nil, "", false, nil, err
 	}
 	if c.Relation == RelSign {
 		holds := isNumber(a.Value) && (c.Sign == "positive" && a.Value.Number > 0 || c.Sign == "negative" && a.Value.Number < 0)
-		return []Term{a}, fmt.Sprintf("%s is %s", show(a), c.Sign), holds, nil
+		return []Term{a}, fmt.Sprintf("%s is %s", show(a), c.Sign), holds, nil, nil
 	}
 	if c.Than == nil {
-		return nil, "", false, fmt.Errorf("%s needs a value or cell to compare with", c.Relation)
+		return nil, "", false, nil, fmt.Errorf("%s needs a value or cell to compare with", c.Relation)
 	}
 	var b Term
 	switch {
 	case c.Than.Cell != nil:
 		if b, err = cell(*c.Than.Cell); err != nil {
-			return nil, "", false, err
+			return nil, "", false, nil, err
 		}
 	case c.Than.Number != nil:
 		b = Term{Value: metrics.Num(*c.Than.Number), Text: strconv.FormatFloat(*c.Than.Number, 'g', -1, 64)}
 	case c.Than.Text != nil:
 		b = Term{Value: metrics.Str(*c.Than.Text), Text: *c.Than.Text}
 	default:
-		return nil, "", false, fmt.Errorf("%s: nothing to compare with", c.Relation)
+		return nil, "", false, nil, fmt.Errorf("%s: nothing to compare with", c.Relation)
 	}
 	both := isNumber(a.Value) && isNumber(b.Value)
 	var holds bool
 	var rel string
+	var margin *float64
+	set := func(m float64) { margin = &m }
 	switch c.Relation {
 	case RelEquals:
 		rel = "equals"
@@ -311,20 +347,29 @@ func (r *Report) evalRow(xn string, c ClaimLayout, row string) ([]Term, string, 
 	case RelLess:
 		rel = "<"
 		holds = both && a.Value.Number < b.Value.Number
+		if both {
+			set(relMargin(b.Value.Number-a.Value.Number, b.Value.Number, a.Value.Number))
+		}
 	case RelGreater:
 		rel = ">"
 		holds = both && a.Value.Number > b.Value.Number
+		if both {
+			set(relMargin(a.Value.Number-b.Value.Number, b.Value.Number, a.Value.Number))
+		}
 	case RelApprox:
 		rel = fmt.Sprintf("≈ (within %s, off by %s)", strconv.FormatFloat(c.Tolerance, 'g', -1, 64), "–")
 		if both {
 			d := math.Abs(a.Value.Number - b.Value.Number)
 			holds = d <= c.Tolerance
+			if c.Tolerance > 0 {
+				set((c.Tolerance - d) / c.Tolerance)
+			}
 			rel = fmt.Sprintf("≈ (within %s, off by %.3g)", strconv.FormatFloat(c.Tolerance, 'g', -1, 64), d)
 		}
 	default:
-		return nil, "", false, fmt.Errorf("unknown relation %q", c.Relation)
+		return nil, "", false, nil, fmt.Errorf("unknown relation %q", c.Relation)
 	}
-	return []Term{a, b}, fmt.Sprintf("%s %s %s", show(a), rel, show(b)), holds, nil
+	return []Term{a, b}, fmt.Sprintf("%s %s %s", show(a), rel, show(b)), holds, margin, nil
 }
 
 func isNumber(v metrics.Value) bool {

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -137,5 +138,58 @@ func TestBuildClaims(t *testing.T) {
 	l.Experiments[0].Claims[0].Cell.Table = "nope"
 	if _, err := Build(l, evals); err == nil || !strings.Contains(err.Error(), "no table") {
 		t.Errorf("a missing table: %v", err)
+	}
+}
+
+// A claim's relative margin is its distance from failing over the
+// threshold, computed here by hand from the cells of claimReport (a: 1, 3,
+// mean 2; b: −2, −1, mean −1.5): positive when it holds, negative when it
+// fails, nil where no number measures it; --weak lists margins under R.
+func TestClaimMargins(t *testing.T) {
+	at := func(row, col string) *Address { return &Address{Table: "t", Row: row, Column: col} }
+	n := func(x float64) *Operand { return &Operand{Number: &x} }
+	s := func(x string) *Operand { return &Operand{Text: &x} }
+	c := func(a *Address) *Operand { return &Operand{Cell: a} }
+	none := 12345.0 // marks "no margin"
+	tests := []struct {
+		name   string
+		claim  ClaimLayout
+		margin float64
+	}{
+		{"approx: (0.1 − |2 − 2.05|)/0.1", ClaimLayout{Relation: RelApprox, Cell: at("mean", "a"), Than: n(2.05), Tolerance: 0.1}, 0.5},
+		{"approx failing: (0.1 − 0.5)/0.1", ClaimLayout{Relation: RelApprox, Cell: at("mean", "a"), Than: n(2.5), Tolerance: 0.1}, -4},
+		{"greater: (3 − 2.5)/2.5", ClaimLayout{Relation: RelGreater, Cell: at("1", "a"), Than: n(2.5)}, 0.2},
+		{"greater failing: (1 − 2)/2", ClaimLayout{Relation: RelGreater, Cell: at("0", "a"), Than: n(2)}, -0.5},
+		{"less than a cell: (1 − (−2))/1", ClaimLayout{Relation: RelLess, Cell: at("0", "b"), Than: c(at("0", "a"))}, 3},
+		{"greater than 0: relative to the subject", ClaimLayout{Relation: RelGreater, Cell: at("1", "a"), Than: n(0)}, 1},
+		{"order: min((3 − 1)/1, (1 − (−1))/1)", ClaimLayout{Relation: RelOrder, Order: []Address{*at("1", "a"), *at("0", "a"), *at("1", "b")}}, 2},
+		{"every seed: the worst row, (1 − 2)/2", ClaimLayout{Relation: RelGreater, Every: "seed", Cell: &Address{Table: "t", Column: "a"}, Than: n(2)}, -0.5},
+		{"equals text: none", ClaimLayout{Relation: RelEquals, Cell: at("0", "top"), Than: s("y2")}, none},
+		{"sign: none", ClaimLayout{Relation: RelSign, Cell: at("mean", "b"), Sign: "negative"}, none},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.claim.Name, tc.claim.Source = "c", "a test"
+			got, err := claimReport().Evaluate("x", tc.claim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Source != "a test" {
+				t.Errorf("source %q", got.Source)
+			}
+			switch {
+			case tc.margin == none && got.Margin != nil:
+				t.Errorf("margin %v, want none", *got.Margin)
+			case tc.margin != none && (got.Margin == nil || math.Abs(*got.Margin-tc.margin) > 1e-12):
+				t.Errorf("margin %v, want %v", got.Margin, tc.margin)
+			}
+			if (got.Margin != nil && *got.Margin < 0) == got.Holds {
+				t.Errorf("margin %v but holds = %v", got.Margin, got.Holds)
+			}
+			weak := WeakClaims([]Claim{got}, 0.3)
+			if want := tc.margin == none || tc.margin < 0.3; (len(weak) == 1) != want {
+				t.Errorf("--weak 0.3 lists it: %v, want %v", len(weak) == 1, want)
+			}
+		})
 	}
 }

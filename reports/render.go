@@ -171,11 +171,43 @@ func (r *Report) WriteTextWidth(w io.Writer, width int) error {
 	return nil
 }
 
+// MarginText writes a claim's relative margin as a signed percentage
+// ("margin +12%"), or "no margin" when no number measures it.
+func (c Claim) MarginText() string {
+	if c.Margin == nil {
+		return "no margin"
+	}
+	return fmt.Sprintf("margin %+.3g%%", 100**c.Margin)
+}
+
+// SourceText is where the claim's threshold comes from, or "source not
+// stated".
+func (c Claim) SourceText() string {
+	if c.Source == "" {
+		return "source not stated"
+	}
+	return c.Source
+}
+
+// WeakClaims are the claims whose relative margin is under r, or that
+// have none (a margin cannot say how close they are to failing).
+func WeakClaims(claims []Claim, r float64) []Claim {
+	var out []Claim
+	for _, c := range claims {
+		if c.Margin == nil || *c.Margin < r {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // WriteClaims prints claims briefly, one per line after indent: ✓ or ✗,
-// the name, what it says and the comparison with its numbers.
+// the name, what it says and the comparison with its numbers; then the
+// relative margin and the source of the threshold.
 func WriteClaims(w io.Writer, claims []Claim, indent string) {
 	for _, c := range claims {
 		fmt.Fprintf(w, "%s%s %s: %s (%s)\n", indent, c.Mark(), c.Name, c.Says, c.Statement)
+		fmt.Fprintf(w, "%s    %s; threshold: %s\n", indent, c.MarginText(), c.SourceText())
 		if len(c.Failing) > 0 {
 			fmt.Fprintf(w, "%s    fails for %s\n", indent, strings.Join(c.Failing, ", "))
 		}
@@ -189,7 +221,7 @@ func claimsMarkdown(b *bytes.Buffer, claims []Claim) {
 	}
 	b.WriteString("### Claims\n\n")
 	for _, c := range claims {
-		fmt.Fprintf(b, "- %s **%s**: %s  \n  %s\n", c.Mark(), c.Name, c.Says, c.Statement)
+		fmt.Fprintf(b, "- %s **%s**: %s  \n  %s  \n  %s; threshold: %s\n", c.Mark(), c.Name, c.Says, c.Statement, c.MarginText(), c.SourceText())
 		if len(c.Failing) > 0 {
 			fmt.Fprintf(b, "  (fails for %s)\n", strings.Join(c.Failing, ", "))
 		}

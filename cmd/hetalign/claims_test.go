@@ -100,3 +100,32 @@ func cliCode(t *testing.T, args ...string) (string, int) {
 	out, _, code := cli(t, args...)
 	return out, code
 }
+
+// check shows each claim's margin and source; --weak R lists only the
+// claims whose relative margin is under R (or that have none). Here π*'s
+// TV to itself is 0 < 1e-9 (margin 100%) and the text claim has none.
+func TestCheckWeak(t *testing.T) {
+	dir := t.TempDir()
+	src := strings.Replace(claimsSpec(false), `equals: "y2"}`, `equals: "y2", source: "exact: a text"}
+		exact: {says: "π* is π*", cell: {table: "top", row: "oracle", column: "tv"}, less: 1e-9, source: "solver tolerance"}`, 1)
+	spec := writeSpec(t, dir, "claims.cue", src)
+	cache, out := filepath.Join(dir, "cache"), filepath.Join(dir, "out")
+	if _, stderr, code := cli(t, "run", "--cache", cache, "--out", out, spec); code != exitOK {
+		t.Fatalf("run: status %d\n%s", code, stderr)
+	}
+	stdout, code := cliCode(t, "check", "--cache", cache, spec)
+	if code != exitOK || !strings.Contains(stdout, "margin +100%; threshold: solver tolerance") || !strings.Contains(stdout, "no margin; threshold: exact: a text") {
+		t.Errorf("check: status %d, output lacks margins or sources:\n%s", code, stdout)
+	}
+	stdout, code = cliCode(t, "check", "--weak", "0.5", "--cache", cache, spec)
+	if code != exitOK || strings.Contains(stdout, "solver tolerance") || !strings.Contains(stdout, "right:") || !strings.Contains(stdout, "claims have a relative margin under 0.5 or none") {
+		t.Errorf("check --weak 0.5: status %d, want the text claim and not the exact one:\n%s", code, stdout)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "claims", "report.md"))
+	if !strings.Contains(string(md), "threshold: solver tolerance") {
+		t.Errorf("report.md lacks the source:\n%s", md)
+	}
+	if _, code := cliCode(t, "run", "--weak", "0.1", "--cache", cache, "--out", out, spec); code != exitInvalid {
+		t.Errorf("run --weak: status %d, want %d", code, exitInvalid)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,7 +62,8 @@ usage:
   hetalign vet    [flags] SPEC...     validate specs; every error with file:line:col
   hetalign report [flags] SPEC...     rewrite reports from the cache without computing
   hetalign report --index [--out DIR] write the page of every report in DIR and DIR/index.html
-  hetalign check  [flags] SPEC...     check the specs' claims over the cache, each ✓ or ✗
+  hetalign check  [flags] SPEC...     check the specs' claims over the cache, each ✓ or ✗ with its
+                                      margin and threshold source (--weak R: margins under R)
   hetalign diff   [flags] A B          A, B: report.json files or report directories
   hetalign diff   [flags] --rev R1 [--rev R2] REPORT
   hetalign step   [flags] KEY...      compute steps from their descriptions in the cache (what a Slurm task runs)
@@ -203,6 +205,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	cache := fs.String("cache", defaultCache(), cacheHelp)
 	out := fs.String("out", "reports", "directory that receives <report>/")
 	quiet := fs.Bool("q", false, "plan: print only the summary line")
+	weak := fs.Float64("weak", math.NaN(), "check: list only the claims whose relative margin is under R (and those with no margin), e.g. --weak 0.1")
 	var ex executorFlags
 	ex.register(fs)
 	index := fs.Bool("index", false, "report with no spec: write the page of every report in --out from its report.json (computing nothing), and --out/index.html, the list of them")
@@ -235,6 +238,10 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	if *maxCells < 0 {
 		fmt.Fprintln(stderr, "hetalign: --max-cells must be 0 (no limit) or more")
+		return exitInvalid
+	}
+	if !math.IsNaN(*weak) && (cmd != "check" || math.IsInf(*weak, 0)) {
+		fmt.Fprintln(stderr, "hetalign: --weak R is a flag of check, with R a finite number (a relative margin, e.g. 0.1)")
 		return exitInvalid
 	}
 	files, err := spec.Load(specs, spec.Options{Tags: tags})
@@ -316,7 +323,7 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	case "check":
-		return checkClaims(files, opts, stdout, stderr)
+		return checkClaims(files, opts, *weak, stdout, stderr)
 	}
 	if *serve != "" {
 		ls, err := startServe(*serve, *out)
@@ -374,24 +381,34 @@ func runSpecs(cmd string, args []string, stdout, stderr io.Writer) int {
 }
 
 // checkClaims prints every claim of the specs, evaluated over the cache,
-// with ✓ or ✗; the status is exitClaims when one does not hold.
-func checkClaims(files []*spec.File, opts runner.Options, stdout, stderr io.Writer) int {
+// with ✓ or ✗, its relative margin and the source of its threshold; the
+// status is exitClaims when one does not hold. With weak not NaN it lists
+// only the claims whose margin is under weak, and those without one.
+func checkClaims(files []*spec.File, opts runner.Options, weak float64, stdout, stderr io.Writer) int {
 	reps, err := runner.Check(files, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "hetalign:", err)
 		return exitStatus(err)
 	}
-	n, failed := 0, 0
+	n, failed, listed := 0, 0, 0
 	for _, r := range reps {
 		for _, x := range r.Experiments {
-			if len(x.Claims) == 0 {
+			claims := x.Claims
+			if !math.IsNaN(weak) {
+				claims = reports.WeakClaims(claims, weak)
+			}
+			n += len(x.Claims)
+			if len(claims) == 0 {
 				continue
 			}
+			listed += len(claims)
 			fmt.Fprintf(stdout, "%s/%s\n", r.Name, x.Name)
-			reports.WriteClaims(stdout, x.Claims, "  ")
-			n += len(x.Claims)
+			reports.WriteClaims(stdout, claims, "  ")
 		}
 		failed += len(r.FailedClaims())
+	}
+	if !math.IsNaN(weak) {
+		fmt.Fprintf(stdout, "%d of %d claims have a relative margin under %g or none\n", listed, n, weak)
 	}
 	fmt.Fprintf(stdout, "%d of %d claims hold\n", n-failed, n)
 	if failed > 0 {

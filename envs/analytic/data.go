@@ -46,6 +46,12 @@ type Dataset struct {
 	// ByType[u][a][b] is the fraction of tuples labelled by type u that
 	// prefer a over b (Typed regime only); Won is their sum.
 	ByType [][][]float64 `json:"by_type,omitempty"`
+	// TypeShares[u] is type u's share of the annotators behind the data
+	// (Typed regime), where it differs from its share of the tuples:
+	// observed comparisons, whose annotators label different numbers of
+	// pairs. nil when every tuple has its own annotator (sampled data),
+	// or in the population statistics, where the two shares agree.
+	TypeShares []float64 `json:"type_shares,omitempty"`
 }
 
 func square(n int) [][]float64 {

@@ -102,3 +102,23 @@ func TestSampleDeterministic(t *testing.T) {
 		t.Error("zero tuples accepted")
 	}
 }
+
+// Typed data from observed comparisons record each type's share of the
+// annotators (each drawn annotator once), not of the rows: annotator 0
+// (type 0) labels three pairs, annotator 1 (type 1) one.
+func TestObservedTypeShares(t *testing.T) {
+	o := &Observed{Annotators: 2, Rows: []ObservedRow{
+		{Annotator: 0, Type: 0, A: 0, B: 1, Win: 1},
+		{Annotator: 0, Type: 0, A: 1, B: 2, Win: 1},
+		{Annotator: 0, Type: 0, A: 0, B: 2, Win: 0.5},
+		{Annotator: 1, Type: 1, A: 2, B: 0, Win: 1},
+	}}
+	d, err := o.Data(Typed, 0, 1, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := d.Prompts[0]
+	if len(ds.TypeShares) != 2 || ds.TypeShares[0] != 0.5 || ds.TypeShares[1] != 0.5 {
+		t.Errorf("type shares %v, want [0.5 0.5] (rows: 3 and 1)", ds.TypeShares)
+	}
+}

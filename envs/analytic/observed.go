@@ -79,6 +79,15 @@ func (o *Observed) Data(regime string, pairs int, seed uint64, n, types int) (*D
 		for u := range ds.ByType {
 			ds.ByType[u] = square(n)
 		}
+		// each drawn annotator counts once, whatever its number of rows
+		ds.TypeShares = make([]float64, types)
+		for _, k := range draws {
+			if len(byAnn[k]) > 0 {
+				if u := int(o.Rows[byAnn[k][0]].Type); u >= 0 && u < types {
+					ds.TypeShares[u] += 1 / float64(len(draws))
+				}
+			}
+		}
 	}
 	var ad *AnnotatedData
 	if regime == envs.Annotated {

@@ -27,7 +27,7 @@ func init() {
 		CUEFile: "hetalign/envs/sequence/kind.cue",
 		World:   WorldTag,
 		Regimes: []string{Anonymous, Typed, Consensus, Annotated},
-		Metrics: []string{"avg_reward", "reward", "type_weights", "test_pairs", "majority_agreement", "agreement", "ties",
+		Metrics: []string{"avg_reward", "reward", "type_weights", "test_pairs", "majority_agreement", "consensus_cost", "agreement", "ties",
 			"type_recovery", "log_likelihood", "latent_types",
 			"score_profile", "final_loss", "data_used", "loss_curve", "loss_last_drop", "pretrain_loss", "pretrain_curve", "pretrain_last_drop"},
 		New:   func() envs.Config { return new(EnvConfig) },
@@ -48,6 +48,9 @@ func init() {
 		Sample: func(world any, d envs.DataSpec, seed uint64) (any, error) {
 			if d.Regime == Annotated {
 				return world.(*World).SampleAnnotated(d.Annotators, d.Per, seed)
+			}
+			if d.Judgments > 0 {
+				return world.(*World).SampleBudget(d.Regime, d.Judgments, seed)
 			}
 			return world.(*World).Sample(d.Regime, d.Pairs, seed)
 		},
@@ -323,7 +326,13 @@ func (c *EnvConfig) CheckData(d envs.DataSpec) []envs.Problem {
 	if d.Regime == Annotated && d.Annotators == 0 && d.Per > 0 {
 		ps = append(ps, envs.Problemf("annotators", "the sequence env has no exact annotated population (pairs: 0): draw annotators: N"))
 	}
-	if d.Regime == Typed && d.Pairs == 0 {
+	if d.Judgments > 0 && d.Pairs > 0 {
+		ps = append(ps, envs.Problemf("judgments", "size the dataset by pairs or by judgments, not both"))
+	}
+	if d.Judgments > 0 && d.Regime == Annotated {
+		ps = append(ps, envs.Problemf("judgments", "annotated data are sized by annotators and per"))
+	}
+	if d.Regime == Typed && d.Pairs == 0 && d.Judgments == 0 {
 		ps = append(ps, envs.Problemf("pairs", "typed data records one labeller per tuple: set pairs > 0"))
 	}
 	return ps

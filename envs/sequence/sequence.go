@@ -345,6 +345,9 @@ type Data struct {
 	// Rounds is the mean number of labelling rounds per consensus label
 	// (each round asks every type once); 1 for the other regimes.
 	Rounds float64 `json:"rounds"`
+	// Judgments is the annotation budget the data cost (SampleBudget; 0
+	// for data sized by pairs).
+	Judgments float64 `json:"judgments,omitempty"`
 }
 
 // ConsensusProb is Pr(y2 | all types agree) = Π_u σ_τ(Δr_u) /
@@ -423,6 +426,99 @@ func (w *World) Sample(regime string, pairs int, seed uint64) (*Data, error) {
 		d.Rounds = rounds / float64(count)
 	}
 	return d, nil
+}
+
+// ConsensusCost is the mean cost of a consensus label over the training
+// prompts, in annotator judgments: |U|·mean_i 1/P_i(all agree), each round
+// of resampling asking every type once (ConsensusProb's agree).
+func (w *World) ConsensusCost() float64 {
+	var s float64
+	for _, i := range w.Train {
+		_, agree := ConsensusProb(w.Delta(i), w.Temperature)
+		s += 1 / agree
+	}
+	return float64(len(w.Weights)) * s / float64(len(w.Train))
+}
+
+// SampleBudget labels training prompts with a budget of annotator
+// judgments instead of a number of pairs. A consensus label of prompt i
+// costs |U|/P_i(all agree) judgments (the expected number of rounds of
+// asking every type once): prompts Train[0], Train[1], … (cycling) are
+// labelled while the budget lasts (at least one). An anonymous label
+// costs one judgment: each training prompt gets ⌊budget/n⌋ labels, the
+// first budget mod n one more, and a prompt's labels are averaged into
+// one soft label (their mean: what DPO's expected loss sees); prompts with
+// none are left out. Typed labels cost one each and keep one tuple per
+// label (cycling over the prompts). Rounds is the mean number of rounds
+// per label (consensus), Judgments the budget spent.
+func (w *World) SampleBudget(regime string, budget int, seed uint64) (*Data, error) {
+	if budget < 1 {
+		return nil, fmt.Errorf("a budget of %d judgments", budget)
+	}
+	n := len(w.Train)
+	switch regime {
+	case Consensus:
+		rng := rand.New(rand.NewPCG(seed, seed^0xbf58476d1ce4e5b9))
+		d := &Data{Regime: regime}
+		var spent, rounds float64
+		k := 0
+		for {
+			i := w.Train[k%n]
+			p, agree := ConsensusProb(w.Delta(i), w.Temperature)
+			cost := float64(len(w.Weights)) / agree
+			if k > 0 && spent+cost > float64(budget) {
+				break
+			}
+			spent += cost
+			rounds += 1 / agree
+			label := 0.0
+			if rng.Float64() < p {
+				label = 1
+			}
+			d.Item = append(d.Item, i)
+			d.Label = append(d.Label, label)
+			k++
+		}
+		d.Rounds = rounds / float64(k)
+		d.Judgments = spent
+		return d, nil
+	case Typed:
+		d, err := w.Sample(regime, budget, seed)
+		if err != nil {
+			return nil, err
+		}
+		d.Judgments = float64(budget)
+		return d, nil
+	case Anonymous:
+		rng := rand.New(rand.NewPCG(seed, seed^0xbf58476d1ce4e5b9))
+		pick, err := envs.NewCategorical(w.Weights)
+		if err != nil {
+			return nil, fmt.Errorf("type weights: %w", err)
+		}
+		d := &Data{Regime: regime, Rounds: 1, Judgments: float64(budget)}
+		per, extra := budget/n, budget%n
+		for k, i := range w.Train {
+			m := per
+			if k < extra {
+				m++
+			}
+			if m == 0 {
+				break
+			}
+			delta := w.Delta(i)
+			var wins float64
+			for range m {
+				u := pick.Draw(rng.Float64())
+				if rng.Float64() < envs.Sigmoid(delta[u]/w.Temperature) {
+					wins++
+				}
+			}
+			d.Item = append(d.Item, i)
+			d.Label = append(d.Label, wins/float64(m))
+		}
+		return d, nil
+	}
+	return nil, fmt.Errorf("the sequence environment sizes %q data by pairs, not judgments (judgments: anonymous, typed, consensus)", regime)
 }
 
 // Annotated is the regime whose labels keep their annotator.

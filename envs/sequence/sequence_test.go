@@ -307,3 +307,67 @@ func TestSampleAnnotatedCodec(t *testing.T) {
 		t.Error("no annotators: no error")
 	}
 }
+
+// SampleBudget spends a budget of annotator judgments: a consensus label
+// of a prompt costs |U|/P(all agree), P = Π_u σ(Δr_u/τ) + Π_u σ(−Δr_u/τ)
+// computed here directly, and prompts are labelled in turn while the
+// budget lasts; anonymous data spread the budget over the prompts, labels
+// averaged per prompt; ConsensusCost is the mean cost over the prompts.
+func TestSampleBudget(t *testing.T) {
+	w := newWorld(t, 32, 2000)
+	n, k := len(w.Train), float64(len(w.Weights))
+	sig := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	cost := func(i int32) float64 {
+		a, b := 1.0, 1.0
+		for _, d := range w.Delta(i) {
+			a *= sig(d / w.Temperature)
+			b *= sig(-d / w.Temperature)
+		}
+		return k / (a + b)
+	}
+	var mean float64
+	for _, i := range w.Train {
+		mean += cost(i) / float64(n)
+	}
+	if got := w.ConsensusCost(); math.Abs(got-mean) > 1e-9*mean {
+		t.Errorf("ConsensusCost %v, want %v", got, mean)
+	}
+	budget := n
+	cons, err := w.SampleBudget(Consensus, budget, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spent float64
+	for j, i := range cons.Item {
+		if i != w.Train[j%n] {
+			t.Fatalf("consensus tuple %d labels item %d, want %d", j, i, w.Train[j%n])
+		}
+		spent += cost(i)
+	}
+	next := cost(w.Train[len(cons.Item)%n])
+	if spent > float64(budget)+1e-9 || spent+next <= float64(budget) || math.Abs(spent-cons.Judgments) > 1e-9*spent {
+		t.Errorf("consensus: %d labels cost %v (recorded %v) of %d, the next %v", len(cons.Item), spent, cons.Judgments, budget, next)
+	}
+	anon, err := w.SampleBudget(Anonymous, 3*n+5, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(anon.Item) != n || anon.Judgments != float64(3*n+5) {
+		t.Fatalf("anonymous: %d tuples for %d prompts, %v judgments", len(anon.Item), n, anon.Judgments)
+	}
+	for j, l := range anon.Label {
+		m := 3.0
+		if j < 5 {
+			m = 4
+		}
+		if r := l * m; math.Abs(r-math.Round(r)) > 1e-9 {
+			t.Fatalf("anonymous tuple %d: label %v is not a mean of %v binary labels", j, l, m)
+		}
+	}
+	if few, _ := w.SampleBudget(Anonymous, 10, 3); len(few.Item) != 10 {
+		t.Errorf("10 judgments give %d anonymous tuples", len(few.Item))
+	}
+	if _, err := w.SampleBudget(Annotated, 10, 3); err == nil {
+		t.Error("annotated data sized by judgments")
+	}
+}

@@ -78,12 +78,24 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 	if !(l2 >= 0) || math.IsInf(l2, 0) {
 		return nil, fmt.Errorf("fitting %v: l2 must be finite and ≥ 0, got %v", loss, l2)
 	}
+	name := fmt.Sprint(loss)
+	fail := func(e *NoMinimiserError) error {
+		e.Method, e.N = name, n
+		return e.suggestL2(beta, func(l2 float64) (*Result, error) { return FitLoss(ds, ref, loss, beta, l2) })
+	}
 	var (
 		theta []float64
 		iters int
 		gnorm float64
 		err   error
+		cert  string
+		// optima: the optimal set, where it may hold several points
+		// (nil: unique, the loss being strictly convex in Δ).
+		optima *Optima
 	)
+	if l2 > 0 {
+		cert = CertL2
+	}
 	switch {
 	case !loss.Smooth():
 		h, ok := loss.(pairloss.Hinged)
@@ -94,19 +106,73 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 			return nil, fmt.Errorf("fitting %v: the hinge loss is fitted as an LP, which has no room for the quadratic prior l2 = %v", loss, l2)
 		}
 		hb, margin := h.Margin()
-		theta, _, err = hingeFlow(ds.Won, hb, margin)
+		var flow [][]float64
+		theta, flow, err = hingeFlow(ds.Won, hb, margin)
+		cert = CertLP
+		if err == nil {
+			optima = hingeFace(ds.Won, flow, hb, margin)
+		}
 	case loss.DeltaOnly() && loss.Convex():
+		if cert == "" {
+			up, down := slopes(loss, beta)
+			nm, decided := recession(ds.Won, up, down)
+			if nm != nil {
+				return nil, fail(nm)
+			}
+			if decided {
+				cert = CertRecession
+			}
+		}
 		// ℓ depends on Δ alone: f(z) = ℓ(z, 0) with z = θ_a − θ_b.
 		pl := pairLoss{w: ds.Won, scale: 1, l2: l2, f: func(z float64) (float64, float64, float64) {
 			v, d, h := loss.Eval(z, 0)
 			return v, d[0], h[0]
 		}}
 		theta, iters, gnorm, err = newton(pl, n)
+		if err == nil && cert == "" {
+			// more than 16 alternatives with some c_ab < 0: certify the
+			// point found (a strict local minimiser of a convex loss is
+			// its global minimiser).
+			p := rhoProblem{w: ds.Won, ref: ref, loss: loss, l2: l2}
+			if why := secondOrder(p, theta, beta); why != "" {
+				if nm := driftDirection(p, theta, beta); nm != nil {
+					return nil, fail(nm)
+				}
+				return nil, fail(&NoMinimiserError{Cause: "no minimiser could be certified: " + why})
+			}
+			cert = CertSecond
+		}
 	default:
-		theta, iters, gnorm, err = fitRho(rhoProblem{w: ds.Won, ref: ref, loss: loss, l2: l2}, beta)
+		p := rhoProblem{w: ds.Won, ref: ref, loss: loss, l2: l2}
+		theta, iters, gnorm, err = fitRho(p, beta)
+		if err == nil {
+			// A saddle (negative curvature) is left along its direction
+			// of descent, both ways, for the lower certified minimum.
+			if _, dir := secondOrderDir(p, theta, beta); dir != nil {
+				if th, it, gn := escapeSaddle(p, theta, dir, beta); th != nil {
+					theta, gnorm = th, gn
+					iters += it
+				}
+			}
+		}
+		if err == nil && cert == "" {
+			if why := secondOrder(p, theta, beta); why != "" {
+				if nm := driftDirection(p, theta, beta); nm != nil {
+					return nil, fail(nm)
+				}
+				return nil, fail(&NoMinimiserError{Cause: "no minimiser could be certified: " + why})
+			}
+			cert = CertSecond
+		}
+		if err == nil && n <= MultiStartMax {
+			theta, optima = multiStart(p, theta, beta)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fitting %v: %w (the loss may have no finite minimiser on these data)", loss, err)
+		if l2 == 0 && loss.Smooth() {
+			return nil, fail(&NoMinimiserError{Cause: "the solver did not converge: " + err.Error()})
+		}
+		return nil, fmt.Errorf("fitting %v: %w", loss, err)
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	var mean float64
@@ -118,12 +184,14 @@ func FitLoss(ds *analytic.Dataset, ref []float64, loss pairloss.Loss, beta, l2 f
 		mean += t / float64(n)
 	}
 	if beta*(hi-lo) > MaxLossGap {
-		return nil, fmt.Errorf("fitting %v: the log-ratios drifted to a gap β·Δθ = %.3g > %d: the loss has no finite minimiser on these data", loss, beta*(hi-lo), MaxLossGap)
+		// The minimiser exists (certified) but lies where σ saturates in
+		// float64: its digits cannot be trusted.
+		return nil, fmt.Errorf("fitting %v: the minimiser's log-ratio gap β·Δθ = %.3g exceeds %d, beyond float64's resolution of σ; a positive l2 keeps it smaller", loss, beta*(hi-lo), MaxLossGap)
 	}
 	for i := range theta {
 		theta[i] -= mean
 	}
-	return &Result{Policy: analytic.Tilt(ref, theta, 1), LogRatio: theta, DataUsed: 1, GradNorm: gnorm, Iterations: iters}, nil
+	return &Result{Policy: analytic.Tilt(ref, theta, 1), LogRatio: theta, DataUsed: 1, GradNorm: gnorm, Iterations: iters, Certificate: cert, Optima: optima}, nil
 }
 
 // rhoProblem is F(θ) for a loss of the log-ratios ρ(θ) = θ − log Z(θ).
@@ -230,6 +298,13 @@ func fitRho(p rhoProblem, beta float64) ([]float64, int, float64, error) {
 	if r, err := Fit(ds, p.ref, Config{Kind: "dpo", Beta: beta, L2: p.l2}); err == nil {
 		start = r.LogRatio
 	}
+	return fitRhoFrom(p, start)
+}
+
+// fitRhoFrom is fitRho from a given start: L-BFGS, then the Newton
+// polish (from start when L-BFGS fails).
+func fitRhoFrom(p rhoProblem, start []float64) ([]float64, int, float64, error) {
+	n := len(start)
 	theta, _, iters, err := minimizeLBFGS(n, start, 1e-6,
 		func(theta, grad []float64) float64 { return p.eval(theta, grad, nil) },
 		func(theta, grad []float64) { p.eval(theta, grad, nil) })

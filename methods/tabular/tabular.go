@@ -9,6 +9,7 @@
 package tabular
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -32,6 +33,11 @@ type Config struct {
 	// on the log-ratios that keeps the minimiser finite on sparse samples
 	// (0, the default, is the plain maximum-likelihood policy).
 	L2 float64
+	// TypeWeights, for relabel-dpo, are the types' weights w_u in the
+	// average reward r̄ = Σ_u w_u r_u. nil: the types' shares of the
+	// annotators behind the data (Dataset.TypeShares), or, where every
+	// tuple has its own annotator, of the tuples.
+	TypeWeights []float64
 }
 
 // Result is a fitted tabular policy.
@@ -47,6 +53,16 @@ type Result struct {
 	GradNorm float64 `json:"grad_norm"`
 	// Iterations of Newton's method.
 	Iterations int `json:"iterations"`
+	// Certificate says how the fit knows its minimiser exists (CertL2,
+	// CertLP, CertRecession, CertSecond); a fit without one fails with a
+	// *NoMinimiserError instead.
+	Certificate string `json:"certificate,omitempty"`
+	// Optima, for losses that can have several optima (non-convex losses:
+	// several starts; the hinge LP: its optimal face), says which pairs
+	// every optimum orders alike; nil where the optimum is unique by
+	// strict convexity, or was not searched (more than MultiStartMax
+	// alternatives, non-convex).
+	Optima *Optima `json:"optima,omitempty"`
 }
 
 // pairLoss is ℓ(z) with z = s·(θ_a − θ_b) for a tuple in which a won,
@@ -152,10 +168,18 @@ func (l pairLoss) eval(theta []float64, grad []float64, hess *mat.SymDense) floa
 // relabel implements relabelled DPO (end of Section 6): fit one
 // Bradley–Terry reward model per type on its own labels (the exact
 // tabular MLE, r̂_u = r_u/τ up to a constant in the infinite-data limit),
-// average them with the types' shares of the data, and label every pair
-// again with the averaged reward's probabilities σ(r̂(a) − r̂(b)) (soft
-// labels, the expectation of sampled ones). DPO then trains on the result.
-func relabel(ds *analytic.Dataset, l2 float64) (*analytic.Dataset, error) {
+// average them, r̄ = Σ_u w_u r̂_u / Σ_u w_u over the types with labels, and
+// label every pair again with the averaged reward's probabilities
+// σ(r̄(a) − r̄(b)) (soft labels, the expectation of sampled ones). DPO then
+// trains on the result.
+//
+// A type's weight w_u is its share of annotators (weights: the data's
+// Dataset.TypeShares, as the truth's π* = π_ref·e^{r̄/β}/Z of Eq. 10
+// weighs the population), not its share of the rows: an annotator's say
+// in r̄ does not grow with the number of pairs they label. With every
+// annotator labelling equally many pairs, as Eq. 20's consistent loss
+// assumes, the two agree; weights nil takes the shares of the rows.
+func relabel(ds *analytic.Dataset, l2 float64, weights []float64) (*analytic.Dataset, error) {
 	if ds.ByType == nil {
 		return nil, fmt.Errorf("relabel-dpo: dataset of regime %q does not record types (needs %q)", ds.Regime, analytic.Typed)
 	}
@@ -177,10 +201,20 @@ func relabel(ds *analytic.Dataset, l2 float64) (*analytic.Dataset, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reward model of type %d: %w", u, err)
 		}
-		for y := range avg {
-			avg[y] += share * r.LogRatio[y]
+		wu := share
+		if weights != nil {
+			if len(weights) != len(ds.ByType) {
+				return nil, fmt.Errorf("relabel-dpo: %d type weights for %d types", len(weights), len(ds.ByType))
+			}
+			wu = weights[u]
 		}
-		total += share
+		for y := range avg {
+			avg[y] += wu * r.LogRatio[y]
+		}
+		total += wu
+	}
+	if !(total > 0) {
+		return nil, fmt.Errorf("relabel-dpo: no type with labels and a positive weight")
 	}
 	out := &analytic.Dataset{Regime: "relabelled", Tuples: ds.Tuples, Won: square(n)}
 	for a := range n {
@@ -243,7 +277,11 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("dataset has %d alternatives, reference policy %d", len(ds.Won), n)
 	}
 	if cfg.Kind == "relabel-dpo" {
-		rd, err := relabel(ds, cfg.L2)
+		w := cfg.TypeWeights
+		if w == nil {
+			w = ds.TypeShares
+		}
+		rd, err := relabel(ds, cfg.L2, w)
 		if err != nil {
 			return nil, err
 		}
@@ -257,9 +295,20 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("fitting %s: l2 must be ≥ 0, got %v", cfg.Kind, cfg.L2)
 	}
 	loss.l2 = cfg.L2
+	cert := CertL2
 	if cfg.L2 == 0 {
+		cert = CertRecession
 		if err := identifiable(loss.w, cfg.Kind != "ipo"); err != nil {
-			return nil, fmt.Errorf("fitting %s: %w (a positive l2 keeps it finite)", cfg.Kind, err)
+			var nm *NoMinimiserError
+			if errors.As(err, &nm) {
+				nm.Method, nm.N = cfg.Kind, n
+				return nil, nm.suggestL2(cfg.Beta, func(l2 float64) (*Result, error) {
+					c := cfg
+					c.L2 = l2
+					return Fit(ds, ref, c)
+				})
+			}
+			return nil, fmt.Errorf("fitting %s: %w", cfg.Kind, err)
 		}
 	}
 	theta, iters, gnorm, err := newton(loss, n)
@@ -275,45 +324,35 @@ func Fit(ds *analytic.Dataset, ref []float64, cfg Config) (*Result, error) {
 		theta[i] -= mean
 	}
 	return &Result{
-		Policy:     analytic.Tilt(ref, theta, 1),
-		LogRatio:   theta,
-		DataUsed:   used,
-		GradNorm:   gnorm,
-		Iterations: iters,
+		Policy:      analytic.Tilt(ref, theta, 1),
+		LogRatio:    theta,
+		DataUsed:    used,
+		GradNorm:    gnorm,
+		Iterations:  iters,
+		Certificate: cert,
 	}, nil
 }
 
-// identifiable checks that the loss has a finite minimiser (see Fit).
+// identifiable checks that the loss has a finite minimiser (see Fit): the
+// recession test of a convex Δ-only loss (recession) with the asymptotic
+// slopes of the logistic loss (0 as it wins, −1 as it loses) when
+// directed, and of a loss that grows both ways (IPO's square) otherwise.
+// It returns a *NoMinimiserError naming the alternatives that run off.
 func identifiable(w [][]float64, directed bool) error {
-	n := len(w)
-	reach := func(from int, edge func(a, b int) bool) []bool {
-		seen := make([]bool, n)
-		seen[from] = true
-		stack := []int{from}
-		for len(stack) > 0 {
-			a := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for b := range n {
-				if !seen[b] && a != b && edge(a, b) {
-					seen[b] = true
-					stack = append(stack, b)
-				}
-			}
-		}
-		return seen
+	up, down := 1.0, -1.0
+	if directed {
+		up = 0
 	}
-	fwd := func(a, b int) bool { return w[a][b] > 0 || !directed && w[b][a] > 0 }
-	bwd := func(a, b int) bool { return w[b][a] > 0 || !directed && w[a][b] > 0 }
-	f, g := reach(0, fwd), reach(0, bwd)
-	for i := range n {
-		if !f[i] || !g[i] {
-			if directed {
-				return fmt.Errorf("the loss has no finite minimiser: in the data, alternative %d never beats or is never beaten by a cycle through alternative 0 (some alternative always wins, always loses or never appears)", i)
-			}
-			return fmt.Errorf("the loss has no finite minimiser: alternative %d is never compared with alternative 0", i)
-		}
+	nm, _ := recession(w, up, down)
+	if nm == nil {
+		return nil
 	}
-	return nil
+	if directed {
+		nm.Cause = "in the data they are never beaten by the other alternatives, so the logistic loss falls as they rise"
+	} else {
+		nm.Cause = "in the data they are never compared with the other alternatives"
+	}
+	return nm
 }
 
 // newton minimises the convex loss over θ with θ[n−1] = 0 by Newton's

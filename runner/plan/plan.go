@@ -504,8 +504,8 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 			inputs, names := []*Step{truth}, []string{"truth"}
 			if kind.NeedsData() {
 				d := cfg.Data[m.Data]
-				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs, Annotators: d.Annotators, Per: d.Per, Env: world}
-				if d.Pairs > 0 || d.Annotators > 0 {
+				dp := steps.DatasetParams{Regime: d.Regime, Pairs: d.Pairs, Annotators: d.Annotators, Per: d.Per, Judgments: d.Judgments, Env: world}
+				if d.Pairs > 0 || d.Annotators > 0 || d.Judgments > 0 {
 					s := seed
 					dp.Seed = &s
 				}
@@ -579,7 +579,7 @@ func address(c spec.CellConfig) reports.Address {
 
 // claimLayout turns a checked claim into the report step's parameters.
 func claimLayout(name string, c spec.ClaimConfig) (reports.ClaimLayout, error) {
-	cl := reports.ClaimLayout{Name: name, Says: c.Says, Paper: c.Paper, Every: c.Every, Sign: c.Sign}
+	cl := reports.ClaimLayout{Name: name, Says: c.Says, Paper: c.Paper, Source: c.Source, Every: c.Every, Sign: c.Sign}
 	if c.Cell != nil {
 		a := address(*c.Cell)
 		cl.Cell = &a

@@ -31,10 +31,13 @@ func (x *Experiment) Check(cfg *Config) Errors {
 			continue
 		}
 		var ps []envs.Problem
+		if d.Judgments > 0 && ek.Name != "sequence" {
+			ps = append(ps, envs.Problem{Path: "judgments", Msg: fmt.Sprintf("the %s env sizes data by pairs; judgments (a budget of annotator judgments) is the sequence env's", ek.Name)})
+		}
 		if dc != nil {
-			ps = dc.CheckData(d.Spec())
+			ps = append(ps, dc.CheckData(d.Spec())...)
 		} else {
-			ps = envs.CheckAnnotated(d.Spec())
+			ps = append(ps, envs.CheckAnnotated(d.Spec())...)
 		}
 		for _, p := range ps {
 			at := "data." + dn

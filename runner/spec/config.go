@@ -94,11 +94,12 @@ type DataConfig struct {
 	Pairs      int    `json:"pairs"`
 	Annotators int    `json:"annotators,omitempty"`
 	Per        int    `json:"per,omitempty"`
+	Judgments  int    `json:"judgments,omitempty"`
 }
 
 // Spec is the dataset as the environments see it.
 func (d DataConfig) Spec() envs.DataSpec {
-	return envs.DataSpec{Regime: d.Regime, Pairs: d.Pairs, Annotators: d.Annotators, Per: d.Per}
+	return envs.DataSpec{Regime: d.Regime, Pairs: d.Pairs, Annotators: d.Annotators, Per: d.Per, Judgments: d.Judgments}
 }
 
 // MethodConfig is #Method: the kind, the dataset's name, and the kind's
@@ -156,6 +157,7 @@ func Label(v any) string {
 type ClaimConfig struct {
 	Says    string        `json:"says"`
 	Paper   string        `json:"paper,omitempty"`
+	Source  string        `json:"source,omitempty"`
 	Cell    *CellConfig   `json:"cell,omitempty"`
 	Every   string        `json:"every,omitempty"`
 	Equals  any           `json:"equals,omitempty"`

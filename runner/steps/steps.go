@@ -48,6 +48,7 @@ type DatasetParams struct {
 	Pairs      int    `json:"pairs"`
 	Annotators int    `json:"annotators,omitempty"`
 	Per        int    `json:"per,omitempty"`
+	Judgments  int    `json:"judgments,omitempty"`
 	Seed       *int   `json:"seed,omitempty"`
 	// Env names the world codec for worlds other than finite alternatives
 	// (envs.Kind.World).
@@ -129,7 +130,7 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err != nil {
 			return nil, err
 		}
-		d, err := codec.Sample(w, envs.DataSpec{Regime: p.Regime, Pairs: p.Pairs, Annotators: p.Annotators, Per: p.Per}, seed)
+		d, err := codec.Sample(w, envs.DataSpec{Regime: p.Regime, Pairs: p.Pairs, Annotators: p.Annotators, Per: p.Per, Judgments: p.Judgments}, seed)
 		if err != nil {
 			return nil, err
 		}
