@@ -317,10 +317,7 @@ func TestCommittedClaimsStateSources(t *testing.T) {
 			for _, x := range f.Experiments {
 				for name, c := range x.Base.Report.Claims {
 					n++
-					// survey's half_flip is being replaced by real-data
-					// claims on another branch (issue 24): drop this
-					// exception when it is.
-					if strings.TrimSpace(c.Source) == "" && !(strings.HasSuffix(p, "survey.cue") && name == "half_flip") {
+					if strings.TrimSpace(c.Source) == "" {
 						t.Errorf("%s: experiment %s, claim %s states no source for its threshold", p, x.Name, name)
 					}
 					if c.Approx != nil && c.Approx.Tolerance == 0 {
