@@ -32,12 +32,15 @@ var shippedCosts []byte
 type costModel struct {
 	class []int     // per step: index into classes (-1: not to run)
 	base  []float64 // per step: base estimate in seconds
+	guess []bool    // per step: base is a fallback (no shipped or recorded cost)
 	warm  int       // steps whose base came from the cache
 
 	classes []string
 	// Per class: base seconds of the steps not finished yet, and the base
-	// and actual seconds of the computed ones.
+	// and actual seconds of the computed ones; guessed: some step's base
+	// is a fallback.
 	left, expDone, actDone []float64
+	guessed                []bool
 	expAll, actAll         float64
 	overExp, overAct       float64 // see running
 }
@@ -150,7 +153,7 @@ func loadShipped() map[string]float64 {
 // none), shipped the cold one per class and unit of size.
 func newCostModel(classes []string, sizes []float64, toRun func(i int) bool, recorded func(i int) (float64, bool), shipped map[string]float64) *costModel {
 	fb := fallbacks(shipped)
-	m := &costModel{class: make([]int, len(classes)), base: make([]float64, len(classes))}
+	m := &costModel{class: make([]int, len(classes)), base: make([]float64, len(classes)), guess: make([]bool, len(classes))}
 	ids := map[string]int{}
 	for i := range classes {
 		m.class[i] = -1
@@ -166,6 +169,7 @@ func newCostModel(classes []string, sizes []float64, toRun func(i int) bool, rec
 			m.left = append(m.left, 0)
 			m.expDone = append(m.expDone, 0)
 			m.actDone = append(m.actDone, 0)
+			m.guessed = append(m.guessed, false)
 		}
 		m.class[i] = id
 		b, ok := recorded(i)
@@ -173,6 +177,7 @@ func newCostModel(classes []string, sizes []float64, toRun func(i int) bool, rec
 			m.warm++
 		} else {
 			b = defaultCost
+			m.guess[i] = true
 			for j, k := range coarser(c) {
 				v, ok := shipped[k]
 				if j > 0 {
@@ -180,10 +185,12 @@ func newCostModel(classes []string, sizes []float64, toRun func(i int) bool, rec
 				}
 				if ok {
 					b = v * sizes[i]
+					m.guess[i] = j > 0
 					break
 				}
 			}
 		}
+		m.guessed[id] = m.guessed[id] || m.guess[i]
 		m.base[i] = b
 		m.left[id] += b
 	}
@@ -210,8 +217,14 @@ func (m *costModel) speed() float64 {
 }
 
 // ratio is the observed speed on class c, drawn towards the speed over
-// every class while little of c has been computed.
+// every class while little of c has been computed. A class whose
+// estimates are fallbacks (no step of it was ever measured) can be off by
+// orders of magnitude either way, so once one of its steps has finished
+// its own ratio is taken as it is.
 func (m *costModel) ratio(c int) float64 {
+	if m.guessed[c] && m.expDone[c] > 0 {
+		return m.actDone[c] / m.expDone[c]
+	}
 	return (m.actDone[c] + shrink*m.speed()) / (m.expDone[c] + shrink)
 }
 
@@ -220,7 +233,7 @@ func (m *costModel) ratio(c int) float64 {
 func (m *costModel) running(steps []int, elapsed func(i int) float64) {
 	m.overAct, m.overExp = 0, 0
 	for _, i := range steps {
-		if e := elapsed(i); m.class[i] >= 0 && e > m.base[i] {
+		if e := elapsed(i); m.class[i] >= 0 && !m.guess[i] && e > m.base[i] {
 			m.overAct += e
 			m.overExp += m.base[i]
 		}
@@ -246,8 +259,12 @@ func (m *costModel) finished(i int, seconds float64, computed bool) {
 	if computed && m.base[i] > 0 {
 		m.expDone[c] += m.base[i]
 		m.actDone[c] += seconds
-		m.expAll += m.base[i]
-		m.actAll += seconds
+		// The machine's speed is learned from measured estimates only: a
+		// guessed one that is 100 times off says nothing about the machine.
+		if !m.guess[i] {
+			m.expAll += m.base[i]
+			m.actAll += seconds
+		}
 	}
 	m.class[i] = -1
 }
