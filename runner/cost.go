@@ -13,7 +13,8 @@ import (
 // stepClass)
 // on the reference machine (2 shared cores), written by the tracegen test
 // (go test -tags tracegen ./runner -run TestRecordTrace) from a cold run of
-// specs/paper/{toy,survey,circular}.cue.
+// specs/paper/{toy,survey,circular}.cue, and the classes of lengths.cue
+// (TestRecordCosts) from a cold run of specs/paper/*.cue.
 //
 //go:embed testdata/costs.json
 var shippedCosts []byte

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -79,5 +80,75 @@ func TestRecordTrace(t *testing.T) {
 		if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRecordCosts adds to testdata/costs.json the classes it lacks,
+// measured in a cache filled by a run of TRACE_SPECS (space-separated
+// paths from the repository root; default every spec of specs/paper/).
+// Steps are matched to the cache's manifests by label, so a cache filled
+// by an earlier build of the code serves too (keys change with the code,
+// labels do not); classes already in costs.json keep their values, which
+// trace.json's replay was measured with.
+//
+//	hetalign run --jobs 2 --cache /tmp/c --out /tmp/o specs/paper/*.cue
+//	TRACE_CACHE=/tmp/c go test -tags tracegen ./runner -run TestRecordCosts
+func TestRecordCosts(t *testing.T) {
+	paths := []string{"../specs/paper/toy.cue", "../specs/paper/survey.cue", "../specs/paper/circular.cue", "../specs/paper/lengths.cue"}
+	if s := os.Getenv("TRACE_SPECS"); s != "" {
+		paths = nil
+		for _, p := range strings.Fields(s) {
+			paths = append(paths, "../"+p)
+		}
+	}
+	files, err := spec.Load(paths, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := CodeID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, err := SourceCodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(os.Getenv("TRACE_CACHE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := st.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byLabel := map[string]float64{}
+	for _, m := range ms {
+		byLabel[m.Kind+"\x00"+m.Label] = m.Seconds
+	}
+	g, err := Plan(files, Options{Jobs: 2, Backend: "go", Code: code, Codes: codes, Log: zerolog.Nop()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	costs := loadShipped()
+	classes, sizes := stepClass(g)
+	sum, n := map[string]float64{}, map[string]float64{}
+	for i, s := range g.Steps {
+		sec, ok := byLabel[s.Kind+"\x00"+s.Label]
+		if _, have := costs[classes[i]]; !ok || have {
+			continue
+		}
+		sum[classes[i]] += sec
+		n[classes[i]] += sizes[i]
+	}
+	for c := range sum {
+		costs[c] = float64(int64(sum[c]/n[c]*1e4+0.5)) / 1e4
+		t.Logf("%s: %v s per unit", c, costs[c])
+	}
+	b, err := json.MarshalIndent(costs, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("testdata/costs.json", append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
