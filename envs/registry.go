@@ -79,6 +79,9 @@ type Kind struct {
 	World string
 	// Regimes are the data regimes its datasets can be sampled in.
 	Regimes []string
+	// Judgments: its datasets can be sized by an annotation budget
+	// (DataSpec.Judgments, in annotator judgments) instead of pairs.
+	Judgments bool
 	// Metrics are the metrics that make sense on it.
 	Metrics []string
 	// New returns a zero Config to decode env into.

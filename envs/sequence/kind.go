@@ -21,12 +21,13 @@ const WorldTag = "sequence"
 
 func init() {
 	envs.Register(envs.Kind{
-		Name:    "sequence",
-		Doc:     "Section 7.3 / Appendix F on real text: prompts and pairs of responses cut from a corpus, byte-level tokens, per-type rewards of the token count; transformer reward models and policies",
-		CUE:     kindCUE,
-		CUEFile: "hetalign/envs/sequence/kind.cue",
-		World:   WorldTag,
-		Regimes: []string{Anonymous, Typed, Consensus, Annotated},
+		Name:      "sequence",
+		Doc:       "Section 7.3 / Appendix F on real text: prompts and pairs of responses cut from a corpus, byte-level tokens, per-type rewards of the token count; transformer reward models and policies",
+		CUE:       kindCUE,
+		CUEFile:   "hetalign/envs/sequence/kind.cue",
+		World:     WorldTag,
+		Regimes:   []string{Anonymous, Typed, Consensus, Annotated},
+		Judgments: true,
 		Metrics: []string{"avg_reward", "reward", "type_weights", "test_pairs", "majority_agreement", "consensus_cost", "agreement", "ties",
 			"type_recovery", "log_likelihood", "latent_types",
 			"score_profile", "final_loss", "data_used", "loss_curve", "loss_last_drop", "pretrain_loss", "pretrain_curve", "pretrain_last_drop"},

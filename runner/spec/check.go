@@ -31,8 +31,8 @@ func (x *Experiment) Check(cfg *Config) Errors {
 			continue
 		}
 		var ps []envs.Problem
-		if d.Judgments > 0 && ek.Name != "sequence" {
-			ps = append(ps, envs.Problem{Path: "judgments", Msg: fmt.Sprintf("the %s env sizes data by pairs; judgments (a budget of annotator judgments) is the sequence env's", ek.Name)})
+		if d.Judgments > 0 && !ek.Judgments {
+			ps = append(ps, envs.Problem{Path: "judgments", Msg: fmt.Sprintf("the %s env sizes data by pairs; judgments (a budget of annotator judgments) is for envs that declare it (%s)", ek.Name, strings.Join(judgedEnvs(), ", "))})
 		}
 		if dc != nil {
 			ps = append(ps, dc.CheckData(d.Spec())...)
@@ -317,4 +317,16 @@ func (x *Experiment) canonicalAxis(name string) string {
 		}
 	}
 	return name
+}
+
+// judgedEnvs names the env kinds whose datasets can be sized by
+// judgments.
+func judgedEnvs() []string {
+	var out []string
+	for _, k := range envs.Kinds() {
+		if k.Judgments {
+			out = append(out, k.Name)
+		}
+	}
+	return out
 }

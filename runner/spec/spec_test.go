@@ -168,7 +168,7 @@ experiments: x: {`, "partiton", "field not allowed"},
 		{"executor cpus below 1", `experiments: x: {`, `executor: slurm: {cpus: 0}
 experiments: x: {`, "0}", "out of bound >=1"},
 		{"judgments on an analytic env", `data: anon: {regime: "anonymous"}`, `data: anon: {regime: "anonymous", judgments: 100}`,
-			`judgments: 100`, "judgments (a budget of annotator judgments) is the sequence env's"},
+			`judgments: 100`, "judgments (a budget of annotator judgments) is for envs that declare it (sequence)"},
 		{"em-dpo on anonymous data", `		oracle: {kind: "oracle"}`, `		oracle: {kind: "em-dpo", data: "anon", k: 2}`, `data: "anon", k`,
 			`needs data of regime annotated, but dataset "anon" has regime "anonymous"`},
 	}

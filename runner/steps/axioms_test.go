@@ -12,18 +12,21 @@ import (
 // An eval step with an axiom metric refits the method on each variation
 // from its train parameters (EvalParams.Refit) and the regime's exact
 // data. The population: A (0.6) ranks a > b > c, B (0.4) b > c > a, at a
-// near-step temperature (τ = 0.01), uniform D. Borda with all three:
-// 3·NBC(a) = ½ + 0.6 + 0.6 = 1.7 < 3·NBC(b) = 0.4 + ½ + 1 = 1.9; without
-// c: 2·NBC(a) = 1.1 > 2·NBC(b) = 0.9. DPO follows the Borda count (the
-// paper's proposition), so removing c flips a and b: IIA fails. Without
-// Refit the axiom is none (it needs the variations' fits).
+// near-step temperature (τ = 0.1: every reward gap of 1 gives σ(10) ≈
+// 1 − 4.5e-5, still below 1 in float64, so every fit has a finite
+// minimiser; at τ = 0.01 Pr(b ≻ c) rounds to 1 and DPO has none), uniform
+// D. Borda with all three, to 1e-4: 3·NBC(a) = ½ + 0.6 + 0.6 = 1.7 <
+// 3·NBC(b) = 0.4 + ½ + 1 = 1.9; without c: 2·NBC(a) = 1.1 > 2·NBC(b) =
+// 0.9. DPO follows the Borda count (the paper's proposition), so removing
+// c flips a and b: IIA fails. Without Refit the axiom is none (it needs
+// the variations' fits).
 func TestEvalRefitsForAxioms(t *testing.T) {
 	ctx := context.Background()
 	c, err := spec.DecodeConfig([]byte(`{
 		"population": {"types": {
 			"A": {"weight": 0.6, "reward": {"a": 2, "b": 1, "c": 0}},
 			"B": {"weight": 0.4, "reward": {"a": 0, "b": 2, "c": 1}}}},
-		"preference": {"temperature": 0.01},
+		"preference": {"temperature": 0.1},
 		"env": {"kind": "analytic", "alternatives": ["a", "b", "c"]},
 		"methods": {"dpo": {"kind": "dpo", "data": "anon"}},
 		"data": {"anon": {"regime": "anonymous"}}
