@@ -514,38 +514,14 @@ func saveIndex(st *store.Store, g *plan.Graph, r plan.Report, outs []*rexec.Outc
 	return st.PutIndex(id, b)
 }
 
-// Provenance is provenance.json: where and how a report was made. Unlike
-// report.json it holds time- and host-dependent facts.
-type Provenance struct {
-	Report   string         `json:"report"`
-	Spec     string         `json:"spec"`
-	Profile  string         `json:"profile,omitempty"`
-	Tags     []string       `json:"tags,omitempty"`
-	Created  string         `json:"created"`
-	Host     string         `json:"host"`
-	OS       string         `json:"os"`
-	Go       string         `json:"go"`
-	Hetalign string         `json:"hetalign"`
-	Code     string         `json:"code"`
-	Backend  string         `json:"backend"`
-	Device   string         `json:"device"`
-	Git      *GitInfo       `json:"git,omitempty"`
-	Steps    map[string]int `json:"steps"`
-	Seconds  float64        `json:"seconds"`
-	Failures []string       `json:"failures,omitempty"`
-	// SpecDigest is the spec's digest (its files, the schema, the tags and
-	// its data files); Data lists the data files it read with their
-	// SHA-256 and licence.
-	SpecDigest string          `json:"spec_digest,omitempty"`
-	Data       []page.DataFile `json:"data,omitempty"`
-}
+// Provenance is provenance.json, written beside report.json: unlike
+// report.json it holds time- and host-dependent facts. It is the type the
+// report pages read (page.Provenance), so the two cannot drift apart.
+type Provenance = page.Provenance
 
 // GitInfo is the commit of the spec's repository and whether it had
 // uncommitted changes.
-type GitInfo struct {
-	Commit string `json:"commit"`
-	Dirty  bool   `json:"dirty"`
-}
+type GitInfo = page.GitInfo
 
 func gitInfo(dir string) *GitInfo {
 	head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
