@@ -6,6 +6,7 @@ func init() {
 	RegisterAxiom(Axiom{
 		Name:            "clones",
 		Doc:             "independence of clones (order): adding an exact copy c' of an alternative c (the same reward for every type, c's D and π_ref weights, then renormalised) keeps the order of every other pair, and c and c' each keep c's order against every other alternative; tried for every c",
+		Variations:      []string{"clone"},
 		MinAlternatives: 2,
 		Check: func(c *Case) (Verdict, error) {
 			if !c.CanRefit() {
@@ -42,6 +43,7 @@ func init() {
 	RegisterAxiom(Axiom{
 		Name:            "clone_mass",
 		Doc:             "independence of clones (mass, for lotteries): adding an exact copy c' of c leaves every other alternative's probability unchanged, so c and c' share what c had; tried for every c",
+		Variations:      []string{"clone"},
 		MinAlternatives: 2,
 		Check: func(c *Case) (Verdict, error) {
 			if !c.CanRefit() {

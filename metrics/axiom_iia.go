@@ -4,6 +4,7 @@ func init() {
 	RegisterAxiom(Axiom{
 		Name:            "iia",
 		Doc:             "independence of irrelevant alternatives: removing an alternative c (D and π_ref renormalised on the rest) keeps the method's order of every other pair; tried for every c",
+		Variations:      []string{"remove"},
 		MinAlternatives: 3,
 		Check: func(c *Case) (Verdict, error) {
 			t := c.Truth

@@ -15,6 +15,7 @@ func init() {
 	RegisterAxiom(Axiom{
 		Name:            "monotonicity",
 		Doc:             "monotonicity: raising one type's reward of a (by 1) never lowers π(a) nor a's rank (the number of alternatives strictly above it); tried for every alternative and type",
+		Variations:      []string{"raise"},
 		MinAlternatives: 2,
 		Check: func(c *Case) (Verdict, error) {
 			if !c.CanRefit() {

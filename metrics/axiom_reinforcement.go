@@ -6,26 +6,20 @@ func init() {
 	RegisterAxiom(Axiom{
 		Name:            "reinforcement",
 		Doc:             "reinforcement (consistency): split the types into two groups (each a population of its own, weights renormalised); when the method's optima on both groups have the same unique top, its optimum on the merged population (the original) has it too; tried for every split",
+		Variations:      []string{"split"},
 		MinAlternatives: 2,
 		MinTypes:        2,
 		Check: func(c *Case) (Verdict, error) {
 			t := c.Truth
 			T := len(t.Types)
-			if !c.CanRefit() || T < 2 || T > 12 {
+			if !c.CanRefit() || T < 2 || T > maxSplitTypes {
 				return notApplicable(), nil
 			}
 			top := uniqueTop(c.Theta)
 			applies := false
 			// Splits S ∪ S̄ with type 0 in S, S̄ non-empty.
-			for mask := 1; mask < 1<<T-1; mask += 2 {
-				var s, sc []int
-				for u := range T {
-					if mask&(1<<u) != 0 {
-						s = append(s, u)
-					} else {
-						sc = append(sc, u)
-					}
-				}
+			for _, sp := range splits(T) {
+				s, sc := sp[0], sp[1]
 				c1, err := c.Fit(SubPopulation(t, s))
 				if err != nil {
 					return Verdict{}, err

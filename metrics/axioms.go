@@ -117,6 +117,10 @@ type Axiom struct {
 	MinAlternatives, MinTypes int
 	// Extra are further metrics the check reports in Verdict.Values.
 	Extra []Info
+	// Variations are the families of derived populations (variations.go)
+	// whose fits Check reads on every population: the planner computes
+	// them in refit steps.
+	Variations []string
 	// Check evaluates the axiom on a case.
 	Check func(c *Case) (Verdict, error)
 }
@@ -172,6 +176,9 @@ func axiomOf(name string) (Axiom, bool) {
 
 // computeAxioms fills out with the axiom metrics among names.
 func computeAxioms(w *analytic.World, m *Trained, names []string, refit Refit, out map[string]Value) error {
+	if refit != nil {
+		refit = memo(refit) // one memo for every axiom: clones and clone_mass fit the same clones
+	}
 	var done []string
 	for _, n := range names {
 		a, ok := axiomOf(n)

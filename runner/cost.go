@@ -83,6 +83,15 @@ func stepClass(g *plan.Graph) (classes []string, sizes []float64) {
 		}
 		c := s.Kind + "/" + env[i]
 		sizes[i] = 1
+		if s.Kind == steps.Refit { // a method's fits on derived populations: by method kind
+			var r struct {
+				Train struct {
+					Kind string `json:"kind"`
+				} `json:"train"`
+			}
+			json.Unmarshal(s.Params, &r)
+			c += "/" + r.Train.Kind
+		}
 		if s.Kind == steps.Train {
 			c += "/" + head.Kind
 			if head.Optimizer != nil {

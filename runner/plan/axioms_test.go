@@ -59,3 +59,64 @@ func TestEvalRefitOnlyForAxioms(t *testing.T) {
 		}
 	}
 }
+
+// The variations an axiom tries on every population are steps: one
+// variations step per truth and family, shared by every method, cell and
+// seed on that truth (the sweep of dpo's β keeps the truth), and one refit
+// step per method and family, shared by the cells whose method is the
+// same (the oracle's); the eval reads them. Sampled-data methods (ipo on
+// 500 pairs) get none. Here: IIA reads "remove", clones "clone"; the
+// oracle (one fit for both β cells) and dpo at β = 1 and 2: 3 × 2 refits.
+func TestVariationsArePlannedSteps(t *testing.T) {
+	src := strings.Replace(specSrc, "TAU", "1", 1)
+	src = strings.Replace(src, "\tseeds: [0, 1, 2]", "\tseeds: [0]\n\tmetrics: [\"tv\", \"axiom_iia\", \"axiom_clones\"]", 1)
+	p := filepath.Join(t.TempDir(), "s.cue")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := spec.Load([]string{p}, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(files, Options{Code: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := map[string]int{}
+	refits := 0
+	for _, s := range g.Steps {
+		switch s.Kind {
+		case steps.Variations:
+			var vp steps.VariationParams
+			if err := json.Unmarshal(s.Params, &vp); err != nil {
+				t.Fatal(err)
+			}
+			fams[vp.Variation]++
+		case steps.Refit:
+			refits++
+			if len(s.Inputs) != 1 || s.Inputs[0].Kind != steps.Variations {
+				t.Errorf("%s reads %d inputs, want its variations step", s.Label, len(s.Inputs))
+			}
+		case steps.Eval:
+			n := 0
+			for _, in := range s.Inputs {
+				if in.Kind == steps.Refit {
+					n++
+				}
+			}
+			want := 2
+			if strings.Contains(s.Label, "eval ipo ") || !strings.Contains(s.Label, "eval ") || strings.Contains(s.Label, "eval truth") {
+				want = 0
+			}
+			if n != want {
+				t.Errorf("%s reads %d refit steps, want %d", s.Label, n, want)
+			}
+		}
+	}
+	if fams["remove"] != 1 || fams["clone"] != 1 || len(fams) != 2 {
+		t.Errorf("variations steps by family = %v, want one remove and one clone", fams)
+	}
+	if refits != 6 {
+		t.Errorf("%d refit steps, want 6 (oracle, dpo β = 1, dpo β = 2; × remove, clone)", refits)
+	}
+}

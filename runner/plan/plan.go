@@ -550,7 +550,26 @@ func (g *Graph) cell(x *spec.Experiment, cfg *spec.Config, labels map[string]str
 					ep.Regime = cfg.Data[m.Data].Regime
 				}
 			}
-			ev, err := g.add(steps.Eval, ep, []*Step{truth, tr}, []string{"truth", "train"}, false,
+			evIn, evNames := []*Step{truth, tr}, []string{"truth", "train"}
+			if len(ep.Refit) > 0 {
+				// The variations every axiom check tries are steps: derived
+				// once per cell (variations), fitted once per method
+				// (refit), read by the eval.
+				for _, v := range metrics.VariationsFor(methodMetrics) {
+					vs, err := g.add(steps.Variations, steps.VariationParams{Variation: v, Env: world}, []*Step{truth}, []string{"truth"}, false,
+						fmt.Sprintf("variations %s %s%s", v, prefix, where), prefix+where+"/variations/"+v)
+					if err != nil {
+						return err
+					}
+					rs, err := g.add(steps.Refit, steps.RefitParams{Train: tp, Regime: ep.Regime, Variation: v, Env: world}, []*Step{vs}, []string{"variations"}, false,
+						fmt.Sprintf("refit %s %s %s", mn, v, at), at+"/refit/"+mn+"/"+v)
+					if err != nil {
+						return err
+					}
+					evIn, evNames = append(evIn, rs), append(evNames, "refit")
+				}
+			}
+			ev, err := g.add(steps.Eval, ep, evIn, evNames, false,
 				fmt.Sprintf("eval %s %s", mn, at), at+"/eval/"+mn)
 			if err != nil {
 				return err

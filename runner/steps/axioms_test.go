@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"hetalign/metrics"
@@ -77,6 +78,102 @@ func TestEvalRefitsForAxioms(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Fatalf("refit %v: axiom_iia = %v, want %v (witness %+v)", tc.refit, got, tc.want, vals["axiom_iia_witness"])
+		}
+	}
+}
+
+// The variations the axioms try on every population are planned as
+// variations and refit steps; an eval that reads their fits computes
+// exactly what it computes refitting them itself, byte for byte (the fits
+// are the same exact computation on the same populations, JSON round
+// trips of float64 being exact). The population is TestEvalRefitsForAxioms'
+// (DPO violates IIA there and the witness is shrunk by eval-time refits).
+// For the oracle, with a refit that cannot fit (an unknown kind), the
+// axioms' values are still those of the working refit when the planned
+// fits are read — and none when they are not, which shows the eval uses
+// them (only a violation's witness shrinking refits inside the eval).
+func TestPlannedVariationsMatchEvalRefits(t *testing.T) {
+	ctx := context.Background()
+	c, err := spec.DecodeConfig([]byte(`{
+		"population": {"types": {
+			"A": {"weight": 0.6, "reward": {"a": 2, "b": 1, "c": 0}},
+			"B": {"weight": 0.4, "reward": {"a": 0, "b": 2, "c": 1}}}},
+		"preference": {"temperature": 0.1},
+		"env": {"kind": "analytic", "alternatives": ["a", "b", "c"]},
+		"methods": {"dpo": {"kind": "dpo", "data": "anon"}, "oracle": {"kind": "oracle"}},
+		"data": {"anon": {"regime": "anonymous"}}
+	}`), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(kind string, p any, inputs ...[]byte) []byte {
+		t.Helper()
+		pj, ok := p.([]byte)
+		if !ok {
+			pj, _ = json.Marshal(p)
+		}
+		out, err := Run(ctx, kind, pj, 0, inputs, Options{})
+		if err != nil {
+			t.Fatalf("%s step: %v", kind, err)
+		}
+		return out
+	}
+	tp, _ := NewTruthParams(c)
+	truth := run(Truth, tp)
+	ds := run(Dataset, DatasetParams{Regime: "anonymous"}, truth)
+	names := []string{"axiom_iia", "axiom_iia_witness", "axiom_clones", "axiom_clones_witness", "axiom_clone_mass",
+		"axiom_monotonicity", "axiom_monotonicity_witness", "axiom_reinforcement", "axiom_reinforcement_witness"}
+	fams := metrics.VariationsFor(names)
+	if want := []string{"remove", "clone", "raise", "split"}; !slices.Equal(fams, want) {
+		t.Fatalf("VariationsFor = %v, want %v", fams, want)
+	}
+	for _, tc := range []struct {
+		method, regime string
+		data           [][]byte
+	}{{"dpo", "anonymous", [][]byte{ds}}, {"oracle", "", nil}} {
+		tj, _, err := NewTrainParams(c.Methods[tc.method], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trained := run(Train, []byte(tj), append([][]byte{truth}, tc.data...)...)
+		var prefits [][]byte
+		for _, f := range fams {
+			v := run(Variations, VariationParams{Variation: f}, truth)
+			prefits = append(prefits, run(Refit, RefitParams{Train: tj, Regime: tc.regime, Variation: f}, v))
+		}
+		eval := func(refit json.RawMessage, withPrefits bool) map[string]metrics.Value {
+			in := [][]byte{truth, trained}
+			if withPrefits {
+				in = append(in, prefits...)
+			}
+			out := run(Eval, EvalParams{Metrics: names, Refit: refit, Regime: tc.regime}, in...)
+			var vals map[string]metrics.Value
+			if err := json.Unmarshal(out, &vals); err != nil {
+				t.Fatal(err)
+			}
+			return vals
+		}
+		self, planned := eval(tj, false), eval(tj, true)
+		a, _ := json.Marshal(self)
+		b, _ := json.Marshal(planned)
+		if string(a) != string(b) {
+			t.Errorf("%s: eval with planned refits\n%s\nwant (eval-time refits)\n%s", tc.method, b, a)
+		}
+		if tc.method == "dpo" && self["axiom_iia"].Number != 0 {
+			t.Errorf("dpo: axiom_iia = %+v, want 0 (violated)", self["axiom_iia"])
+		}
+		if tc.method != "oracle" {
+			continue
+		}
+		broken := json.RawMessage(`{"kind":"no-such-kind"}`)
+		with, without := eval(broken, true), eval(broken, false)
+		for _, n := range []string{"axiom_iia", "axiom_clones", "axiom_clone_mass", "axiom_monotonicity", "axiom_reinforcement"} {
+			if with[n].None != self[n].None || with[n].Number != self[n].Number {
+				t.Errorf("oracle %s with planned fits and no working refit = %+v, want %+v", n, with[n], self[n])
+			}
+			if v := without[n]; !v.None {
+				t.Errorf("oracle %s without planned fits and no working refit = %+v, want none", n, v)
+			}
 		}
 	}
 }

@@ -101,6 +101,22 @@ func (c *Codes) computation(kind string, params []byte) (string, error) {
 			return "", fmt.Errorf("method kind %q is not registered", p.Kind)
 		}
 		return c.method(k)
+	case Refit:
+		var r struct {
+			Train struct {
+				Kind string `json:"kind"`
+			} `json:"train"`
+		}
+		if err := json.Unmarshal(params, &r); err != nil {
+			return "", fmt.Errorf("refit params: %w", err)
+		}
+		k, ok := methods.Lookup(r.Train.Kind)
+		if !ok {
+			return "", fmt.Errorf("method kind %q is not registered", r.Train.Kind)
+		}
+		return c.method(k)
+	case Variations:
+		return c.pkg(metrics.DeriveVariation)
 	case Reference:
 		return c.pkg(reference.Build)
 	case Eval:

@@ -29,8 +29,13 @@ const (
 	Dataset   = "dataset"
 	Reference = "reference"
 	Train     = "train"
-	Eval      = "eval"
-	Report    = "report"
+	// Variations derives a family of populations from a truth (the
+	// axioms' removed, cloned, raised and split populations); Refit fits
+	// one method on each of them. See metrics/variations.go.
+	Variations = "variations"
+	Refit      = "refit"
+	Eval       = "eval"
+	Report     = "report"
 )
 
 // NewTruthParams resolves a cell's environment through its kind: the truth
@@ -85,6 +90,24 @@ type EvalParams struct {
 	Regime string          `json:"regime,omitempty"`
 }
 
+// VariationParams describe a variations step: the family of populations
+// derived from the step's truth (metrics.Variation).
+type VariationParams struct {
+	Variation string `json:"variation"`
+	// Env as in DatasetParams.
+	Env string `json:"env,omitempty"`
+}
+
+// RefitParams describe a refit step: the method (its train-step
+// parameters) fitted exactly on each population of a variations step,
+// with the exact population data of Regime ("" for methods without data).
+type RefitParams struct {
+	Train     json.RawMessage `json:"train"`
+	Regime    string          `json:"regime,omitempty"`
+	Variation string          `json:"variation"`
+	Env       string          `json:"env,omitempty"`
+}
+
 // Options carry what a step needs besides its parameters.
 type Options struct {
 	// Backend is the GoMLX backend configuration for SGD steps ("go" or
@@ -107,8 +130,9 @@ func (o Options) backend() (backends.Backend, error) {
 // Run executes one step. inputs are the outputs of the step's inputs, in
 // the order the planner lists them: dataset ← [truth]; reference ←
 // [truth]; train ← [truth, dataset, reference] (methods without data:
-// [truth]; without a pre-trained reference: no reference); eval ← [truth] or [truth,
-// train]; report ← the evaluations. seed seeds any random numbers the step
+// [truth]; without a pre-trained reference: no reference); variations ←
+// [truth]; refit ← [variations]; eval ← [truth] or [truth, train, refit…];
+// report ← the evaluations. seed seeds any random numbers the step
 // draws.
 func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs [][]byte, opts Options) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
@@ -173,6 +197,58 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 			return nil, err
 		}
 		return json.Marshal(out)
+	case Variations:
+		var p VariationParams
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, fmt.Errorf("variations params: %w", err)
+		}
+		w, _, err := truthInput(inputs)
+		if err != nil {
+			return nil, err
+		}
+		aw, ok := w.(*analytic.World)
+		if !ok {
+			return nil, fmt.Errorf("variations of a world of type %T: only finite alternatives vary", w)
+		}
+		d, err := metrics.DeriveVariation(p.Variation, aw)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(d)
+	case Refit:
+		var p RefitParams
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, fmt.Errorf("refit params: %w", err)
+		}
+		if len(inputs) != 1 {
+			return nil, fmt.Errorf("refit step has %d inputs, want its variations", len(inputs))
+		}
+		var d metrics.Derived
+		if err := json.Unmarshal(inputs[0], &d); err != nil {
+			return nil, fmt.Errorf("reading variations: %w", err)
+		}
+		codec, err := envs.World(p.Env)
+		if err != nil {
+			return nil, err
+		}
+		fit := refitter(EvalParams{Refit: p.Train, Regime: p.Regime}, codec, seed, opts)
+		out := make([]metrics.Prefit, 0, len(d.Worlds))
+		for _, w := range d.Worlds {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			pf := metrics.Prefit{Key: metrics.VariationKey(w.Prompts[0])}
+			m, err := fit("", w)
+			if err != nil {
+				// The method has no optimum there: recorded, read by the
+				// axiom as "does not apply", as an eval-time refit would.
+				pf.Error = err.Error()
+			} else {
+				pf.Trained = m
+			}
+			out = append(out, pf)
+		}
+		return json.Marshal(out)
 	case Eval:
 		var p EvalParams
 		if err := json.Unmarshal(params, &p); err != nil {
@@ -189,6 +265,11 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		var refit metrics.Refit
 		if len(p.Refit) > 0 {
 			refit = refitter(p, codec, seed, opts)
+		}
+		if len(inputs) > 2 { // refit steps' fits of the planned variations
+			if refit, err = metrics.WithPrefits(refit, inputs[2:]); err != nil {
+				return nil, err
+			}
 		}
 		vals, err := metrics.EvaluateRefit(w, trained, p.Metrics, refit)
 		if err != nil {
