@@ -141,6 +141,8 @@ var docsSections = []generatedSection{
 	{"cli.md", "flags-step", flagTable("step")},
 	{"cli.md", "flags-bench", flagTable("bench")},
 	{"cli.md", "flags-registry", flagTable("methods")},
+	{"axioms.md", "axiom-table", axiomMethodTable},
+	{"../README.md", "axiom-families", axiomFamilyTable},
 }
 
 // The generated parts of docs/*.md are what the registry and the CLI
