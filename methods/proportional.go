@@ -15,7 +15,7 @@ func init() {
 	Register(Kind{
 		Name: "proportional",
 		Doc: "population-proportional alignment (Kim, Zhang, Ozdaglar, Parrilo, arXiv 2506.05619): u(y) = min_{y'≠y} P(y ≻ y') bounds the share of the population that ranks y first; " +
-			"F^β puts π(y) ∝ u(y)·exp(β·u(y)) — β = 0 is F* (π ∝ u: every alternative gets at least its first-choice share / Σu ≥ 2/m of it), β → ∞ the minimax (Condorcet) winner; closed form from the data's win rates, no reference",
+			"F^β puts π(y) ∝ u(y)·exp(β·u(y)); β = 0 (default) is F*, π ∝ u, which gives each y at least w(y)/Σu ≥ (2/m)·w(y), w(y) its first-choice share; β → ∞ concentrates on the minimax winner (the Condorcet winner when there is one); a closed form of the data's win rates, without π_ref",
 		Regimes: familyRegimes,
 		CUE:     proportionalCUE, CUEFile: "hetalign/methods/proportional.cue",
 		New: func() Params { return new(Proportional) },
