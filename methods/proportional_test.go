@@ -325,3 +325,33 @@ func TestProportionalKind(t *testing.T) {
 		t.Error("proportional claims SGD")
 	}
 }
+
+// The edge cases of sampled data, as the doc comment states them: a pair
+// never compared constrains nothing (y3 is compared only with y1, so u(y3)
+// is its one win rate 1/4; y2 and y3 never met), an alternative never
+// compared has u = 1, and all-zero bounds (a cycle of unanimous defeats:
+// y1 always beats y2, y2 y3, y3 y1) give the uniform policy.
+func TestProportionalBoundsSparse(t *testing.T) {
+	for _, tc := range []struct {
+		won  [][]float64
+		u    []float64
+		pol0 []float64 // F* (β = 0)
+	}{
+		{[][]float64{{0, 2, 3, 0}, {2, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 0}}, []float64{0.5, 0.5, 0.25, 1},
+			[]float64{0.5 / 2.25, 0.5 / 2.25, 0.25 / 2.25, 1 / 2.25}},
+		{[][]float64{{0, 1, 0}, {0, 0, 1}, {1, 0, 0}}, []float64{0, 0, 0}, []float64{1. / 3, 1. / 3, 1. / 3}},
+	} {
+		u := ProportionalBounds(tc.won)
+		pol := ProportionalPolicy(u, 0)
+		for y := range u {
+			if math.Abs(u[y]-tc.u[y]) > 1e-15 || math.Abs(pol[y]-tc.pol0[y]) > 1e-15 {
+				t.Errorf("won %v: u %v, π %v; want %v, %v", tc.won, u, pol, tc.u, tc.pol0)
+				break
+			}
+		}
+	}
+	// F^β at a large β does not overflow: e^{β(u − max u)} ≤ 1.
+	if pol := ProportionalPolicy([]float64{0.6, 0.3, 0.1}, 1e4); pol[0] != 1 || math.IsNaN(pol[1]) {
+		t.Errorf("β = 1e4: π = %v, want a point mass on y1", pol)
+	}
+}
