@@ -20,6 +20,8 @@
 //	APOZero   (1 − σ(s_w)) + σ(s_l)                               ("apo_zero")
 //	APODown   σ(s_w) + (1 − σ(Δ))                                 ("apo_down")
 //	DiscoPOP  (1 − m)·softplus(−Δ) + m·e^{−Δ}, m = σ(Δ/τ)          ("discopop")
+//	SoftCopeland −tanh(k(σ(Δ/τ) − ½)) + (λ/2)Δ²                    (Differential Voting)
+//	SoftKemeny   σ(−Δ/τ)                                          (Differential Voting)
 //
 // Parameters: the constructors (DPO, Hinge, Robust, …) never fail or
 // panic; a loss built with invalid parameters (β ≤ 0, ε outside its range,

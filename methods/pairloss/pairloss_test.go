@@ -47,6 +47,8 @@ func naive(name string, beta, eps float64) func(rw, rl float64) float64 {
 			return (1-m)*(-ls(d)) + m*math.Exp(-d)
 		case "soft-copeland": // τ = eps, k = 10, λ = 0.01
 			return -math.Tanh(10*(sig(d/eps)-0.5)) + 0.01/2*d*d
+		case "soft-kemeny": // τ = eps
+			return 1 / (1 + math.Exp(d/eps))
 		}
 		panic(name)
 	}
@@ -77,6 +79,8 @@ func all() []named {
 			named{"discopop", beta, 0.5, pairloss.DiscoPOP(beta, 0.5)},
 			named{"soft-copeland", beta, 0.5, pairloss.SoftCopeland(beta, 0.5, 10, 0.01)},
 			named{"soft-copeland", beta, 2, pairloss.SoftCopeland(beta, 2, 10, 0.01)},
+			named{"soft-kemeny", beta, 0.5, pairloss.SoftKemeny(beta, 0.5)},
+			named{"soft-kemeny", beta, 2, pairloss.SoftKemeny(beta, 2)},
 		)
 	}
 	return out
@@ -186,7 +190,7 @@ func TestFlags(t *testing.T) {
 		"cdpo": {true, true, true}, "exo": {true, false, true}, "discopop": {true, false, true},
 		"nca": {false, true, true}, "bco": {false, true, true}, "sppo": {false, true, true},
 		"apo-zero": {false, false, true}, "apo-down": {false, false, true},
-		"soft-copeland": {true, false, true},
+		"soft-copeland": {true, false, true}, "soft-kemeny": {true, false, true},
 	}
 	for _, tc := range all() {
 		got := [3]bool{tc.loss.DeltaOnly(), tc.loss.Convex(), tc.loss.Smooth()}
