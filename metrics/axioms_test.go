@@ -268,3 +268,42 @@ func TestAxiomRefitFailureIsNone(t *testing.T) {
 		t.Fatalf("axiom_iia = %+v, want none", v)
 	}
 }
+
+// Population-proportional alignment at α = 2/m. At τ = 0.01 a reward gap
+// of 1 gives a type's first choice probability 1/(1 + e^{−100} + …) ≈ 1,
+// so w(y) is the weight of the types ranking y first.
+//   - Two alternatives, A (0.51) a > b, B (0.49) b > a: w = (0.51, 0.49)
+//     and 2/m = 1, so π must be w: the policy w holds (ppa_alpha 1), the
+//     majority's point mass (1, 0) violates it (π(b) = 0 < 0.49; α 0).
+//   - Three, A (0.6) a > b > c, B (0.4) b > c > a: w = (0.6, 0.4, 0); the
+//     uniform policy gives 1/3 < (2/3)·0.6 = 0.4 to a: violated, α =
+//     (1/3)/0.6 = 5/9; with weights 0.5, 0.5, w = (½, ½, 0) and 1/3 ≥
+//     (2/3)·½: holds, α = 2/3.
+func TestAxiomPPA(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		rule      rule
+		rewards   [][]float64
+		weights   []float64
+		want      float64
+		wantAlpha float64
+	}{
+		{"two/proportional", fixed(0.51, 0.49), [][]float64{{1, 0}, {0, 1}}, []float64{0.51, 0.49}, 1, 1},
+		{"two/majority point mass", fixed(1, 0), [][]float64{{1, 0}, {0, 1}}, []float64{0.51, 0.49}, 0, 0},
+		{"three/uniform, 60:40", fixed(1./3, 1./3, 1./3), [][]float64{{2, 1, 0}, {0, 2, 1}}, []float64{0.6, 0.4}, 0, 5. / 9},
+		{"three/uniform, 50:50", fixed(1./3, 1./3, 1./3), [][]float64{{2, 1, 0}, {0, 2, 1}}, []float64{0.5, 0.5}, 1, 2. / 3},
+	} {
+		tr := handPop(t, tc.rewards, tc.weights, 0.01)
+		a, _ := axiomOf("axiom_ppa")
+		out, err := EvaluateAxiom(a, analytic.Single(tr), trainedOf(tc.rule(tr), tr.Reference), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := out["axiom_ppa"]; v.None || v.Number != tc.want {
+			t.Errorf("%s: axiom_ppa = %+v, want %v (witness %q)", tc.name, v, tc.want, out["axiom_ppa_witness"].Text)
+		}
+		if v := out["ppa_alpha"]; v.None || math.Abs(v.Number-tc.wantAlpha) > 1e-9 {
+			t.Errorf("%s: ppa_alpha = %+v, want %v", tc.name, v, tc.wantAlpha)
+		}
+	}
+}
