@@ -235,6 +235,9 @@ type cellView struct {
 	// Pad is hidden text after a number ("0", ".00") that lines its
 	// decimal point up with the column's other numbers.
 	Pad string
+	// ID names a witness cell; Link points a metric's cell at the cell of
+	// its witness (metric NAME, witness NAME_witness: the axioms').
+	ID, Link string
 }
 
 type seedView struct{ Label, Text string }
@@ -276,6 +279,7 @@ func Render(in Input) ([]byte, error) {
 			}
 			ev.Tables = append(ev.Tables, tv)
 		}
+		linkWitnesses(x.Tables, ev.Tables)
 		v.Experiment = append(v.Experiment, ev)
 	}
 	// Failing claims first, each group in the spec's order.
@@ -338,6 +342,48 @@ func table(x *reports.Experiment, t *reports.Table, figs map[string][]byte) (tab
 		tv.Figures = append(tv.Figures, figureView{Name: p.Name, Caption: p.Title, SVG: s})
 	}
 	return tv, nil
+}
+
+// witnessSuffix marks a text metric holding the witness of the metric
+// named without it (axiom_iia_witness for axiom_iia).
+const witnessSuffix = "_witness"
+
+// linkWitnesses links every cell of a metric that has a witness metric
+// to the witness's cell in the experiment's tables — same row and same
+// value of the table series' axis, in the column of the metric's name
+// with witnessSuffix — where that witness is not none, and gives those
+// witness cells their IDs: the axioms table's shares point at the
+// smallest violating population.
+func linkWitnesses(ts []reports.Table, views []tableView) {
+	type at struct{ each, row, col string }
+	ids := map[at]string{}
+	for i, t := range ts {
+		for r, row := range t.Rows {
+			for j, c := range row.Cells {
+				if j >= len(t.Columns) || !strings.HasSuffix(t.Columns[j], witnessSuffix) || c.Value.None {
+					continue
+				}
+				id := views[i].ID + "-" + slug(row.Label) + "-" + slug(t.Columns[j])
+				views[i].Rows[r].Cells[j].ID = id
+				ids[at{t.EachValue, row.Label, strings.TrimSuffix(t.Columns[j], witnessSuffix)}] = id
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	for i, t := range ts {
+		for r, row := range t.Rows {
+			for j := range row.Cells {
+				if j >= len(t.Columns) {
+					continue
+				}
+				if id, ok := ids[at{t.EachValue, row.Label, t.Columns[j]}]; ok {
+					views[i].Rows[r].Cells[j].Link = "#" + id
+				}
+			}
+		}
+	}
 }
 
 func row(r reports.Row, numeric []bool) rowView {

@@ -171,7 +171,7 @@ func checkPage(t *testing.T, name string, b []byte, rep *reports.Report) {
 			}
 			var got []string
 			for _, c := range find(n, func(n *html.Node) bool {
-				return n.Type == html.ElementNode && (n.Data == "th" && n.Parent.Parent.Data != "thead" || n.Data == "span" && hasClass(n, "v"))
+				return n.Type == html.ElementNode && (n.Data == "th" && n.Parent.Parent.Data != "thead" || (n.Data == "span" || n.Data == "a") && hasClass(n, "v"))
 			}) {
 				if c.Data == "th" {
 					got = append(got, text(c))
@@ -289,6 +289,44 @@ func TestPageMarkers(t *testing.T) {
 	}
 	if strings.Index(s, "<b>x / bad</b>") > strings.Index(s, "<b>x / good</b>") {
 		t.Error("the failing claim is not on top")
+	}
+}
+
+// A metric's cells link to its witness's cell (axiom_iia → the
+// axiom_iia_witness cell of the same row and series value), which gets
+// the id the link names; a none witness gets no link, and nothing links
+// across the series (τ = 1's share does not point at τ = 2's witness).
+func TestWitnessLinks(t *testing.T) {
+	num := func(x float64) reports.Cell { return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)} }
+	txt := func(s string) reports.Cell { return reports.Cell{Value: metrics.Str(s), Text: s} }
+	none := reports.Cell{Value: metrics.NA(), Text: "none"}
+	shares := func(each string) reports.Table {
+		return reports.Table{Name: "axioms", Title: "A", Each: "tau", EachValue: each, RowAxis: "method", ColAxis: "metric", Columns: []string{"axiom_iia"},
+			Rows: []reports.Row{{Label: "dpo", Cells: []reports.Cell{num(0.8)}}, {Label: "oracle", Cells: []reports.Cell{num(1)}}}}
+	}
+	witness := reports.Table{Name: "witnesses", Title: "W", Each: "tau", EachValue: "1", RowAxis: "method", ColAxis: "metric", Columns: []string{"axiom_iia_witness"},
+		Rows: []reports.Row{{Label: "dpo", Cells: []reports.Cell{txt("a3 t2 | removing c: a < b becomes a > b")}}, {Label: "oracle", Cells: []reports.Cell{none}}}}
+	rep := &reports.Report{Name: "r", Experiments: []reports.Experiment{{Name: "x", Tables: []reports.Table{shares("1"), shares("2"), witness}}}}
+	b, err := Render(Input{Report: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPage(t, "witness links", b, rep)
+	doc, err := html.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := find(doc, func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == "a" && hasClass(n, "v") })
+	if len(links) != 1 {
+		t.Fatalf("%d witness links, want 1 (dpo at τ = 1)", len(links))
+	}
+	href, _ := attr(links[0], "href")
+	if text(links[0]) != "0.8" || !strings.HasPrefix(href, "#") {
+		t.Fatalf("link %q on %q, want one on dpo's 0.8", href, text(links[0]))
+	}
+	target := find(doc, func(n *html.Node) bool { id, ok := attr(n, "id"); return ok && id == href[1:] })
+	if len(target) != 1 || !strings.HasPrefix(text(target[0]), "a3 t2") {
+		t.Fatalf("the link's target %q is not dpo's witness cell", href)
 	}
 }
 
