@@ -297,7 +297,9 @@ func TestPageMarkers(t *testing.T) {
 // the id the link names; a none witness gets no link, and nothing links
 // across the series (τ = 1's share does not point at τ = 2's witness).
 func TestWitnessLinks(t *testing.T) {
-	num := func(x float64) reports.Cell { return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)} }
+	num := func(x float64) reports.Cell {
+		return reports.Cell{Value: metrics.Num(x), Text: reports.Format(metrics.Num(x), 3)}
+	}
 	txt := func(s string) reports.Cell { return reports.Cell{Value: metrics.Str(s), Text: s} }
 	none := reports.Cell{Value: metrics.NA(), Text: "none"}
 	shares := func(each string) reports.Table {
