@@ -2,12 +2,9 @@ package plan
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"hetalign/runner/spec"
 	"hetalign/runner/steps"
 )
 
@@ -19,18 +16,7 @@ import (
 func TestEvalRefitOnlyForAxioms(t *testing.T) {
 	src := strings.Replace(specSrc, "TAU", "1", 1)
 	src = strings.Replace(src, "\tseeds: [0, 1, 2]", "\tseeds: [0]\n\tmetrics: [\"tv\", \"axiom_iia\"]", 1)
-	p := filepath.Join(t.TempDir(), "s.cue")
-	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	files, err := spec.Load([]string{p}, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Build(files, Options{Code: "c"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := buildSrc(t, src)
 	want := map[string][2]any{"oracle": {true, ""}, "dpo": {true, "anonymous"}, "ipo": {false, ""}}
 	seen := 0
 	for _, s := range g.Steps {
@@ -70,18 +56,7 @@ func TestEvalRefitOnlyForAxioms(t *testing.T) {
 func TestVariationsArePlannedSteps(t *testing.T) {
 	src := strings.Replace(specSrc, "TAU", "1", 1)
 	src = strings.Replace(src, "\tseeds: [0, 1, 2]", "\tseeds: [0]\n\tmetrics: [\"tv\", \"axiom_iia\", \"axiom_clones\"]", 1)
-	p := filepath.Join(t.TempDir(), "s.cue")
-	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	files, err := spec.Load([]string{p}, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Build(files, Options{Code: "c"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := buildSrc(t, src)
 	fams := map[string]int{}
 	refits := 0
 	for _, s := range g.Steps {

@@ -53,6 +53,24 @@ func build(t *testing.T, tau string, code string) *Graph {
 	return g
 }
 
+// buildSrc plans the spec source src (code identity "c").
+func buildSrc(t *testing.T, src string) *Graph {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.cue")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := spec.Load([]string{p}, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(files, Options{Code: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func count(g *Graph, kind string, labelHas string) int {
 	n := 0
 	for _, s := range g.Steps {
@@ -391,18 +409,7 @@ func TestReferenceSteps(t *testing.T) {
 	report: tables: t: {rows: "seed", columns: "method", cell: "agreement"}
 }
 `
-	p := filepath.Join(t.TempDir(), "s.cue")
-	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	files, err := spec.Load([]string{p}, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Build(files, Options{Code: "c"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := buildSrc(t, src)
 	// Two pre-trainings (3 and 5 steps) × two seeds.
 	if n := count(g, steps.Reference, ""); n != 4 {
 		t.Errorf("%d reference steps, want 4 (2 pre-trainings × 2 seeds)", n)

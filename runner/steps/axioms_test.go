@@ -23,18 +23,7 @@ import (
 // the variations' fits).
 func TestEvalRefitsForAxioms(t *testing.T) {
 	ctx := context.Background()
-	c, err := spec.DecodeConfig([]byte(`{
-		"population": {"types": {
-			"A": {"weight": 0.6, "reward": {"a": 2, "b": 1, "c": 0}},
-			"B": {"weight": 0.4, "reward": {"a": 0, "b": 2, "c": 1}}}},
-		"preference": {"temperature": 0.1},
-		"env": {"kind": "analytic", "alternatives": ["a", "b", "c"]},
-		"methods": {"dpo": {"kind": "dpo", "data": "anon"}},
-		"data": {"anon": {"regime": "anonymous"}}
-	}`), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := iiaConfig(t)
 	tp, _ := NewTruthParams(c)
 	pj, _ := json.Marshal(tp)
 	truth, err := Run(ctx, Truth, pj, 0, nil, Options{})
@@ -94,18 +83,7 @@ func TestEvalRefitsForAxioms(t *testing.T) {
 // them (only a violation's witness shrinking refits inside the eval).
 func TestPlannedVariationsMatchEvalRefits(t *testing.T) {
 	ctx := context.Background()
-	c, err := spec.DecodeConfig([]byte(`{
-		"population": {"types": {
-			"A": {"weight": 0.6, "reward": {"a": 2, "b": 1, "c": 0}},
-			"B": {"weight": 0.4, "reward": {"a": 0, "b": 2, "c": 1}}}},
-		"preference": {"temperature": 0.1},
-		"env": {"kind": "analytic", "alternatives": ["a", "b", "c"]},
-		"methods": {"dpo": {"kind": "dpo", "data": "anon"}, "oracle": {"kind": "oracle"}},
-		"data": {"anon": {"regime": "anonymous"}}
-	}`), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := iiaConfig(t)
 	run := func(kind string, p any, inputs ...[]byte) []byte {
 		t.Helper()
 		pj, ok := p.([]byte)
@@ -176,4 +154,23 @@ func TestPlannedVariationsMatchEvalRefits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// iiaConfig is the population of TestEvalRefitsForAxioms with methods dpo
+// (anonymous data) and oracle.
+func iiaConfig(t *testing.T) *spec.Config {
+	t.Helper()
+	c, err := spec.DecodeConfig([]byte(`{
+		"population": {"types": {
+			"A": {"weight": 0.6, "reward": {"a": 2, "b": 1, "c": 0}},
+			"B": {"weight": 0.4, "reward": {"a": 0, "b": 2, "c": 1}}}},
+		"preference": {"temperature": 0.1},
+		"env": {"kind": "analytic", "alternatives": ["a", "b", "c"]},
+		"methods": {"dpo": {"kind": "dpo", "data": "anon"}, "oracle": {"kind": "oracle"}},
+		"data": {"anon": {"regime": "anonymous"}}
+	}`), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
