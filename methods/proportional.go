@@ -35,7 +35,7 @@ func init() {
 // Why u bounds a share: in a population of rankings (Kim et al.'s
 // profile σ; here each Bradley–Terry type is the Plackett–Luce ranking
 // distribution with scores r(·;u)/τ, whose pairwise marginals are exactly
-// σ_τ(r(a;u) − r(b;u)), Eq. 8), everyone who ranks y first ranks y above
+// σ_τ(r(a;u) − r(b;u)), Eq. 7), everyone who ranks y first ranks y above
 // every y', so the first-choice share w(y) ≤ P(y ≻ y') for each y', and
 // w ∈ W̄(P) = {w ∈ Δ(Y): w(y) ≤ u(y)}. F* is the policy that maximises
 // the worst ratio π(y)/w(y) over W̄ (π ∝ u), which gives the α-PPA bound
