@@ -10,11 +10,10 @@ import (
 )
 
 // shippedCosts are measured seconds per step class and unit of size (see
-// stepClass)
-// on the reference machine (2 shared cores), written by the tracegen test
-// (go test -tags tracegen ./runner -run TestRecordTrace) from a cold run of
-// specs/paper/{toy,survey,circular}.cue, and the classes of lengths.cue
-// (TestRecordCosts) from a cold run of specs/paper/*.cue.
+// stepClass) on the reference machine (2 cores, quiet), written by the
+// tracegen test (go test -tags tracegen ./runner -run TestRecordTrace)
+// from one cold run of specs/paper/*.cue: every class from the same run,
+// since the speed learned on one class scales the others.
 //
 //go:embed testdata/costs.json
 var shippedCosts []byte

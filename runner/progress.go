@@ -261,15 +261,19 @@ const etaSlackMin = 10 * time.Second
 
 // shownETA is the ETA to show now: the estimate (eta) when it is below
 // the last one shown less the time since, or far above it (the run has
-// really slowed down); else that last one less the time since, so that
-// while work proceeds at a steady rate the ETA falls.
+// really slowed down); else the last one shown falling at half the rate
+// of the clock (or the estimate, if that is lower), so that the ETA never
+// rises while work proceeds at a steady rate, yet catches up with an
+// estimate that has settled above it (the machine's speed learned from
+// the first steps) instead of trailing it until the gap exceeds the slack.
 func (t *tracker) shownETA() time.Duration {
 	now := t.now()
 	raw := t.eta()
 	if t.etaShown {
-		fall := max(0, t.lastETA-now.Sub(t.lastETAAt))
+		dt := now.Sub(t.lastETAAt)
+		fall := max(0, t.lastETA-dt)
 		if raw > fall && raw <= fall+max(fall/4, etaSlackMin) {
-			raw = fall
+			raw = min(raw, max(0, t.lastETA-dt/2))
 		}
 	}
 	t.lastETA, t.lastETAAt, t.etaShown = raw, now, true
