@@ -110,7 +110,11 @@ type Observer interface {
 
 // Outcome is what happened to one step.
 type Outcome struct {
-	// Manifest of the step's output (nil if it failed).
+	// Manifest of the step's output (nil if it failed). Execute releases
+	// it (sets it to nil) once every step that reads the output has
+	// finished, so a run of 10^5 steps does not hold 10^5 manifests to
+	// its end; the store keeps it (store.Get of the step's key). Report
+	// steps, which no step reads, keep theirs.
 	Manifest *store.Manifest
 	// Cached is true when the output came from the store.
 	Cached bool
@@ -169,6 +173,7 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		}
 	}()
 	decide(g, st, out)
+	readers := countReaders(g, out)
 	prio := Priorities(g, out, opts.Cost)
 	rq := newReadyQueue(g, out, prio, opts.Jobs)
 	var lz *leaser
@@ -199,6 +204,7 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			defer rq.drop(s.Index)
 			o := runOne(ctx, s, st, fn, done, out, rq, lz, opts.Log, opts.Observer)
 			out[s.Index] = o
+			release(s, out, readers)
 			rq.finished(s) // its users, if runOne returned before it did this
 			finished.Add(1)
 			if opts.Observer != nil {
@@ -215,6 +221,35 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	wg.Wait()
 	close(stopProgress)
 	return out
+}
+
+// countReaders counts, for each step, the steps that will run and read
+// its output (an input named twice counts twice).
+func countReaders(g *plan.Graph, out []*Outcome) []atomic.Int32 {
+	readers := make([]atomic.Int32, len(g.Steps))
+	for i, s := range g.Steps {
+		if out[i] != nil {
+			continue
+		}
+		for _, in := range s.Inputs {
+			readers[in.Index].Add(1)
+		}
+	}
+	return readers
+}
+
+// release drops the manifests of s's inputs that no running or waiting
+// step reads any more, now that s (one of their readers) has finished:
+// runOne has waited for every input and read what it needed. The
+// outcome itself stays (its Err, Cached, … are the run's tally).
+func release(s *plan.Step, out []*Outcome, readers []atomic.Int32) {
+	for _, in := range s.Inputs {
+		if readers[in.Index].Add(-1) == 0 {
+			if o := out[in.Index]; o != nil {
+				o.Manifest = nil
+			}
+		}
+	}
 }
 
 // decide fills out with the steps that need not run, from the reports

@@ -1,0 +1,128 @@
+package exec
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"hetalign/runner/plan"
+	"hetalign/runner/spec"
+	"hetalign/runner/store"
+)
+
+// chainGraph is truth → n × (train → eval) → report, the shape of a
+// sweep: each train is read by one eval, every eval by the report.
+func chainGraph(n int) *plan.Graph {
+	g := &plan.Graph{}
+	add := func(kind, label string, inputs ...*plan.Step) *plan.Step {
+		s := &plan.Step{Index: len(g.Steps), Key: fmt.Sprintf("%064x", len(g.Steps)+1), Kind: kind, Label: label, Inputs: inputs}
+		for range inputs {
+			s.InputNames = append(s.InputNames, "in")
+		}
+		g.Steps = append(g.Steps, s)
+		return s
+	}
+	truth := add("truth", "truth")
+	var evals []*plan.Step
+	for i := range n {
+		train := add("train", fmt.Sprint("train ", i), truth)
+		evals = append(evals, add("eval", fmt.Sprint("eval ", i), train, truth))
+	}
+	rep := add("report", "report", evals...)
+	rep.Partial = true
+	g.Reports = []plan.Report{{File: &spec.File{Name: "r"}, Step: rep}}
+	return g
+}
+
+// retention is an Observer that keeps every outcome and, when the report
+// starts, counts the output bytes whose manifests the run still holds.
+type retention struct {
+	mu       sync.Mutex
+	outcomes map[int]*Outcome
+	atReport map[string]int64 // kind → bytes still held when the report started
+}
+
+func (r *retention) Started(s *plan.Step) {
+	if s.Kind != "report" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.atReport = r.held()
+}
+
+func (r *retention) Finished(s *plan.Step, o *Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outcomes[s.Index] = o
+}
+
+// held sums the sizes of the manifests still attached to outcomes, by the
+// kind of step (the caller holds r.mu).
+func (r *retention) held() map[string]int64 {
+	bytes := map[string]int64{}
+	for _, o := range r.outcomes {
+		if o.Manifest != nil {
+			bytes[o.Manifest.Kind] += o.Manifest.Size
+		}
+	}
+	return bytes
+}
+
+// TestExecuteReleasesOutputs: a step's manifest (what points at its output)
+// is dropped once every step that reads it has finished. When the report
+// starts, only the evaluations it reads are held — no train output, no
+// truth; after the run only the report's. The outputs stay in the store.
+func TestExecuteReleasesOutputs(t *testing.T) {
+	const n, size = 50, 1000
+	for _, jobs := range []int{1, 3} {
+		t.Run(fmt.Sprint("jobs=", jobs), func(t *testing.T) {
+			g := chainGraph(n)
+			st, err := store.Open("mem://")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn := func(ctx context.Context, s *plan.Step, inputs [][]byte) ([]byte, error) {
+				for i, in := range inputs {
+					if len(in) != size+len(s.Inputs[i].Key) {
+						return nil, fmt.Errorf("input %d of %s: %d bytes", i, s.Label, len(in))
+					}
+				}
+				return append(bytes.Repeat([]byte{'x'}, size), s.Key...), nil
+			}
+			obs := &retention{outcomes: map[int]*Outcome{}}
+			outs := Execute(context.Background(), g, st, fn, Options{Jobs: jobs, Log: zerolog.Nop(), NoLeases: true, Observer: obs})
+			per := int64(size + 64)
+			want := map[string]int64{"eval": n * per}
+			if got := obs.atReport; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("bytes held when the report started, by kind: %v, want %v (only the report's inputs)", got, want)
+			}
+			obs.mu.Lock()
+			after := obs.held()
+			obs.mu.Unlock()
+			if want := map[string]int64{"report": per}; fmt.Sprint(after) != fmt.Sprint(want) {
+				t.Errorf("bytes held after the run: %v, want %v (only the report's)", after, want)
+			}
+			for i, o := range outs {
+				if o.Err != nil {
+					t.Fatalf("%s: %v", g.Steps[i].Label, o.Err)
+				}
+				if o.Cached || o.Skipped {
+					t.Errorf("%s: cached %v, skipped %v on an empty store", g.Steps[i].Label, o.Cached, o.Skipped)
+				}
+				// Released is not lost: the store has every output.
+				m, ok := st.Get(g.Steps[i].Key)
+				if !ok {
+					t.Fatalf("%s is not in the store", g.Steps[i].Label)
+				}
+				if b, err := st.Output(m, "out"); err != nil || !bytes.HasSuffix(b, []byte(g.Steps[i].Key)) {
+					t.Errorf("%s: stored output %.20q…, %v", g.Steps[i].Label, b, err)
+				}
+			}
+		})
+	}
+}
