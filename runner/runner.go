@@ -483,31 +483,17 @@ func indexCurrent(st *store.Store, r plan.Report, g *plan.Graph) bool {
 // step failed keep what the previous index said.
 func saveIndex(st *store.Store, g *plan.Graph, r plan.Report, outs []*rexec.Outcome) error {
 	id := plan.IndexID(r.File.Name)
-	idx := g.NewIndex(r, func(s *plan.Step) bool {
-		o := outs[s.Index]
-		return o.Err == nil && !o.Incomplete
-	})
+	var prev *plan.Index
 	if b, ok := st.Index(id); ok {
-		prev := new(plan.Index)
-		if json.Unmarshal(b, prev) == nil {
-			current := map[string]bool{}
-			for _, s := range g.Steps {
-				for _, role := range s.Roles {
-					current[role] = true
-				}
-			}
-			for role, key := range prev.Roles {
-				if _, ok := idx.Roles[role]; ok {
-					continue
-				}
-				if ps, ok := prev.Steps[key]; ok && current[role] {
-					idx.Roles[role] = key
-					idx.Steps[key] = ps
-				}
-			}
+		prev = new(plan.Index)
+		if json.Unmarshal(b, prev) != nil {
+			prev = nil
 		}
 	}
-	b, err := json.Marshal(idx)
+	b, err := g.MarshalIndex(r, func(s *plan.Step) bool {
+		o := outs[s.Index]
+		return o.Err == nil && !o.Incomplete
+	}, prev)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,79 @@ func (g *Graph) Marshal() ([]byte, error) {
 	for _, r := range g.Reports {
 		sg.Reports = append(sg.Reports, r.Step.Index)
 	}
-	return json.Marshal(sg)
+	return sg.marshal()
+}
+
+// marshal is json.Marshal(sg), byte for byte, written step by step into a
+// buffer of the exact size: json.Marshal of the whole would grow its
+// buffer by doubling to up to twice the plan (hundreds of MB for 10^5
+// steps), copy it once more, and leave that buffer in encoding/json's
+// pool, where every later Marshal of the run keeps it alive.
+func (sg *storedGraph) marshal() ([]byte, error) {
+	codes, err := json.Marshal(sg.Codes)
+	if err != nil {
+		return nil, err
+	}
+	var backend []byte
+	if sg.Backend != "" {
+		if backend, err = json.Marshal(sg.Backend); err != nil {
+			return nil, err
+		}
+	}
+	reports, err := json.Marshal(sg.Reports)
+	if err != nil {
+		return nil, err
+	}
+	steps := []byte("null")
+	if sg.Steps != nil {
+		steps = nil
+	}
+	// Two passes: the sizes, then the bytes.
+	size := len(`{"codes":`) + len(codes) + len(`,"steps":`) + len(steps) + len(`,"reports":`) + len(reports) + len(`}`)
+	if backend != nil {
+		size += len(`,"backend":`) + len(backend)
+	}
+	if sg.Steps != nil {
+		size += len(`[]`) + max(len(sg.Steps)-1, 0)
+		for i := range sg.Steps {
+			b, err := json.Marshal(&sg.Steps[i])
+			if err != nil {
+				return nil, err
+			}
+			size += len(b)
+		}
+	}
+	out := make([]byte, 0, size)
+	out = append(out, `{"codes":`...)
+	out = append(out, codes...)
+	if backend != nil {
+		out = append(out, `,"backend":`...)
+		out = append(out, backend...)
+	}
+	out = append(out, `,"steps":`...)
+	if sg.Steps == nil {
+		out = append(out, steps...)
+	} else {
+		out = append(out, '[')
+		for i := range sg.Steps {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			b, err := json.Marshal(&sg.Steps[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b...)
+		}
+		out = append(out, ']')
+	}
+	out = append(out, `,"reports":`...)
+	out = append(out, reports...)
+	out = append(out, '}')
+	if len(out) != size {
+		return nil, fmt.Errorf("encoding the plan: %d bytes, %d expected", len(out), size)
+	}
+	return out, nil
 }
 
 // Check decodes a plan stored by Marshal and verifies it on its own: every

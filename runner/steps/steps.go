@@ -109,7 +109,8 @@ func (o Options) backend() (backends.Backend, error) {
 // [truth]; train ← [truth, dataset, reference] (methods without data:
 // [truth]; without a pre-trained reference: no reference); eval ← [truth] or [truth,
 // train]; report ← the evaluations. seed seeds any random numbers the step
-// draws.
+// draws. A report step consumes its inputs (reports.Consume sets each
+// entry to nil once read): the caller must not use them afterwards.
 func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs [][]byte, opts Options) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -200,7 +201,7 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &l); err != nil {
 			return nil, fmt.Errorf("report params: %w", err)
 		}
-		r, err := reports.Build(l, inputs)
+		r, err := reports.Consume(l, inputs)
 		if err != nil {
 			return nil, err
 		}

@@ -53,21 +53,21 @@ func (d *dirBackend) open(key string) (io.ReadCloser, objInfo, error) {
 
 // temp writes data to a new temporary file under tmp/ and returns its
 // name.
-func (d *dirBackend) temp(data []byte) (string, error) {
-	name, err := writeTemp(filepath.Join(d.root, "tmp", "w-"), data)
+func (d *dirBackend) temp(data ...[]byte) (string, error) {
+	name, err := writeTemp(filepath.Join(d.root, "tmp", "w-"), data...)
 	if notExist(err) { // tmp/ was removed by hand
 		if err := os.MkdirAll(filepath.Join(d.root, "tmp"), 0o777); err != nil {
 			return "", err
 		}
-		name, err = writeTemp(filepath.Join(d.root, "tmp", "w-"), data)
+		name, err = writeTemp(filepath.Join(d.root, "tmp", "w-"), data...)
 	}
 	return name, err
 }
 
-// writeTemp writes data to a new file named prefix<random>.tmp and returns
-// its name. Unlike os.CreateTemp (mode 0600) it creates the file with mode
+// writeTemp writes the concatenation of data to a new file named
+// prefix<random>.tmp and returns its name. Unlike os.CreateTemp (mode 0600) it creates the file with mode
 // 0666 less the umask, so that the group can read the cache.
-func writeTemp(prefix string, data []byte) (string, error) {
+func writeTemp(prefix string, data ...[]byte) (string, error) {
 	var f *os.File
 	var err error
 	for try := 0; try < 10; try++ {
@@ -79,7 +79,12 @@ func writeTemp(prefix string, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, werr := f.Write(data)
+	var werr error
+	for _, b := range data {
+		if _, werr = f.Write(b); werr != nil {
+			break
+		}
+	}
 	cerr := f.Close()
 	if werr != nil || cerr != nil {
 		os.Remove(f.Name())
@@ -104,12 +109,12 @@ func linkInPlace(tmp, p string) error {
 	return nil
 }
 
-func (d *dirBackend) write(key string, data []byte) error {
+func (d *dirBackend) write(key string, data ...[]byte) error {
 	p := d.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return err
 	}
-	tmp, err := d.temp(data)
+	tmp, err := d.temp(data...)
 	if err != nil {
 		return err
 	}

@@ -177,8 +177,8 @@ func (g *guarded) do(f func() error) error {
 	return g.h.observe(f())
 }
 
-func (g *guarded) write(key string, data []byte) error {
-	return g.do(func() error { return g.backend.write(key, data) })
+func (g *guarded) write(key string, data ...[]byte) error {
+	return g.do(func() error { return g.backend.write(key, data...) })
 }
 
 func (g *guarded) create(key string, data []byte) error {

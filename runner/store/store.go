@@ -431,7 +431,8 @@ func (s *Store) PutPlan(key string, data []byte) error {
 	if !validHex(key) {
 		return fmt.Errorf("invalid plan key %q", key)
 	}
-	if err := s.be.write(planKey(key), seal(data)); err != nil {
+	head, tail := sealParts(data)
+	if err := s.be.write(planKey(key), head, data, tail); err != nil {
 		return fmt.Errorf("writing plan %s: %w", key[:12], err)
 	}
 	return nil
@@ -450,7 +451,8 @@ func (s *Store) Plan(key string) ([]byte, bool) {
 // PutIndex stores an index document (the last run of an experiment),
 // sealed with its checksum.
 func (s *Store) PutIndex(id string, data []byte) error {
-	if err := s.be.write(indexKey(id), seal(data)); err != nil {
+	head, tail := sealParts(data)
+	if err := s.be.write(indexKey(id), head, data, tail); err != nil {
 		return fmt.Errorf("writing index %s: %w", id, err)
 	}
 	return nil

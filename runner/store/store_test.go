@@ -76,11 +76,11 @@ func count(st *Store) *counting {
 	return c
 }
 
-func (c *counting) write(k string, b []byte) error {
+func (c *counting) write(k string, b ...[]byte) error {
 	c.mu.Lock()
 	c.writes[k]++
 	c.mu.Unlock()
-	return c.backend.write(k, b)
+	return c.backend.write(k, b...)
 }
 
 func (c *counting) create(k string, b []byte) error {
