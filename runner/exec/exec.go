@@ -110,12 +110,16 @@ type Observer interface {
 
 // Outcome is what happened to one step.
 type Outcome struct {
-	// Manifest of the step's output (nil if it failed). Execute releases
-	// it (sets it to nil) once every step that reads the output has
-	// finished, so a run of 10^5 steps does not hold 10^5 manifests to
-	// its end; the store keeps it (store.Get of the step's key). Report
-	// steps, which no step reads, keep theirs.
+	// Manifest of the step's output (nil if it failed). Execute keeps it
+	// only for a step that no step of the run reads (a report): a step
+	// that others read holds just its output's blob sum (about 80 bytes
+	// rather than 600) until the last of them has finished, and then
+	// nothing, so a run of 10^5 steps does not hold 10^5 manifests to its
+	// end. The store keeps every manifest (store.Get of the step's key).
 	Manifest *store.Manifest
+	// out is the blob sum of output "out" while steps still read it (see
+	// Manifest).
+	out string
 	// Cached is true when the output came from the store.
 	Cached bool
 	// Skipped is true for a step nothing needed: every step that reads it
@@ -171,6 +175,11 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	}()
 	decide(g, st, out)
 	readers := countReaders(g, out)
+	for i, o := range out {
+		if o != nil && readers[i].Load() > 0 {
+			o.compact()
+		}
+	}
 	prio := Priorities(g, out, opts.Cost)
 	rq := newReadyQueue(g, out, prio, opts.Jobs)
 	var lz *leaser
@@ -200,6 +209,9 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 			defer done.close(s.Index)
 			defer rq.drop(s.Index)
 			o := runOne(ctx, s, st, fn, done, out, rq, lz, opts.Log, opts.Observer)
+			if readers[s.Index].Load() > 0 {
+				o.compact()
+			}
 			out[s.Index] = o
 			release(s, out, readers)
 			rq.finished(s) // its users, if runOne returned before it did this
@@ -280,10 +292,31 @@ func release(s *plan.Step, out []*Outcome, readers []atomic.Int32) {
 	for _, in := range s.Inputs {
 		if readers[in.Index].Add(-1) == 0 {
 			if o := out[in.Index]; o != nil {
-				o.Manifest = nil
+				o.Manifest, o.out = nil, ""
 			}
 		}
 	}
+}
+
+// compact replaces the manifest of a step that other steps read by its
+// output's blob sum (see Outcome.Manifest).
+func (o *Outcome) compact() {
+	if o.Manifest != nil {
+		o.out = o.Manifest.Outputs["out"]
+		o.Manifest = nil
+	}
+}
+
+// output reads the output of a finished step: through its manifest, or
+// the blob sum that replaced it.
+func (o *Outcome) output(st *store.Store) ([]byte, error) {
+	if o.Manifest == nil && o.out != "" {
+		return st.Blob(o.out)
+	}
+	if o.Manifest == nil {
+		return nil, errors.New("its output was released: every step that reads it had finished")
+	}
+	return st.Output(o.Manifest, "out")
 }
 
 // decide fills out with the steps that need not run, from the reports
@@ -406,7 +439,7 @@ func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, par
 			partial = true
 			continue
 		}
-		b, err := st.Output(o.Manifest, "out")
+		b, err := o.output(st)
 		if err != nil {
 			return nil, false, &Outcome{Err: fmt.Errorf("reading input %s: %w", s.InputNames[i], err)}
 		}

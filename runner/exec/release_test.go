@@ -40,11 +40,12 @@ func chainGraph(n int) *plan.Graph {
 }
 
 // retention is an Observer that keeps every outcome and, when the report
-// starts, counts the output bytes whose manifests the run still holds.
+// starts, counts the outputs the run still holds a reference to (a
+// manifest or a blob sum), by step kind.
 type retention struct {
 	mu       sync.Mutex
-	outcomes map[int]*Outcome
-	atReport map[string]int64 // kind → bytes still held when the report started
+	outcomes map[*plan.Step]*Outcome
+	atReport map[string]int // kind → outputs still held when the report started
 }
 
 func (r *retention) Started(s *plan.Step) {
@@ -59,25 +60,26 @@ func (r *retention) Started(s *plan.Step) {
 func (r *retention) Finished(s *plan.Step, o *Outcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.outcomes[s.Index] = o
+	r.outcomes[s] = o
 }
 
-// held sums the sizes of the manifests still attached to outcomes, by the
-// kind of step (the caller holds r.mu).
-func (r *retention) held() map[string]int64 {
-	bytes := map[string]int64{}
-	for _, o := range r.outcomes {
-		if o.Manifest != nil {
-			bytes[o.Manifest.Kind] += o.Manifest.Size
+// held counts the outcomes that still refer to their output, by the kind
+// of step (the caller holds r.mu).
+func (r *retention) held() map[string]int {
+	n := map[string]int{}
+	for s, o := range r.outcomes {
+		if o.Manifest != nil || o.out != "" {
+			n[s.Kind]++
 		}
 	}
-	return bytes
+	return n
 }
 
-// TestExecuteReleasesOutputs: a step's manifest (what points at its output)
-// is dropped once every step that reads it has finished. When the report
-// starts, only the evaluations it reads are held — no train output, no
-// truth; after the run only the report's. The outputs stay in the store.
+// TestExecuteReleasesOutputs: a step's reference to its output (its
+// manifest, or the blob sum that replaces it) is dropped once every step
+// that reads it has finished. When the report starts, only the
+// evaluations it reads are held — no train output, no truth; after the
+// run only the report's, a whole manifest. The outputs stay in the store.
 func TestExecuteReleasesOutputs(t *testing.T) {
 	const n, size = 50, 1000
 	for _, jobs := range []int{1, 3} {
@@ -95,18 +97,20 @@ func TestExecuteReleasesOutputs(t *testing.T) {
 				}
 				return append(bytes.Repeat([]byte{'x'}, size), s.Key...), nil
 			}
-			obs := &retention{outcomes: map[int]*Outcome{}}
+			obs := &retention{outcomes: map[*plan.Step]*Outcome{}}
 			outs := Execute(context.Background(), g, st, fn, Options{Jobs: jobs, Log: zerolog.Nop(), NoLeases: true, Observer: obs})
-			per := int64(size + 64)
-			want := map[string]int64{"eval": n * per}
+			want := map[string]int{"eval": n}
 			if got := obs.atReport; fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("bytes held when the report started, by kind: %v, want %v (only the report's inputs)", got, want)
+				t.Errorf("outputs held when the report started, by kind: %v, want %v (only the report's inputs)", got, want)
 			}
 			obs.mu.Lock()
 			after := obs.held()
 			obs.mu.Unlock()
-			if want := map[string]int64{"report": per}; fmt.Sprint(after) != fmt.Sprint(want) {
-				t.Errorf("bytes held after the run: %v, want %v (only the report's)", after, want)
+			if want := map[string]int{"report": 1}; fmt.Sprint(after) != fmt.Sprint(want) {
+				t.Errorf("outputs held after the run: %v, want %v (only the report's)", after, want)
+			}
+			if m := outs[g.Reports[0].Step.Index].Manifest; m == nil || m.Size != size+64 {
+				t.Errorf("the report's manifest: %+v, want one of %d bytes", m, size+64)
 			}
 			for i, o := range outs {
 				if o.Err != nil {
