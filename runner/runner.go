@@ -154,10 +154,9 @@ func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error
 		return nil, err
 	}
 	if st != nil {
-		if b, err := g.Marshal(); err == nil {
-			if err := st.PutPlan(key, b); err != nil {
-				opts.Log.Warn().Err(err).Msg("could not cache the plan")
-			}
+		// Streamed: a plan of 10^5 steps is hundreds of MB.
+		if err := st.PutPlanFrom(key, g.WriteJSON); err != nil {
+			opts.Log.Warn().Err(err).Msg("could not cache the plan")
 		}
 	}
 	return g, nil

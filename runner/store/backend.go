@@ -22,6 +22,9 @@ type backend interface {
 	// reader sees the old bytes or the new ones, never a part. (Parts
 	// spare a copy of a large object and its envelope: see PutPlan.)
 	write(key string, parts ...[]byte) error
+	// writeFrom stores what fill writes (size bytes) under key, atomically
+	// as write: an object too large to hold in memory (a plan).
+	writeFrom(key string, size int64, fill func(w io.Writer) error) error
 	// create writes data under key only if no object is there (atomically,
 	// also against a concurrent create).
 	create(key string, data []byte) error

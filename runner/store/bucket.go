@@ -244,6 +244,21 @@ func (k *bucketBackend) write(key string, data ...[]byte) error {
 	return k.put("write", key, &blob.WriterOptions{ContentType: "application/octet-stream"}, data...)
 }
 
+func (k *bucketBackend) writeFrom(key string, size int64, fill func(w io.Writer) error) error {
+	ctx, cancel, d := k.ctx(size)
+	defer cancel()
+	w, err := k.b.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return k.wrap("write", key, timedOut(ctx, err, "writing", k.where(key), d))
+	}
+	if err := fill(w); err != nil {
+		cancel() // aborts the write: Close does not commit it
+		w.Close()
+		return k.wrap("write", key, timedOut(ctx, err, "writing", k.where(key), d))
+	}
+	return k.wrap("write", key, timedOut(ctx, w.Close(), "writing", k.where(key), d))
+}
+
 func (k *bucketBackend) create(key string, data []byte) error {
 	if k.dir != "" {
 		p := filepath.Join(k.dir, filepath.FromSlash(key))

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -68,14 +69,7 @@ func (d *dirBackend) temp(data ...[]byte) (string, error) {
 // prefix<random>.tmp and returns its name. Unlike os.CreateTemp (mode 0600) it creates the file with mode
 // 0666 less the umask, so that the group can read the cache.
 func writeTemp(prefix string, data ...[]byte) (string, error) {
-	var f *os.File
-	var err error
-	for try := 0; try < 10; try++ {
-		f, err = os.OpenFile(prefix+rand.Text()+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
+	f, err := createTemp(prefix)
 	if err != nil {
 		return "", err
 	}
@@ -91,6 +85,20 @@ func writeTemp(prefix string, data ...[]byte) (string, error) {
 		return "", errors.Join(werr, cerr)
 	}
 	return f.Name(), nil
+}
+
+// createTemp creates a new file named prefix<random>.tmp, mode 0666 less
+// the umask (see writeTemp).
+func createTemp(prefix string) (*os.File, error) {
+	var f *os.File
+	var err error
+	for try := 0; try < 10; try++ {
+		f, err = os.OpenFile(prefix+rand.Text()+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	return f, err
 }
 
 // linkInPlace hard-links the file tmp to p and removes tmp: p appears with
@@ -120,6 +128,38 @@ func (d *dirBackend) write(key string, data ...[]byte) error {
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func (d *dirBackend) writeFrom(key string, size int64, fill func(w io.Writer) error) error {
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+		return err
+	}
+	prefix := filepath.Join(d.root, "tmp", "w-")
+	f, err := createTemp(prefix)
+	if notExist(err) { // tmp/ was removed by hand
+		if err := os.MkdirAll(filepath.Join(d.root, "tmp"), 0o777); err != nil {
+			return err
+		}
+		f, err = createTemp(prefix)
+	}
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	werr := fill(w)
+	if werr == nil {
+		werr = w.Flush()
+	}
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return errors.Join(werr, cerr)
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		os.Remove(f.Name())
 		return err
 	}
 	return nil

@@ -181,6 +181,10 @@ func (g *guarded) write(key string, data ...[]byte) error {
 	return g.do(func() error { return g.backend.write(key, data...) })
 }
 
+func (g *guarded) writeFrom(key string, size int64, fill func(w io.Writer) error) error {
+	return g.do(func() error { return g.backend.writeFrom(key, size, fill) })
+}
+
 func (g *guarded) create(key string, data []byte) error {
 	return g.do(func() error { return g.backend.create(key, data) })
 }
