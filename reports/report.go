@@ -160,18 +160,54 @@ type Flip struct {
 
 // Build assembles the report from the layout and the evaluations (JSON maps
 // from metric name to value, indexed as CellRef.Input).
+//
+// Experiments are built one after another, each decoding only the
+// evaluations its cells refer to; an experiment without records
+// (NoRecords) lets go of its decoded cells once its tables are built
+// (claims read tables only), and an evaluation's bytes are let go (its
+// entry of evals set to nil) once the last experiment that refers to it
+// has decoded it (Consume; Build leaves evals as they are): a report of
+// 10^5 cells holds one experiment's decoded cells at a time, not all of
+// them.
 func Build(l Layout, evals [][]byte) (*Report, error) {
+	return Consume(l, slices.Clone(evals))
+}
+
+// Consume is Build that sets each entry of evals to nil once it is
+// decoded for the last time, so the bytes can be collected while the
+// report is built: for a caller that has no further use for them (the
+// report step).
+func Consume(l Layout, evals [][]byte) (*Report, error) {
 	rep := &Report{Name: l.Name}
-	decoded := make([]map[string]metrics.Value, len(evals))
-	for i, b := range evals {
-		if b == nil {
-			continue // a failed evaluation: its cells show "failed"
-		}
-		if err := json.Unmarshal(b, &decoded[i]); err != nil {
-			return nil, fmt.Errorf("reading evaluation %d: %w", i, err)
+	last := make([]int, len(evals)) // the last experiment that reads each evaluation
+	for xi, xl := range l.Experiments {
+		for _, c := range xl.Cells {
+			if c.Input >= 0 && c.Input < len(evals) {
+				last[c.Input] = xi
+			}
 		}
 	}
-	for _, xl := range l.Experiments {
+	decoded := make([]map[string]metrics.Value, len(evals))
+	have := make([]bool, len(evals)) // decoded[i] holds evaluation i
+	for xi, xl := range l.Experiments {
+		for _, c := range xl.Cells {
+			i := c.Input
+			if i < 0 || i >= len(evals) || have[i] {
+				continue
+			}
+			have[i] = true
+			if evals[i] == nil {
+				continue // a failed evaluation: its cells show "failed"
+			}
+			if err := json.Unmarshal(evals[i], &decoded[i]); err != nil {
+				return nil, fmt.Errorf("reading evaluation %d: %w", i, err)
+			}
+		}
+		for _, c := range xl.Cells {
+			if i := c.Input; i >= 0 && i < len(evals) && last[i] == xi {
+				evals[i] = nil
+			}
+		}
 		x := Experiment{Name: xl.Name, Description: xl.Description, Axes: xl.Axes, Alternatives: xl.Alternatives, Types: xl.Types, Plots: xl.Plots}
 		index := map[string]int{}
 		for _, c := range xl.Cells {
@@ -204,16 +240,19 @@ func Build(l Layout, evals [][]byte) (*Report, error) {
 				x.Tables = append(x.Tables, *t)
 			}
 		}
+		if xl.NoRecords {
+			x.Records = nil
+			for _, c := range xl.Cells {
+				if i := c.Input; i >= 0 && i < len(decoded) && last[i] == xi {
+					decoded[i] = nil
+				}
+			}
+		}
 		rep.Experiments = append(rep.Experiments, x)
 	}
 	// Claims may address another experiment's tables: all are built now.
 	if err := rep.evalClaims(l); err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
-	}
-	for i, xl := range l.Experiments {
-		if xl.NoRecords {
-			rep.Experiments[i].Records = nil
-		}
 	}
 	return rep, nil
 }

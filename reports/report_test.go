@@ -367,3 +367,54 @@ func TestMeanOfTextIsLeast(t *testing.T) {
 		t.Errorf("m2: %+v, want none", got)
 	}
 }
+
+// Consume builds what Build builds and lets go of every evaluation's bytes
+// (nil entries) once read, also when two experiments share evaluations and
+// one keeps no records; Build leaves its argument as it was.
+func TestConsumeReleasesEvaluations(t *testing.T) {
+	l, evals := layout()
+	y := l.Experiments[0]
+	y.Name = "y"
+	x := l.Experiments[0]
+	x.NoRecords = true
+	l.Experiments = []ExperimentLayout{x, y} // y reads x's evaluations again
+	evals[3] = nil                           // a failed evaluation
+	orig := make([][]byte, len(evals))
+	for i, b := range evals {
+		orig[i] = bytes.Clone(b)
+	}
+	built, err := Build(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evals {
+		if !bytes.Equal(evals[i], orig[i]) || (evals[i] == nil) != (orig[i] == nil) {
+			t.Errorf("Build changed evaluation %d: %q, was %q", i, evals[i], orig[i])
+		}
+	}
+	consumed, err := Consume(l, evals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range evals {
+		if b != nil {
+			t.Errorf("evaluation %d still held after Consume: %q", i, b)
+		}
+	}
+	a, _ := built.Marshal()
+	b, _ := consumed.Marshal()
+	if !bytes.Equal(a, b) {
+		t.Errorf("Consume's report differs from Build's:\n%s\n%s", b, a)
+	}
+	if n := len(consumed.Experiments[1].Records); n != 4 || consumed.Experiments[0].Records != nil {
+		t.Errorf("records: x %d (want none), y %d (want 4)", len(consumed.Experiments[0].Records), n)
+	}
+	for _, xi := range []int{0, 1} {
+		if got := consumed.Experiments[xi].Tables[0].Rows[1].Cells[1].Text; got != "failed" {
+			t.Errorf("experiment %d: the failed cell shows %q", xi, got)
+		}
+		if got := consumed.Experiments[xi].Tables[0].Rows[1].Cells[0].Value.Number; math.Abs(got-0.2) > 1e-15 {
+			t.Errorf("experiment %d: tv[seed 1][m1] = %v, want 0.2", xi, got)
+		}
+	}
+}

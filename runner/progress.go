@@ -35,7 +35,7 @@ type tracker struct {
 	lastDraw time.Time
 	shown    bool
 	running  map[int]runningStep
-	outcomes map[int]*rexec.Outcome
+	outcomes []*rexec.Outcome // by step index, nil while not finished
 	cost     *costModel
 	now      func() time.Time // the clock (a fake one replays a trace)
 	// The critical path: path[i] is the estimated seconds of the longest
@@ -104,7 +104,7 @@ func newTracker(g *plan.Graph, st *store.Store, opts Options, onReport func(*pla
 // does not redraw by itself.
 func newTrackerModel(g *plan.Graph, m *costModel, opts Options, now func() time.Time, onReport func(*plan.Step, *rexec.Outcome)) *tracker {
 	t := &tracker{log: opts.Log, live: opts.Progress, every: 2 * time.Second, jobs: max(1, opts.Jobs), total: len(g.Steps),
-		begun: now(), running: map[int]runningStep{}, outcomes: map[int]*rexec.Outcome{}, cost: m, now: now, onReport: onReport,
+		begun: now(), running: map[int]runningStep{}, outcomes: make([]*rexec.Outcome, len(g.Steps)), cost: m, now: now, onReport: onReport,
 		started: map[int]bool{}}
 	out := make([]*rexec.Outcome, len(g.Steps))
 	for i := range out {

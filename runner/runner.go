@@ -154,10 +154,9 @@ func Plan(files []*spec.File, opts Options, st *store.Store) (*plan.Graph, error
 		return nil, err
 	}
 	if st != nil {
-		if b, err := g.Marshal(); err == nil {
-			if err := st.PutPlan(key, b); err != nil {
-				opts.Log.Warn().Err(err).Msg("could not cache the plan")
-			}
+		// Streamed: a plan of 10^5 steps is hundreds of MB.
+		if err := st.PutPlanFrom(key, g.WriteJSON); err != nil {
+			opts.Log.Warn().Err(err).Msg("could not cache the plan")
 		}
 	}
 	return g, nil
@@ -483,31 +482,17 @@ func indexCurrent(st *store.Store, r plan.Report, g *plan.Graph) bool {
 // step failed keep what the previous index said.
 func saveIndex(st *store.Store, g *plan.Graph, r plan.Report, outs []*rexec.Outcome) error {
 	id := plan.IndexID(r.File.Name)
-	idx := g.NewIndex(r, func(s *plan.Step) bool {
-		o := outs[s.Index]
-		return o.Err == nil && !o.Incomplete
-	})
+	var prev *plan.Index
 	if b, ok := st.Index(id); ok {
-		prev := new(plan.Index)
-		if json.Unmarshal(b, prev) == nil {
-			current := map[string]bool{}
-			for _, s := range g.Steps {
-				for _, role := range s.Roles {
-					current[role] = true
-				}
-			}
-			for role, key := range prev.Roles {
-				if _, ok := idx.Roles[role]; ok {
-					continue
-				}
-				if ps, ok := prev.Steps[key]; ok && current[role] {
-					idx.Roles[role] = key
-					idx.Steps[key] = ps
-				}
-			}
+		prev = new(plan.Index)
+		if json.Unmarshal(b, prev) != nil {
+			prev = nil
 		}
 	}
-	b, err := json.Marshal(idx)
+	b, err := g.MarshalIndex(r, func(s *plan.Step) bool {
+		o := outs[s.Index]
+		return o.Err == nil && !o.Incomplete
+	}, prev)
 	if err != nil {
 		return err
 	}

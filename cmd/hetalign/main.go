@@ -81,7 +81,10 @@ Run 'hetalign COMMAND -h' for the flags of a command.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	hp := startHeapProfile(os.Stderr)
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	hp.finish()
+	os.Exit(code)
 }
 
 // multi is a repeatable string flag.

@@ -110,8 +110,16 @@ type Observer interface {
 
 // Outcome is what happened to one step.
 type Outcome struct {
-	// Manifest of the step's output (nil if it failed).
+	// Manifest of the step's output (nil if it failed). Execute keeps it
+	// only for a step that no step of the run reads (a report): a step
+	// that others read holds just its output's blob sum (about 80 bytes
+	// rather than 600) until the last of them has finished, and then
+	// nothing, so a run of 10^5 steps does not hold 10^5 manifests to its
+	// end. The store keeps every manifest (store.Get of the step's key).
 	Manifest *store.Manifest
+	// out is the blob sum of output "out" while steps still read it (see
+	// Manifest).
+	out string
 	// Cached is true when the output came from the store.
 	Cached bool
 	// Skipped is true for a step nothing needed: every step that reads it
@@ -146,10 +154,7 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	}
 	n := len(g.Steps)
 	out := make([]*Outcome, n)
-	done := make([]chan struct{}, n)
-	for i := range done {
-		done[i] = make(chan struct{})
-	}
+	done := newDoneSet(n)
 	var finished, computed, failed atomic.Int64
 	stopProgress := make(chan struct{})
 	go func() {
@@ -169,6 +174,12 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		}
 	}()
 	decide(g, st, out)
+	readers := countReaders(g, out)
+	for i, o := range out {
+		if o != nil && readers[i].Load() > 0 {
+			o.compact()
+		}
+	}
 	prio := Priorities(g, out, opts.Cost)
 	rq := newReadyQueue(g, out, prio, opts.Jobs)
 	var lz *leaser
@@ -181,7 +192,7 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	var wg sync.WaitGroup
 	for _, s := range g.Steps {
 		if out[s.Index] != nil {
-			close(done[s.Index])
+			done.close(s.Index)
 			finished.Add(1)
 			if opts.Observer != nil {
 				opts.Observer.Finished(s, out[s.Index])
@@ -195,10 +206,14 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(done[s.Index])
+			defer done.close(s.Index)
 			defer rq.drop(s.Index)
 			o := runOne(ctx, s, st, fn, done, out, rq, lz, opts.Log, opts.Observer)
+			if readers[s.Index].Load() > 0 {
+				o.compact()
+			}
 			out[s.Index] = o
+			release(s, out, readers)
 			rq.finished(s) // its users, if runOne returned before it did this
 			finished.Add(1)
 			if opts.Observer != nil {
@@ -215,6 +230,93 @@ func Execute(ctx context.Context, g *plan.Graph, st *store.Store, fn Func, opts 
 	wg.Wait()
 	close(stopProgress)
 	return out
+}
+
+// doneSet marks the steps whose outcome is set: one flag a step and one
+// condition variable for all, not a channel a step (about 100 bytes each,
+// 35 MB for the 351,001 steps of specs/beyond). A step seldom waits: its
+// goroutine starts once its inputs have finished (readyQueue), and only
+// the last instants between that and their outcome's assignment remain.
+type doneSet struct {
+	flags []atomic.Bool
+	mu    sync.Mutex
+	cond  sync.Cond
+}
+
+func newDoneSet(n int) *doneSet {
+	d := &doneSet{flags: make([]atomic.Bool, n)}
+	d.cond.L = &d.mu
+	return d
+}
+
+// close marks step i done (its outcome is set) and wakes the waiters.
+func (d *doneSet) close(i int) {
+	d.mu.Lock()
+	d.flags[i].Store(true)
+	d.mu.Unlock()
+	d.cond.Broadcast()
+}
+
+// wait returns once step i is done.
+func (d *doneSet) wait(i int) {
+	if d.flags[i].Load() {
+		return
+	}
+	d.mu.Lock()
+	for !d.flags[i].Load() {
+		d.cond.Wait()
+	}
+	d.mu.Unlock()
+}
+
+// countReaders counts, for each step, the steps that will run and read
+// its output (an input named twice counts twice).
+func countReaders(g *plan.Graph, out []*Outcome) []atomic.Int32 {
+	readers := make([]atomic.Int32, len(g.Steps))
+	for i, s := range g.Steps {
+		if out[i] != nil {
+			continue
+		}
+		for _, in := range s.Inputs {
+			readers[in.Index].Add(1)
+		}
+	}
+	return readers
+}
+
+// release drops the manifests of s's inputs that no running or waiting
+// step reads any more, now that s (one of their readers) has finished:
+// runOne has waited for every input and read what it needed. The
+// outcome itself stays (its Err, Cached, … are the run's tally).
+func release(s *plan.Step, out []*Outcome, readers []atomic.Int32) {
+	for _, in := range s.Inputs {
+		if readers[in.Index].Add(-1) == 0 {
+			if o := out[in.Index]; o != nil {
+				o.Manifest, o.out = nil, ""
+			}
+		}
+	}
+}
+
+// compact replaces the manifest of a step that other steps read by its
+// output's blob sum (see Outcome.Manifest).
+func (o *Outcome) compact() {
+	if o.Manifest != nil {
+		o.out = o.Manifest.Outputs["out"]
+		o.Manifest = nil
+	}
+}
+
+// output reads the output of a finished step: through its manifest, or
+// the blob sum that replaced it.
+func (o *Outcome) output(st *store.Store) ([]byte, error) {
+	if o.Manifest == nil && o.out != "" {
+		return st.Blob(o.out)
+	}
+	if o.Manifest == nil {
+		return nil, errors.New("its output was released: every step that reads it had finished")
+	}
+	return st.Output(o.Manifest, "out")
 }
 
 // decide fills out with the steps that need not run, from the reports
@@ -243,10 +345,10 @@ func decide(g *plan.Graph, st *store.Store, out []*Outcome) {
 	}
 }
 
-func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done []chan struct{}, out []*Outcome,
+func runOne(ctx context.Context, s *plan.Step, st *store.Store, fn Func, done *doneSet, out []*Outcome,
 	rq *readyQueue, lz *leaser, log zerolog.Logger, obs Observer) *Outcome {
 	for _, in := range s.Inputs {
-		<-done[in.Index]
+		done.wait(in.Index)
 	}
 	inputs, partial, fail := gather(s, st, out)
 	if fail != nil {
@@ -337,7 +439,7 @@ func gather(s *plan.Step, st *store.Store, out []*Outcome) (inputs [][]byte, par
 			partial = true
 			continue
 		}
-		b, err := st.Output(o.Manifest, "out")
+		b, err := o.output(st)
 		if err != nil {
 			return nil, false, &Outcome{Err: fmt.Errorf("reading input %s: %w", s.InputNames[i], err)}
 		}

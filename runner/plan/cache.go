@@ -1,11 +1,14 @@
 package plan
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"hetalign/runner/spec"
 	"hetalign/runner/steps"
@@ -51,28 +54,82 @@ type storedGraph struct {
 	Reports []int        `json:"reports"`
 }
 
-// Marshal encodes the graph for the plan cache.
+// Marshal encodes the graph for the plan cache: the bytes WriteJSON
+// writes, in a buffer of their exact size.
 func (g *Graph) Marshal() ([]byte, error) {
-	sg := storedGraph{Steps: make([]storedStep, len(g.Steps)), Backend: g.Options.Backend}
+	var n countingWriter
+	if err := g.WriteJSON(&n); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Grow(int(n))
+	if err := g.WriteJSON(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// countingWriter counts what is written to it.
+type countingWriter int64
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	*c += countingWriter(len(b))
+	return len(b), nil
+}
+
+// WriteJSON writes the graph for the plan cache, json.Marshal of its
+// storedGraph byte for byte, one step at a time: json.Marshal of the
+// whole would hold the plan (hundreds of MB for 10^5 steps) at up to
+// twice its size, copy it once more and leave that buffer in
+// encoding/json's pool, where every later Marshal of the run keeps it
+// alive. With store.PutPlanFrom a plan goes to the cache without ever
+// being held whole.
+func (g *Graph) WriteJSON(w io.Writer) error {
 	codes := map[string]int{}
-	for i, s := range g.Steps {
-		ci, ok := codes[s.Code]
-		if !ok {
-			ci = len(sg.Codes)
-			codes[s.Code] = ci
-			sg.Codes = append(sg.Codes, s.Code)
+	var codeList []string
+	for _, s := range g.Steps {
+		if _, ok := codes[s.Code]; !ok {
+			codes[s.Code] = len(codeList)
+			codeList = append(codeList, s.Code)
 		}
+	}
+	var reports []int
+	for _, r := range g.Reports {
+		reports = append(reports, r.Step.Index)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	put := func(parts ...[]byte) {
+		for _, p := range parts {
+			bw.Write(p) // a bufio.Writer keeps its first error for Flush
+		}
+	}
+	b, err := json.Marshal(codeList)
+	if err != nil {
+		return err
+	}
+	put([]byte(`{"codes":`), b)
+	if g.Options.Backend != "" {
+		b, _ = json.Marshal(g.Options.Backend)
+		put([]byte(`,"backend":`), b)
+	}
+	put([]byte(`,"steps":[`))
+	for i, s := range g.Steps {
 		ss := storedStep{Key: s.Key, Kind: s.Kind, Label: s.Label, Params: s.Params, InputNames: s.InputNames,
-			Seed: s.Seed, GPU: s.GPU, Partial: s.Partial, Roles: s.Roles, Code: ci, Compute: s.Backend != ""}
+			Seed: s.Seed, GPU: s.GPU, Partial: s.Partial, Roles: s.Roles, Code: codes[s.Code], Compute: s.Backend != ""}
 		for _, in := range s.Inputs {
 			ss.Inputs = append(ss.Inputs, in.Index)
 		}
-		sg.Steps[i] = ss
+		if b, err = json.Marshal(&ss); err != nil {
+			return err
+		}
+		if i > 0 {
+			put([]byte{','})
+		}
+		put(b)
 	}
-	for _, r := range g.Reports {
-		sg.Reports = append(sg.Reports, r.Step.Index)
-	}
-	return json.Marshal(sg)
+	b, _ = json.Marshal(reports)
+	put([]byte(`],"reports":`), b, []byte{'}'})
+	return bw.Flush()
 }
 
 // Check decodes a plan stored by Marshal and verifies it on its own: every

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -64,6 +65,151 @@ func (g *Graph) NewIndex(r Report, keep func(*Step) bool) *Index {
 	}
 	visit(r.Step)
 	return idx
+}
+
+// MarshalIndex is json.Marshal of the index a run of report r leaves:
+// NewIndex(r, keep), plus the roles of prev (the last run's index, or
+// nil) that this run did not fill (keep was false: the step failed) but
+// that some step of g still has, with their previous steps. It is
+// written entry by entry into a buffer of the exact size, from the graph
+// itself: the index of 10^5 steps built as maps and marshalled whole
+// would hold several times its size at the end of a run.
+func (g *Graph) MarshalIndex(r Report, keep func(*Step) bool, prev *Index) ([]byte, error) {
+	type role struct{ role, key string }
+	type entry struct {
+		key  string
+		step *Step      // a step of this run, or
+		prev *IndexStep // one the last run computed
+	}
+	var roles []role
+	var entries []entry
+	prefix := r.File.Name + "/"
+	seen := make([]bool, len(g.Steps))
+	var visit func(s *Step)
+	visit = func(s *Step) {
+		if seen[s.Index] {
+			return
+		}
+		seen[s.Index] = true
+		for _, in := range s.Inputs {
+			visit(in)
+		}
+		if !keep(s) {
+			return
+		}
+		entries = append(entries, entry{key: s.Key, step: s})
+		for _, ro := range s.Roles {
+			if strings.HasPrefix(ro, prefix) {
+				roles = append(roles, role{ro, s.Key})
+			}
+		}
+	}
+	visit(r.Step)
+	// As map assignments: the last value of a key wins.
+	byRole := func(a, b role) int { return strings.Compare(a.role, b.role) }
+	slices.SortStableFunc(roles, byRole)
+	roles = lastOfEach(roles, func(a, b role) bool { return a.role == b.role })
+	if prev != nil {
+		missing := map[string]string{} // prev's roles this run did not fill → key
+		for ro, key := range prev.Roles {
+			if _, found := slices.BinarySearchFunc(roles, role{role: ro}, byRole); !found {
+				if _, ok := prev.Steps[key]; ok {
+					missing[ro] = key
+				}
+			}
+		}
+		if len(missing) > 0 {
+			current := map[string]bool{}
+			for _, s := range g.Steps {
+				for _, ro := range s.Roles {
+					if _, ok := missing[ro]; ok {
+						current[ro] = true
+					}
+				}
+			}
+			for ro, key := range missing {
+				if current[ro] {
+					ps := prev.Steps[key]
+					roles = append(roles, role{ro, key})
+					entries = append(entries, entry{key: key, prev: &ps})
+				}
+			}
+			slices.SortStableFunc(roles, byRole)
+		}
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	entries = lastOfEach(entries, func(a, b entry) bool { return a.key == b.key })
+	code, err := json.Marshal(g.Options.Code)
+	if err != nil {
+		return nil, err
+	}
+	step := func(e entry) ([]byte, error) {
+		if e.prev != nil {
+			return json.Marshal(e.prev)
+		}
+		s := e.step
+		is := IndexStep{Kind: s.Kind, Params: s.Params}
+		if len(s.Inputs) > 0 {
+			is.Inputs = map[string]string{}
+			for i, in := range s.Inputs {
+				is.Inputs[s.InputNames[i]] = in.Key
+			}
+		}
+		return json.Marshal(is)
+	}
+	// Two passes: the size, then the bytes.
+	var out []byte
+	for pass := range 2 {
+		n := 0
+		put := func(b ...[]byte) {
+			for _, x := range b {
+				n += len(x)
+				if pass == 1 {
+					out = append(out, x...)
+				}
+			}
+		}
+		put([]byte(`{"code":`), code, []byte(`,"roles":{`))
+		for i, ro := range roles {
+			if i > 0 {
+				put([]byte{','})
+			}
+			k, _ := json.Marshal(ro.role)
+			v, _ := json.Marshal(ro.key)
+			put(k, []byte{':'}, v)
+		}
+		put([]byte(`},"steps":{`))
+		for i, e := range entries {
+			if i > 0 {
+				put([]byte{','})
+			}
+			k, _ := json.Marshal(e.key)
+			v, err := step(e)
+			if err != nil {
+				return nil, err
+			}
+			put(k, []byte{':'}, v)
+		}
+		put([]byte(`}}`))
+		if pass == 0 {
+			out = make([]byte, 0, n)
+		} else if n != len(out) || n != cap(out) {
+			return nil, fmt.Errorf("encoding the index: %d bytes, %d expected", len(out), cap(out))
+		}
+	}
+	return out, nil
+}
+
+// lastOfEach keeps, of each run of equal neighbours in xs, the last.
+func lastOfEach[T any](xs []T, equal func(a, b T) bool) []T {
+	out := xs[:0]
+	for i, x := range xs {
+		if i+1 < len(xs) && equal(x, xs[i+1]) {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 // Why explains why step s is not what the last run computed in the same

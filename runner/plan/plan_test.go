@@ -502,3 +502,106 @@ func TestCheckRecomputesKeys(t *testing.T) {
 		})
 	}
 }
+
+// The plan cache's bytes are json.Marshal's of the stored graph, whether
+// the steps are written one by one (Marshal) or all at once: the format
+// of plans already cached does not change.
+func TestMarshalIsJSONMarshal(t *testing.T) {
+	g := build(t, "1", "code")
+	gpu := build(t, "1", "code")
+	gpu.Options.Backend = "cuda@X"
+	for _, tc := range []struct {
+		name string
+		g    *Graph
+	}{{"go", g}, {"backend", gpu}, {"empty", &Graph{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.g.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sg := storedGraph{Steps: make([]storedStep, len(tc.g.Steps)), Backend: tc.g.Options.Backend}
+			if err := json.Unmarshal(got, &sg); err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(sg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("Marshal:\n%.300s\njson.Marshal:\n%.300s", got, want)
+			}
+			var w strings.Builder
+			if err := tc.g.WriteJSON(&w); err != nil || w.String() != string(want) {
+				t.Errorf("WriteJSON: %.300s, %v; want json.Marshal's", w.String(), err)
+			}
+		})
+	}
+}
+
+// MarshalIndex writes the bytes json.Marshal gives the index built as maps
+// (NewIndex, then the previous run's roles that failed this time and that
+// the graph still has), with and without a previous index.
+func TestMarshalIndexIsJSONMarshal(t *testing.T) {
+	old := build(t, "1", "code")
+	prevIdx := old.NewIndex(old.Reports[0], func(*Step) bool { return true })
+	prevIdx.Roles["s/gone/role"] = old.Steps[0].Key // a role no step has now
+	g := build(t, "2", "code")
+	r := g.Reports[0]
+	// reference merges as maps (what saveIndex did before MarshalIndex).
+	reference := func(keep func(*Step) bool, prev *Index) []byte {
+		idx := g.NewIndex(r, keep)
+		if prev != nil {
+			current := map[string]bool{}
+			for _, s := range g.Steps {
+				for _, role := range s.Roles {
+					current[role] = true
+				}
+			}
+			for role, key := range prev.Roles {
+				if _, ok := idx.Roles[role]; ok {
+					continue
+				}
+				if ps, ok := prev.Steps[key]; ok && current[role] {
+					idx.Roles[role] = key
+					idx.Steps[key] = ps
+				}
+			}
+		}
+		b, err := json.Marshal(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	all := func(*Step) bool { return true }
+	noIPO := func(s *Step) bool { return !strings.Contains(s.Label, "ipo") } // the ipo steps failed
+	for _, tc := range []struct {
+		name string
+		keep func(*Step) bool
+		prev *Index
+	}{{"cold", all, nil}, {"cold, failed", noIPO, nil}, {"warm", all, prevIdx}, {"warm, failed", noIPO, prevIdx}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := g.MarshalIndex(r, tc.keep, tc.prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := reference(tc.keep, tc.prev); string(got) != string(want) {
+				t.Errorf("MarshalIndex:\n%s\njson.Marshal:\n%s", got, want)
+			}
+		})
+	}
+	// The failed ipo roles keep the last run's steps.
+	b, _ := g.MarshalIndex(r, noIPO, prevIdx)
+	var idx Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	for role, key := range prevIdx.Roles {
+		if strings.Contains(role, "ipo") && idx.Roles[role] != key {
+			t.Errorf("role %s: %q, want the last run's %q", role, idx.Roles[role], key)
+		}
+	}
+	if _, ok := idx.Roles["s/gone/role"]; ok {
+		t.Error("a role no step has was kept")
+	}
+}

@@ -133,7 +133,8 @@ func (o Options) backend() (backends.Backend, error) {
 // [truth]; without a pre-trained reference: no reference); variations ←
 // [truth]; refit ← [variations]; eval ← [truth] or [truth, train, refit…];
 // report ← the evaluations. seed seeds any random numbers the step
-// draws.
+// draws. A report step consumes its inputs (reports.Consume sets each
+// entry to nil once read): the caller must not use them afterwards.
 func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs [][]byte, opts Options) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -281,7 +282,7 @@ func Run(ctx context.Context, kind string, params []byte, seed uint64, inputs []
 		if err := json.Unmarshal(params, &l); err != nil {
 			return nil, fmt.Errorf("report params: %w", err)
 		}
-		r, err := reports.Build(l, inputs)
+		r, err := reports.Consume(l, inputs)
 		if err != nil {
 			return nil, err
 		}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -19,9 +18,13 @@ import (
 type backend interface {
 	// open reads the object key; info is its size and modification time.
 	open(key string) (rc io.ReadCloser, info objInfo, err error)
-	// write stores data under key atomically: a reader sees the old bytes
-	// or the new ones, never a part.
-	write(key string, data []byte) error
+	// write stores the concatenation of parts under key atomically: a
+	// reader sees the old bytes or the new ones, never a part. (Parts
+	// spare a copy of a large object and its envelope: see PutPlan.)
+	write(key string, parts ...[]byte) error
+	// writeFrom stores what fill writes (size bytes) under key, atomically
+	// as write: an object too large to hold in memory (a plan).
+	writeFrom(key string, size int64, fill func(w io.Writer) error) error
 	// create writes data under key only if no object is there (atomically,
 	// also against a concurrent create).
 	create(key string, data []byte) error
@@ -54,12 +57,29 @@ func readAll(b backend, key string) ([]byte, objInfo, error) {
 	if err != nil {
 		return nil, info, err
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, max(info.size, 0)+bytes.MinRead))
-	_, err = buf.ReadFrom(rc)
+	// The buffer is the object's size, plus one byte to see the end
+	// without growing it: a run reads 10^5 small outputs at once (a
+	// report's evaluations), and bytes.Buffer's 512 spare bytes would
+	// triple them.
+	buf := make([]byte, 0, max(info.size, 0)+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		var n int
+		n, err = rc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			break
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}
-	return buf.Bytes(), info, err
+	return buf, info, err
 }
 
 // notExist reports whether err says an object is absent.

@@ -219,23 +219,44 @@ func (tr *timedReader) Close() error {
 	return err
 }
 
-func (k *bucketBackend) put(op, key string, data []byte, opts *blob.WriterOptions) error {
-	ctx, cancel, d := k.ctx(int64(len(data)))
+func (k *bucketBackend) put(op, key string, opts *blob.WriterOptions, data ...[]byte) error {
+	var size int64
+	for _, b := range data {
+		size += int64(len(b))
+	}
+	ctx, cancel, d := k.ctx(size)
 	defer cancel()
 	w, err := k.b.NewWriter(ctx, key, opts)
 	if err != nil {
 		return k.wrap(op, key, timedOut(ctx, err, "writing", k.where(key), d))
 	}
-	if _, err := w.Write(data); err != nil {
-		cancel() // aborts the write: Close does not commit it
-		w.Close()
-		return k.wrap(op, key, timedOut(ctx, err, "writing", k.where(key), d))
+	for _, b := range data {
+		if _, err := w.Write(b); err != nil {
+			cancel() // aborts the write: Close does not commit it
+			w.Close()
+			return k.wrap(op, key, timedOut(ctx, err, "writing", k.where(key), d))
+		}
 	}
 	return k.wrap(op, key, timedOut(ctx, w.Close(), "writing", k.where(key), d))
 }
 
-func (k *bucketBackend) write(key string, data []byte) error {
-	return k.put("write", key, data, &blob.WriterOptions{ContentType: "application/octet-stream"})
+func (k *bucketBackend) write(key string, data ...[]byte) error {
+	return k.put("write", key, &blob.WriterOptions{ContentType: "application/octet-stream"}, data...)
+}
+
+func (k *bucketBackend) writeFrom(key string, size int64, fill func(w io.Writer) error) error {
+	ctx, cancel, d := k.ctx(size)
+	defer cancel()
+	w, err := k.b.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return k.wrap("write", key, timedOut(ctx, err, "writing", k.where(key), d))
+	}
+	if err := fill(w); err != nil {
+		cancel() // aborts the write: Close does not commit it
+		w.Close()
+		return k.wrap("write", key, timedOut(ctx, err, "writing", k.where(key), d))
+	}
+	return k.wrap("write", key, timedOut(ctx, w.Close(), "writing", k.where(key), d))
 }
 
 func (k *bucketBackend) create(key string, data []byte) error {
@@ -250,7 +271,7 @@ func (k *bucketBackend) create(key string, data []byte) error {
 		}
 		return linkInPlace(tmp, p)
 	}
-	return k.put("create", key, data, &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: true})
+	return k.put("create", key, &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: true}, data)
 }
 
 func (k *bucketBackend) remove(key string) error {

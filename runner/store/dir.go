@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -53,21 +54,42 @@ func (d *dirBackend) open(key string) (io.ReadCloser, objInfo, error) {
 
 // temp writes data to a new temporary file under tmp/ and returns its
 // name.
-func (d *dirBackend) temp(data []byte) (string, error) {
-	name, err := writeTemp(filepath.Join(d.root, "tmp", "w-"), data)
+func (d *dirBackend) temp(data ...[]byte) (string, error) {
+	name, err := writeTemp(filepath.Join(d.root, "tmp", "w-"), data...)
 	if notExist(err) { // tmp/ was removed by hand
 		if err := os.MkdirAll(filepath.Join(d.root, "tmp"), 0o777); err != nil {
 			return "", err
 		}
-		name, err = writeTemp(filepath.Join(d.root, "tmp", "w-"), data)
+		name, err = writeTemp(filepath.Join(d.root, "tmp", "w-"), data...)
 	}
 	return name, err
 }
 
-// writeTemp writes data to a new file named prefix<random>.tmp and returns
-// its name. Unlike os.CreateTemp (mode 0600) it creates the file with mode
+// writeTemp writes the concatenation of data to a new file named
+// prefix<random>.tmp and returns its name. Unlike os.CreateTemp (mode 0600) it creates the file with mode
 // 0666 less the umask, so that the group can read the cache.
-func writeTemp(prefix string, data []byte) (string, error) {
+func writeTemp(prefix string, data ...[]byte) (string, error) {
+	f, err := createTemp(prefix)
+	if err != nil {
+		return "", err
+	}
+	var werr error
+	for _, b := range data {
+		if _, werr = f.Write(b); werr != nil {
+			break
+		}
+	}
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return "", errors.Join(werr, cerr)
+	}
+	return f.Name(), nil
+}
+
+// createTemp creates a new file named prefix<random>.tmp, mode 0666 less
+// the umask (see writeTemp).
+func createTemp(prefix string) (*os.File, error) {
 	var f *os.File
 	var err error
 	for try := 0; try < 10; try++ {
@@ -76,16 +98,7 @@ func writeTemp(prefix string, data []byte) (string, error) {
 			break
 		}
 	}
-	if err != nil {
-		return "", err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(f.Name())
-		return "", errors.Join(werr, cerr)
-	}
-	return f.Name(), nil
+	return f, err
 }
 
 // linkInPlace hard-links the file tmp to p and removes tmp: p appears with
@@ -104,17 +117,49 @@ func linkInPlace(tmp, p string) error {
 	return nil
 }
 
-func (d *dirBackend) write(key string, data []byte) error {
+func (d *dirBackend) write(key string, data ...[]byte) error {
 	p := d.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return err
 	}
-	tmp, err := d.temp(data)
+	tmp, err := d.temp(data...)
 	if err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func (d *dirBackend) writeFrom(key string, size int64, fill func(w io.Writer) error) error {
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+		return err
+	}
+	prefix := filepath.Join(d.root, "tmp", "w-")
+	f, err := createTemp(prefix)
+	if notExist(err) { // tmp/ was removed by hand
+		if err := os.MkdirAll(filepath.Join(d.root, "tmp"), 0o777); err != nil {
+			return err
+		}
+		f, err = createTemp(prefix)
+	}
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	werr := fill(w)
+	if werr == nil {
+		werr = w.Flush()
+	}
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return errors.Join(werr, cerr)
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		os.Remove(f.Name())
 		return err
 	}
 	return nil

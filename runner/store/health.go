@@ -177,8 +177,12 @@ func (g *guarded) do(f func() error) error {
 	return g.h.observe(f())
 }
 
-func (g *guarded) write(key string, data []byte) error {
-	return g.do(func() error { return g.backend.write(key, data) })
+func (g *guarded) write(key string, data ...[]byte) error {
+	return g.do(func() error { return g.backend.write(key, data...) })
+}
+
+func (g *guarded) writeFrom(key string, size int64, fill func(w io.Writer) error) error {
+	return g.do(func() error { return g.backend.writeFrom(key, size, fill) })
 }
 
 func (g *guarded) create(key string, data []byte) error {

@@ -431,10 +431,59 @@ func (s *Store) PutPlan(key string, data []byte) error {
 	if !validHex(key) {
 		return fmt.Errorf("invalid plan key %q", key)
 	}
-	if err := s.be.write(planKey(key), seal(data)); err != nil {
+	head, tail := sealParts(data)
+	if err := s.be.write(planKey(key), head, data, tail); err != nil {
 		return fmt.Errorf("writing plan %s: %w", key[:12], err)
 	}
 	return nil
+}
+
+// PutPlanFrom stores the planned graph that write writes, sealed with its
+// checksum, as PutPlan(key, bytes) would, without holding its bytes (a
+// plan of 10^5 steps is hundreds of MB): write is called twice, first to
+// hash and count what it writes, then to write it, and must write the
+// same bytes both times.
+func (s *Store) PutPlanFrom(key string, write func(w io.Writer) error) error {
+	if !validHex(key) {
+		return fmt.Errorf("invalid plan key %q", key)
+	}
+	h := sha256.New()
+	cw := &countWriter{w: h}
+	if err := write(cw); err != nil {
+		return fmt.Errorf("encoding plan %s: %w", key[:12], err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	head := sealHead + sum + sealMid
+	again := sha256.New()
+	err := s.be.writeFrom(planKey(key), int64(len(head))+cw.n+int64(len(sealTail)), func(w io.Writer) error {
+		if _, err := io.WriteString(w, head); err != nil {
+			return err
+		}
+		if err := write(io.MultiWriter(w, again)); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(again.Sum(nil)); got != sum {
+			return fmt.Errorf("the plan's encoder wrote other bytes the second time (%.12s, then %.12s)", sum, got)
+		}
+		_, err := io.WriteString(w, sealTail)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing plan %s: %w", key[:12], err)
+	}
+	return nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
 }
 
 // Plan reads a planned graph; ok is false when there is none, or when it
@@ -450,7 +499,8 @@ func (s *Store) Plan(key string) ([]byte, bool) {
 // PutIndex stores an index document (the last run of an experiment),
 // sealed with its checksum.
 func (s *Store) PutIndex(id string, data []byte) error {
-	if err := s.be.write(indexKey(id), seal(data)); err != nil {
+	head, tail := sealParts(data)
+	if err := s.be.write(indexKey(id), head, data, tail); err != nil {
 		return fmt.Errorf("writing index %s: %w", id, err)
 	}
 	return nil
