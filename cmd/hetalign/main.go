@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -80,7 +81,18 @@ an invalid spec; 3 (run, check) every step ran but a claim does not hold;
 Run 'hetalign COMMAND -h' for the flags of a command.
 `
 
+// defaultMemoryLimit is the Go runtime's soft memory limit when
+// $GOMEMLIMIT does not set one: near it the collector runs more often
+// instead of letting the heap grow to twice its live size, so a huge run
+// (a cold `go tool task beyond`: a live heap of 400–650 MB) stays near 1
+// GB resident. It is soft: a run that needs more live memory gets it (the
+// collector then takes at most about half the CPU). docs/cli.md, "Memory".
+const defaultMemoryLimit = 1 << 30
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	hp := startHeapProfile(os.Stderr)
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
 	hp.finish()
